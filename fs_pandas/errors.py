@@ -1,0 +1,156 @@
+"""The one exception tree of fs_pandas.
+
+Everything fs_pandas raises on purpose derives from :class:`FullstoryError`, so a notebook can
+catch the whole family with one ``except``. Mistakes in the caller's input also derive from
+``ValueError`` / ``TypeError`` so that ordinary pandas habits keep working::
+
+    FullstoryError
+    ├── ConfigurationError          bad API key, refused base URL      (also ValueError)
+    ├── InvalidDataError            a column or row cannot be sent      (also ValueError)
+    ├── TransportError              connection refused / dropped, timeout
+    ├── ApiError                    Fullstory answered with an error status
+    │   ├── BadRequestError         400
+    │   ├── AuthenticationError     401 unknown or revoked key
+    │   ├── PermissionDeniedError   403 key's permission level too low
+    │   ├── NotFoundError           404
+    │   ├── ConflictError           409 / 422 (e.g. Idempotency-Key reused with another body)
+    │   ├── RateLimitedError        429 (carries ``retry_after``)
+    │   └── ServerError             5xx
+    ├── RetryExhaustedError         retries used up; ``last_error`` says why
+    ├── ReconciliationError         a job's imports + errors != requests sent
+    └── LedgerError                 a ledger cannot be read or does not match the frame
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "FullstoryError",
+    "InvalidDataError",
+    "LedgerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "ReconciliationError",
+    "RetryExhaustedError",
+    "ServerError",
+    "TransportError",
+]
+
+
+class FullstoryError(Exception):
+    """Root of every error fs_pandas raises on purpose."""
+
+
+class ConfigurationError(FullstoryError, ValueError):
+    """The client cannot be built as asked (no API key, a refused base URL...)."""
+
+
+class InvalidDataError(FullstoryError, ValueError):
+    """A column or row of the frame cannot be turned into a request.
+
+    The message names the column (and row label where there is one) and the rule broken.
+    """
+
+    def __init__(self, message: str, *, column: str | None = None, rule: str | None = None):
+        super().__init__(message)
+        self.column = column
+        self.rule = rule
+
+
+class TransportError(FullstoryError):
+    """The request did not get an HTTP answer: connection refused or dropped, or a timeout."""
+
+
+class ApiError(FullstoryError):
+    """Fullstory answered with an error status.
+
+    Attributes
+    ----------
+    status : int
+        The HTTP status code.
+    code : str
+        Fullstory's short snake_case error code (``"forbidden"``, ``"too_many_requests"``...).
+    message : str
+        Fullstory's human-readable message.
+    method, path : str
+        The request that failed (the path never carries the API key).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str = "",
+        method: str = "",
+        path: str = "",
+        body: Any = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.method = method
+        self.path = path
+        self.body = body
+
+    def __str__(self) -> str:
+        where = f" ({self.method} {self.path})" if self.path else ""
+        code = f" [{self.code}]" if self.code else ""
+        return f"HTTP {self.status}{code}: {self.message}{where}"
+
+
+class BadRequestError(ApiError):
+    """400: Fullstory refused the request as invalid."""
+
+
+class AuthenticationError(ApiError):
+    """401: the API key is unknown or revoked."""
+
+
+class PermissionDeniedError(ApiError):
+    """403: the key is valid but its permission level is too low for this call."""
+
+
+class NotFoundError(ApiError):
+    """404: the user or job does not exist."""
+
+
+class ConflictError(ApiError):
+    """409/422: the request conflicts with an earlier one (e.g. a reused Idempotency-Key)."""
+
+
+class RateLimitedError(ApiError):
+    """429: too many requests or too many batch jobs in progress."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError):
+    """5xx: Fullstory failed to handle the request."""
+
+
+class RetryExhaustedError(FullstoryError):
+    """Retries were used up; :attr:`last_error` is the final failure, :attr:`attempts` the count."""
+
+    def __init__(self, message: str, *, last_error: BaseException, attempts: int):
+        super().__init__(message)
+        self.last_error = last_error
+        self.attempts = attempts
+
+
+class ReconciliationError(FullstoryError):
+    """A finished job's imports plus errors do not add up to the requests that were sent."""
+
+
+class LedgerError(FullstoryError):
+    """A run ledger cannot be read, or it was written for a different frame."""

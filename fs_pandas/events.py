@@ -1,0 +1,117 @@
+"""Progress events: what the runner reports while it works.
+
+The runner yields these; displays (a notebook widget, a terminal bar) consume them and tests
+read them. Nothing here knows about any display.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fs_pandas.models import JobKind, JobStatus
+
+__all__ = [
+    "ChunkPlanned",
+    "JobCreated",
+    "JobFinished",
+    "JobPolled",
+    "PageFetched",
+    "ProgressEvent",
+    "Retrying",
+    "RunFinished",
+    "RunStarted",
+]
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """A run began: how many rows it covers and where its ledger lives."""
+
+    kind: JobKind
+    total_rows: int
+    rejected_rows: int
+    chunks: int
+    ledger_path: str | None
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class ChunkPlanned:
+    """A chunk of requests was built and waits for a free slot."""
+
+    chunk: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class JobCreated:
+    """Fullstory accepted a chunk as a batch job (or, on resume, the runner re-attached to it)."""
+
+    chunk: int
+    job_id: str
+    rows: int
+    reattached: bool = False
+
+
+@dataclass(frozen=True)
+class JobPolled:
+    """A status poll answered; counters are Fullstory's."""
+
+    chunk: int
+    job_id: str
+    status: JobStatus
+    imports: int
+    errors: int
+
+
+@dataclass(frozen=True)
+class PageFetched:
+    """A page of imports or errors was read."""
+
+    chunk: int
+    job_id: str
+    what: str  # "imports" or "errors"
+    rows: int
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    """A job's results were read in full and joined back to the source rows."""
+
+    chunk: int
+    job_id: str
+    status: JobStatus
+    imported: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """A request failed in a retryable way; the client waits ``delay`` seconds and tries again."""
+
+    reason: str
+    attempt: int
+    delay: float
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """The run ended; ``aborted`` carries the reason when it ended early."""
+
+    imported: int
+    failed: int
+    rejected: int
+    pending: int
+    aborted: str | None = None
+
+
+ProgressEvent = (
+    RunStarted
+    | ChunkPlanned
+    | JobCreated
+    | JobPolled
+    | PageFetched
+    | JobFinished
+    | Retrying
+    | RunFinished
+)

@@ -1,0 +1,58 @@
+"""Typed views of what Fullstory answers: jobs and pages of results. Frozen, no I/O."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["Job", "JobKind", "JobStatus", "Page"]
+
+JobKind = Literal["users", "events"]
+
+
+class JobStatus(enum.Enum):
+    """Status of a batch import job.
+
+    ``FAILED`` means the job finished with at least one failed row: it is often a partial
+    success, with the other rows imported.
+    """
+
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+    @property
+    def finished(self) -> bool:
+        return self is not JobStatus.PROCESSING
+
+
+@dataclass(frozen=True)
+class Job:
+    """A batch import job as Fullstory last described it.
+
+    ``imports`` and ``errors`` are the counters of the status endpoint (0 when Fullstory
+    leaves them out, as proto3 JSON does for zero values).
+    """
+
+    kind: JobKind
+    id: str
+    status: JobStatus
+    created: str = ""
+    finished_at: str | None = None
+    imports: int = 0
+    errors: int = 0
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of ``.../imports`` or ``.../errors``.
+
+    ``ready`` is False when Fullstory answered 202 (the job is still processing): then
+    ``results`` is empty and the page says nothing yet.
+    """
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    total_records: int = 0
+    next_page_token: str | None = None
+    ready: bool = True
