@@ -17,8 +17,11 @@ catch the whole family with one ``except``. Mistakes in the caller's input also 
     │   ├── RateLimitedError        429 (carries ``retry_after``)
     │   └── ServerError             5xx
     ├── RetryExhaustedError         retries used up; ``last_error`` says why
-    ├── ReconciliationError         a job's imports + errors != requests sent
     └── LedgerError                 a ledger cannot be read or does not match the frame
+
+    ReconciliationWarning (a UserWarning) is issued when a finished job's imports and errors do
+    not add up to the requests sent: the rows without a result are reported as failed with code
+    ``unreconciled``, never dropped.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitedError",
-    "ReconciliationError",
+    "ReconciliationWarning",
     "RetryExhaustedError",
     "ServerError",
     "TransportError",
@@ -148,7 +151,7 @@ class RetryExhaustedError(FullstoryError):
         self.attempts = attempts
 
 
-class ReconciliationError(FullstoryError):
+class ReconciliationWarning(UserWarning):
     """A finished job's imports plus errors do not add up to the requests that were sent."""
 
 

@@ -1,0 +1,391 @@
+"""Chunks -> jobs -> joined results, under admission control. Yields progress events; no UI.
+
+One loop drives every job in flight: it admits the next chunk while the in-flight bounds allow,
+polls the job that is due soonest (each job's interval starts short and backs off), and when a
+job finishes, pages through *both* its imports and its errors (FAILED is often a partial success)
+and joins them back to the source rows. Chunks are built lazily, so memory is bounded by the
+jobs in flight, not by the frame.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import logging
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from fs_pandas.errors import (
+    FullstoryError,
+    RateLimitedError,
+    ReconciliationWarning,
+    RetryExhaustedError,
+    TransportError,
+)
+from fs_pandas.events import (
+    ChunkPlanned,
+    JobCreated,
+    JobFinished,
+    JobPolled,
+    PageFetched,
+    ProgressEvent,
+    RunFinished,
+    RunStarted,
+)
+from fs_pandas.join import JobJoin, join_job
+from fs_pandas.ledger import Ledger
+from fs_pandas.models import Job, JobKind, JobStatus, Page
+
+__all__ = ["ChunkRecord", "RunOptions", "Runner", "idempotency_key"]
+
+log = logging.getLogger(__name__)
+
+Positions = npt.NDArray[np.int64]
+
+# Fullstory accepts at most 50,000 requests per batch job (contract §4).
+MAX_CHUNK = 50_000
+# A finished job's results may lag its status briefly (202); this many answers is not "briefly".
+_MAX_NOT_READY = 50
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """How a run paces itself.
+
+    Parameters
+    ----------
+    chunk_size : int, default 50_000
+        Requests per batch job (Fullstory's maximum is 50,000).
+    max_jobs_in_flight : int, default 4
+        Jobs created and not yet finished. Fullstory runs at most 100 batches per org and answers
+        429 at 200 in progress (contract §4); staying far below leaves room for other users.
+    max_rows_in_flight : int, default 200_000
+        Requests in unfinished jobs (Fullstory answers 429 at 500,000 in progress).
+    poll_interval : float, default 1.0
+        Seconds before a new job's first status poll; it grows by ``poll_backoff`` up to
+        ``max_poll_interval`` while the job runs.
+    """
+
+    chunk_size: int = MAX_CHUNK
+    max_jobs_in_flight: int = 4
+    max_rows_in_flight: int = 200_000
+    poll_interval: float = 1.0
+    poll_backoff: float = 1.5
+    max_poll_interval: float = 30.0
+    include_schema: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.chunk_size <= MAX_CHUNK:
+            raise ValueError(f"chunk_size must be between 1 and {MAX_CHUNK}, got {self.chunk_size}")
+        if self.max_jobs_in_flight < 1:
+            raise ValueError("max_jobs_in_flight must be at least 1")
+        if self.max_rows_in_flight < 1:
+            raise ValueError("max_rows_in_flight must be at least 1")
+        if self.poll_interval <= 0 or self.max_poll_interval < self.poll_interval:
+            raise ValueError("poll_interval must be > 0 and not above max_poll_interval")
+
+
+class ChunkLike(Protocol):
+    number: int
+    positions: Positions
+    body: bytes
+
+    def __len__(self) -> int: ...
+
+
+class PlanLike(Protocol):
+    kind: Literal["users", "events"]
+    n_rows: int
+    accepted_positions: Positions
+
+    @property
+    def rejected(self) -> Any: ...
+
+    def chunks(self, size: int = ...) -> Iterator[Any]: ...
+
+
+class ClientLike(Protocol):
+    def create_job(self, kind: JobKind, body: bytes, *, idempotency_key: str) -> Job: ...
+
+    def job_status(self, kind: JobKind, job_id: str) -> Job: ...
+
+    def job_page(
+        self,
+        kind: JobKind,
+        job_id: str,
+        what: Literal["imports", "errors"],
+        *,
+        page_token: str | None = None,
+        include_schema: bool = False,
+    ) -> Page: ...
+
+
+def idempotency_key(kind: JobKind, body: bytes) -> str:
+    """Key derived from a chunk's canonical content: the same chunk always gets the same key,
+    so a retried create (or the same cell run again within 24 h) cannot make a second job."""
+    return f"fs-pandas-{kind}-" + hashlib.sha256(body).hexdigest()[:48]
+
+
+@dataclass
+class ChunkRecord:
+    """What became of one chunk: its rows, its key, its job and, once finished, its join."""
+
+    number: int
+    positions: Positions
+    key: str
+    job_id: str | None = None
+    status: JobStatus | None = None
+    join: JobJoin | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.positions)
+
+
+@dataclass(order=True)
+class _Due:
+    at: float
+    seq: int
+    chunk: int = field(compare=False)
+    interval: float = field(compare=False)
+
+
+class Runner:
+    """Drive one run's chunks through Fullstory batch jobs.
+
+    Iterate :meth:`events` to do the work; afterwards :attr:`records` holds every chunk's
+    outcome and :attr:`aborted` the reason the run stopped early, if it did.
+    """
+
+    def __init__(
+        self,
+        client: ClientLike,
+        plan: PlanLike,
+        *,
+        options: RunOptions,
+        ledger: Ledger | None = None,
+        known_jobs: Mapping[int, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.client = client
+        self.plan = plan
+        self.kind: JobKind = plan.kind
+        self.options = options
+        self.ledger = ledger
+        self.known_jobs = dict(known_jobs or {})
+        self.clock = clock
+        self.sleep = sleep
+        self.records: dict[int, ChunkRecord] = {}
+        self.aborted: str | None = None
+        self._bodies: dict[int, bytes] = {}
+        self._due: list[_Due] = []
+        self._seq = itertools.count()
+        self._rows_in_flight = 0
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def events(self) -> Iterator[ProgressEvent]:
+        """Run to the end, yielding progress events; re-raises a fatal API error after
+        yielding a final :class:`RunFinished` that carries its reason."""
+        chunks = iter(self.plan.chunks(self.options.chunk_size))
+        waiting: list[Any] = []  # a chunk planned but refused a slot, sent when one frees
+        yield self._started()
+        try:
+            while True:
+                yield from self._admit(chunks, waiting)
+                if not self._due:
+                    if waiting or self._peek(chunks, waiting):
+                        continue
+                    break
+                yield from self._poll_next()
+        except (RetryExhaustedError, TransportError) as exc:
+            self.aborted = f"stopped after repeated failures: {exc}"
+            log.warning("run stopped early: %s", exc)
+        except FullstoryError as exc:
+            self.aborted = str(exc)
+            yield self._finished()
+            raise
+        yield self._finished()
+
+    def _peek(self, chunks: Iterator[Any], waiting: list[Any]) -> bool:
+        chunk = next(chunks, None)
+        if chunk is None:
+            return False
+        waiting.append(chunk)
+        return True
+
+    def _admit(self, chunks: Iterator[Any], waiting: list[Any]) -> Iterator[ProgressEvent]:
+        while waiting or self._peek(chunks, waiting):
+            chunk = waiting[0]
+            if chunk.number not in self.records:
+                self._plan(chunk)
+                yield ChunkPlanned(chunk=chunk.number, rows=len(chunk))
+            if chunk.number in self.known_jobs:
+                waiting.pop(0)
+                yield self._reattach(chunk)
+                continue
+            if not self._has_room(len(chunk)):
+                return
+            event = self._create(chunk)
+            if event is None:  # Fullstory is at its cap: wait for a job of ours to finish
+                return
+            waiting.pop(0)
+            yield event
+
+    def _has_room(self, rows: int) -> bool:
+        if not self._due:
+            return True  # a chunk always fits when nothing else is in flight
+        return (
+            len(self._due) < self.options.max_jobs_in_flight
+            and self._rows_in_flight + rows <= self.options.max_rows_in_flight
+        )
+
+    def _plan(self, chunk: Any) -> None:
+        key = idempotency_key(self.kind, chunk.body)
+        self.records[chunk.number] = ChunkRecord(chunk.number, chunk.positions, key)
+        if self.ledger is not None:
+            self.ledger.chunk_planned(chunk.number, rows=len(chunk), key=key)
+
+    def _create(self, chunk: Any) -> JobCreated | None:
+        record = self.records[chunk.number]
+        try:
+            job = self.client.create_job(self.kind, chunk.body, idempotency_key=record.key)
+        except RetryExhaustedError as exc:
+            if isinstance(exc.last_error, RateLimitedError) and self._due:
+                log.info("Fullstory is at its batch cap; waiting for a job to finish")
+                return None
+            raise
+        record.job_id = job.id
+        if self.ledger is not None:
+            self.ledger.job_created(chunk.number, job_id=job.id)
+        self._start_polling(chunk)
+        return JobCreated(chunk=chunk.number, job_id=job.id, rows=len(chunk))
+
+    def _reattach(self, chunk: Any) -> JobCreated:
+        record = self.records[chunk.number]
+        record.job_id = self.known_jobs[chunk.number]
+        self._start_polling(chunk)
+        return JobCreated(chunk.number, record.job_id, len(chunk), reattached=True)
+
+    def _start_polling(self, chunk: Any) -> None:
+        self._bodies[chunk.number] = chunk.body
+        self._rows_in_flight += len(chunk)
+        self._schedule(chunk.number, self.options.poll_interval)
+
+    def _schedule(self, chunk: int, interval: float) -> None:
+        heapq.heappush(self._due, _Due(self.clock() + interval, next(self._seq), chunk, interval))
+
+    def _poll_next(self) -> Iterator[ProgressEvent]:
+        due = heapq.heappop(self._due)
+        wait = due.at - self.clock()
+        if wait > 0:
+            self.sleep(wait)
+        record = self.records[due.chunk]
+        assert record.job_id is not None
+        job = self.client.job_status(self.kind, record.job_id)
+        yield JobPolled(due.chunk, job.id, job.status, job.imports, job.errors)
+        if not job.status.finished:
+            interval = min(due.interval * self.options.poll_backoff, self.options.max_poll_interval)
+            self._schedule(due.chunk, interval)
+            return
+        yield from self._collect(record, job)
+
+    # -- a finished job ---------------------------------------------------------------------
+
+    def _collect(self, record: ChunkRecord, job: Job) -> Iterator[ProgressEvent]:
+        assert record.job_id is not None
+        imports: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        yield from self._pages(record, "imports", imports)
+        yield from self._pages(record, "errors", errors)
+        requests = orjson.loads(self._bodies.pop(record.number))["requests"]
+        record.join = join_job(self.kind, record.positions, requests, imports, errors)
+        record.status = job.status
+        self._rows_in_flight -= record.rows
+        self._check(record, job, len(imports), len(errors))
+        if self.ledger is not None:
+            self.ledger.job_done(
+                record.number,
+                job_id=record.job_id,
+                status=job.status.value,
+                imported=len(record.join.imported),
+                failed=len(record.join.failed),
+            )
+        yield JobFinished(
+            record.number,
+            record.job_id,
+            job.status,
+            imported=len(record.join.imported),
+            failed=len(record.join.failed),
+        )
+
+    def _pages(
+        self, record: ChunkRecord, what: Literal["imports", "errors"], into: list[dict[str, Any]]
+    ) -> Iterator[PageFetched]:
+        assert record.job_id is not None
+        token: str | None = None
+        not_ready = 0
+        while True:
+            page = self.client.job_page(
+                self.kind,
+                record.job_id,
+                what,
+                page_token=token,
+                include_schema=self.options.include_schema,
+            )
+            if not page.ready:  # 202: results not yet readable; "not yet" is not an error
+                not_ready += 1
+                if not_ready > _MAX_NOT_READY:
+                    raise FullstoryError(f"job {record.job_id}: {what} never became readable")
+                delay = self.options.poll_interval * not_ready
+                self.sleep(min(delay, self.options.max_poll_interval))
+                continue
+            into.extend(page.results)
+            yield PageFetched(record.number, record.job_id, what, len(page.results))
+            if not page.next_page_token or page.next_page_token == token:
+                return
+            token = page.next_page_token
+
+    def _check(self, record: ChunkRecord, job: Job, imports: int, errors: int) -> None:
+        """Say loudly when a job's results do not add up to the requests sent."""
+        assert record.join is not None
+        unmatched = record.join.unmatched_results
+        missing = sum(code == "unreconciled" for code in record.join.codes)
+        if imports + errors == record.rows and not unmatched and not missing:
+            return
+        message = (
+            f"job {job.id} (chunk {record.number}): {record.rows} requests sent, Fullstory "
+            f"reported {imports} imports and {errors} errors; {missing} rows have no matching "
+            f"result (reported as failed, code 'unreconciled') and {unmatched} results match "
+            "no row"
+        )
+        log.error(message)
+        warnings.warn(message, ReconciliationWarning, stacklevel=2)
+
+    def _started(self) -> RunStarted:
+        accepted = len(self.plan.accepted_positions)
+        return RunStarted(
+            kind=self.kind,
+            total_rows=self.plan.n_rows,
+            rejected_rows=len(self.plan.rejected),
+            chunks=-(-accepted // self.options.chunk_size),
+            ledger_path=None if self.ledger is None else str(self.ledger.path),
+            resumed=bool(self.known_jobs),
+        )
+
+    def _finished(self) -> RunFinished:
+        joins = [r.join for r in self.records.values() if r.join is not None]
+        imported = sum(len(j.imported) for j in joins)
+        failed = sum(len(j.failed) for j in joins)
+        pending = len(self.plan.accepted_positions) - imported - failed
+        rejected = len(self.plan.rejected)
+        return RunFinished(imported, failed, rejected, pending, aborted=self.aborted)
