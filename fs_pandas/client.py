@@ -1,0 +1,681 @@
+"""The HTTP client of Fullstory's Server API v2: the only module of fs_pandas that speaks HTTP.
+
+One :class:`Client` holds one keep-alive ``requests.Session``. It authenticates every request
+(contract §1), sends and reads JSON, turns error statuses into the :mod:`fs_pandas.errors` tree,
+retries what is worth retrying under a :class:`~fs_pandas.retry.RetryPolicy`, and parses answers
+into :mod:`fs_pandas.models`. It keeps no other state; the runner decides what to call and when.
+
+The API key is a secret: it is held in one private attribute and never shows up in ``repr``,
+a log line, an exception or any attribute of one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, NoReturn, get_args
+from urllib.parse import quote, urlsplit
+
+import orjson
+import requests
+
+from fs_pandas.errors import (
+    ApiError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+from fs_pandas.events import Retrying
+from fs_pandas.models import Job, JobKind, JobStatus, Page
+from fs_pandas.retry import RetryPolicy, parse_retry_after
+
+__all__ = ["DEFAULT_BASE_URL", "Client"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.fullstory.com"
+ENV_API_KEY = "FULLSTORY_API_KEY"
+ENV_BASE_URL = "FULLSTORY_BASE_URL"
+
+ResultKind = Literal["imports", "errors"]
+Timeout = float | tuple[float, float]
+
+_LIST_USER_FILTERS = frozenset({"uid", "email", "display_name", "is_identified", "include_schema"})
+_MISSING_KEY = (
+    "No Fullstory API key: pass api_key=... to Client(...) or set the FULLSTORY_API_KEY "
+    "environment variable and use Client.from_env()."
+)
+_UNAUTHORIZED_HINT = "Fullstory does not know this API key: it is wrong, or it has been revoked."
+_READ_FORBIDDEN_HINT = (
+    "Reading data (batch imports/errors results, getting, listing or deleting users) needs an "
+    "Admin or Architect API key; this key's permission level is too low (a Standard key can "
+    "only create users/events and batch jobs, and read a job's status)."
+)
+_FORBIDDEN_HINT = "The API key is valid but its permission level is too low for this call."
+_MASK = "****"
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """A successful HTTP answer, already decoded."""
+
+    status: int
+    body: Any
+
+
+class _FullstoryAuth(requests.auth.AuthBase):
+    """Adds ``Authorization: Basic <key>`` (contract §1) without exposing the key in a repr."""
+
+    def __init__(self, header_value: str) -> None:
+        self._header_value = header_value
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._header_value
+        return request
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {_MASK}>"
+
+
+class Client:
+    """A connection to Fullstory's Server API v2.
+
+    Parameters
+    ----------
+    api_key : str
+        A Fullstory API key. Sent as ``Authorization: Basic <key>``; a value that already holds a
+        space (``"Basic abc"``) is sent unchanged, as the official Node client does. Reading
+        batch results needs an Admin or Architect key.
+    base_url : str, default "https://api.fullstory.com"
+        Where the API lives. Plain ``http://`` is refused except to a loopback address
+        (``127.0.0.0/8``, ``::1``, ``localhost``), e.g. the local emulator.
+    timeout : float or (float, float), default (5.0, 60.0)
+        Seconds to wait to connect and to read an answer (one number sets both).
+    retry : RetryPolicy, optional
+        How failures are retried; default ``RetryPolicy()``. Each request starts from it afresh.
+    on_retry : callable, optional
+        Called with a :class:`~fs_pandas.events.Retrying` before each wait.
+    integration_source : str, optional
+        Sent as the ``Integration-Source`` header when given (contract §1).
+    sleep : callable, default time.sleep
+        How to wait between attempts (tests pass a recorder).
+    rng : random.Random, optional
+        Source of retry jitter.
+
+    Raises
+    ------
+    ConfigurationError
+        No key, an unusable key, a refused base URL or a bad timeout.
+
+    Examples
+    --------
+    >>> with Client.from_env() as client:                      # doctest: +SKIP
+    ...     job = client.create_job("users", body, idempotency_key=key)
+    ...     client.job_status("users", job.id).status
+    <JobStatus.PROCESSING: 'PROCESSING'>
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: Timeout = (5.0, 60.0),
+        retry: RetryPolicy | None = None,
+        on_retry: Callable[[Retrying], None] | None = None,
+        integration_source: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._key = _check_api_key(api_key)
+        self._base_url = _check_base_url(base_url)
+        self._timeout = _check_timeout(timeout)
+        self._retry = retry if retry is not None else RetryPolicy()
+        self._on_retry = on_retry
+        self._sleep = sleep
+        self._rng = rng if rng is not None else random.Random()
+        self._session = self._new_session(integration_source)
+
+    def _new_session(self, integration_source: str | None) -> requests.Session:
+        session = requests.Session()
+        # Contract §1: the literal word Basic, a space, the raw key; a value that already has a
+        # space is taken as a full header value (Node SDK behaviour).
+        header = self._key if " " in self._key else f"Basic {self._key}"
+        session.auth = _FullstoryAuth(header)
+        session.headers["Accept"] = "application/json"
+        session.headers["User-Agent"] = "fs-pandas"
+        if integration_source:
+            session.headers["Integration-Source"] = integration_source
+        return session
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> Client:
+        """Build a client from the environment.
+
+        Reads ``FULLSTORY_API_KEY`` (unless ``api_key=`` is given) and ``FULLSTORY_BASE_URL``
+        (unless ``base_url=`` is given). This is the only place fs_pandas reads the environment.
+
+        Parameters
+        ----------
+        **kwargs
+            Any other :class:`Client` argument.
+
+        Raises
+        ------
+        ConfigurationError
+            When no key is given and ``FULLSTORY_API_KEY`` is unset or empty.
+        """
+        if kwargs.get("api_key") is None:
+            kwargs["api_key"] = os.environ.get(ENV_API_KEY) or None
+        if kwargs.get("base_url") is None:
+            kwargs["base_url"] = os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+        return cls(**kwargs)
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL, without a trailing slash."""
+        return self._base_url
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self._base_url!r}, key={_MASK})"
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------------------- batch jobs
+
+    def create_job(self, kind: JobKind, body: bytes, *, idempotency_key: str) -> Job:
+        """Create a batch import job: ``POST /v2/{kind}/batch``.
+
+        Parameters
+        ----------
+        kind : {"users", "events"}
+            Which batch endpoint.
+        body : bytes
+            The request envelope, already encoded as JSON (``{"requests": [...]}``); sent as is.
+        idempotency_key : str
+            Sent as ``Idempotency-Key``. Retrying a create after a lost answer is safe only because
+            of it: Fullstory replays the first answer instead of creating a second job (§6).
+
+        Returns
+        -------
+        Job
+            The new job, normally ``PROCESSING``.
+        """
+        _check_kind(kind)
+        if not idempotency_key:
+            raise ValueError("create_job needs a non-empty idempotency_key (contract §6)")
+        reply = self._request(
+            "POST",
+            f"/v2/{kind}/batch",
+            data=body,
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return _parse_job(kind, reply.body, where=f"POST /v2/{kind}/batch")
+
+    def job_status(self, kind: JobKind, job_id: str) -> Job:
+        """Read a batch job's status and counters: ``GET /v2/{kind}/batch/{job_id}``.
+
+        Returns
+        -------
+        Job
+            Status and the ``imports`` / ``errors`` counters (0 when Fullstory omits them).
+        """
+        _check_kind(kind)
+        path = f"/v2/{kind}/batch/{_segment(job_id)}"
+        reply = self._request("GET", path)
+        return _parse_job(kind, reply.body, where=f"GET {path}")
+
+    def job_page(
+        self,
+        kind: JobKind,
+        job_id: str,
+        what: ResultKind,
+        *,
+        page_token: str | None = None,
+        include_schema: bool = False,
+    ) -> Page:
+        """Read one page of a job's results: ``GET /v2/{kind}/batch/{job_id}/{imports|errors}``.
+
+        Parameters
+        ----------
+        kind : {"users", "events"}
+        job_id : str
+        what : {"imports", "errors"}
+        page_token : str, optional
+            The previous page's ``next_page_token``; omit for the first page.
+        include_schema : bool, default False
+            Ask Fullstory to include each property's type.
+
+        Returns
+        -------
+        Page
+            ``ready=False`` (and no results) when Fullstory answers 202: the job is still
+            processing, which is "not yet", not an error (contract §5.2).
+        """
+        _check_kind(kind)
+        if what not in get_args(ResultKind):
+            raise ValueError(f"what must be 'imports' or 'errors', got {what!r}")
+        path = f"/v2/{kind}/batch/{_segment(job_id)}/{what}"
+        params = _page_params(page_token=page_token, include_schema=include_schema)
+        reply = self._request("GET", path, params=params, data_read=True)
+        if reply.status == 202:
+            return Page(ready=False)
+        return _parse_page(reply.body, where=f"GET {path}")
+
+    # --------------------------------------------------------------------- single-object routes
+
+    def create_user(self, user: Mapping[str, Any], *, idempotency_key: str | None = None) -> str:
+        """Create or update (upsert on ``uid``) one user: ``POST /v2/users``.
+
+        Parameters
+        ----------
+        user : mapping
+            A CreateUserRequest (``uid``, ``display_name``, ``email``, ``properties``, ``schema``).
+        idempotency_key : str, optional
+            Default: a fresh UUID v4 per call, so that retries of this call are replayed rather
+            than applied twice.
+
+        Returns
+        -------
+        str
+            The Fullstory user id.
+        """
+        key = idempotency_key or str(uuid.uuid4())
+        reply = self._request(
+            "POST", "/v2/users", data=_dumps(user), headers={"Idempotency-Key": key}
+        )
+        return _require_str(reply.body, "id", where="POST /v2/users")
+
+    def get_user(self, id: str, *, include_schema: bool = False) -> dict[str, Any]:
+        """Read one user by Fullstory id: ``GET /v2/users/{id}`` (needs an Admin/Architect key)."""
+        path = f"/v2/users/{_segment(id)}"
+        params = {"include_schema": "true"} if include_schema else None
+        reply = self._request("GET", path, params=params, data_read=True)
+        return _require_object(reply.body, where=f"GET {path}")
+
+    def list_users(self, **filters: str | bool) -> Iterator[dict[str, Any]]:
+        """Iterate over the users matching ``filters``: ``GET /v2/users``, every page.
+
+        Parameters
+        ----------
+        **filters
+            Any of ``uid``, ``email``, ``display_name``, ``is_identified`` (bool) and
+            ``include_schema`` (bool). The same filters are sent with each ``page_token``
+            (contract §3.1).
+
+        Yields
+        ------
+        dict
+            One GetUserResponse per user. Needs an Admin/Architect key.
+        """
+        params = _list_params(filters)
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            query = dict(params, page_token=token) if token else params
+            reply = self._request("GET", "/v2/users", params=query, data_read=True)
+            page = _parse_page(reply.body, where="GET /v2/users")
+            yield from page.results
+            token = page.next_page_token
+            if token is None:
+                return
+            if token in seen:  # the Node SDK stops on a repeated token too; never loop forever
+                logger.warning("GET /v2/users returned a page token twice; stopping there")
+                return
+            seen.add(token)
+
+    def update_user(self, id: str, user: Mapping[str, Any]) -> str:
+        """Update one user by Fullstory id: ``POST /v2/users/{id}``; returns the user id.
+
+        No Idempotency-Key exists for this route (contract §6); retrying it is harmless because
+        an update merges properties, latest value wins.
+        """
+        path = f"/v2/users/{_segment(id)}"
+        reply = self._request("POST", path, data=_dumps(user))
+        return _require_str(reply.body, "id", where=f"POST {path}")
+
+    def delete_user(self, *, id: str | None = None, uid: str | None = None) -> None:
+        """Delete one user, by Fullstory ``id`` or by your ``uid`` (exactly one of them)."""
+        if (id is None) == (uid is None):
+            raise ValueError("delete_user needs exactly one of id= or uid=")
+        if uid is not None:
+            self._request("DELETE", "/v2/users", params={"uid": uid}, data_read=True)
+        else:
+            self._request("DELETE", f"/v2/users/{_segment(str(id))}", data_read=True)
+
+    def create_event(self, event: Mapping[str, Any], *, idempotency_key: str | None = None) -> None:
+        """Send one event: ``POST /v2/events``.
+
+        Parameters
+        ----------
+        event : mapping
+            A CreateEventRequest (``name`` is required by Fullstory).
+        idempotency_key : str, optional
+            Default: a fresh UUID v4 per call, so a retry after a lost answer cannot record the
+            event twice.
+        """
+        key = idempotency_key or str(uuid.uuid4())
+        self._request("POST", "/v2/events", data=_dumps(event), headers={"Idempotency-Key": key})
+
+    # -------------------------------------------------------------------------------- plumbing
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        data_read: bool = False,
+    ) -> _Reply:
+        """Send one request, retrying under the policy; return the decoded 2xx answer.
+
+        ``data_read`` marks routes that read data, whose 403 needs an Admin/Architect key.
+        """
+        policy = self._retry  # the budget is per request: start from the configured policy
+        while True:
+            try:
+                return self._send(
+                    method, path, params=params, data=data, headers=headers, data_read=data_read
+                )
+            except (ApiError, TransportError) as error:
+                policy = policy.increment(error)  # re-raises non-retryable, raises exhausted
+                self._wait(policy, error)
+
+    def _wait(self, policy: RetryPolicy, error: BaseException) -> None:
+        delay = policy.delay(self._rng)
+        event = Retrying(reason=str(error), attempt=policy.attempts, delay=delay)
+        logger.info("retry %d in %.2f s after: %s", event.attempt, delay, event.reason)
+        if self._on_retry is not None:
+            self._on_retry(event)
+        self._sleep(delay)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None,
+        data: bytes | None,
+        headers: Mapping[str, str] | None,
+        data_read: bool,
+    ) -> _Reply:
+        """One attempt. Raises ApiError / TransportError; never anything holding the key."""
+        all_headers = dict(headers or {})
+        if data is not None:
+            all_headers["Content-Type"] = "application/json"
+        logger.debug("%s %s", method, path)
+        failure: TransportError | None = None
+        try:
+            response = self._session.request(
+                method,
+                self._base_url + path,
+                params=params,
+                data=data,
+                headers=all_headers,
+                timeout=self._timeout,
+                allow_redirects=False,  # a redirect could carry the key elsewhere
+            )
+        except requests.RequestException as exc:
+            # Built outside this block and raised below, so the requests exception (whose
+            # .request holds the Authorization header) is neither __cause__ nor __context__.
+            failure = TransportError(self._describe_transport(exc, method, path))
+        if failure is not None:
+            raise failure
+        logger.debug("%s %s -> %d", method, path, response.status_code)
+        return self._reply(response, method, path, data_read=data_read)
+
+    def _describe_transport(self, exc: requests.RequestException, method: str, path: str) -> str:
+        kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+        detail = str(exc).replace(self._key, _MASK)  # belt and braces: the key never leaks
+        return f"{method} {path}: {kind} ({type(exc).__name__}: {detail})"
+
+    def _reply(
+        self, response: requests.Response, method: str, path: str, *, data_read: bool
+    ) -> _Reply:
+        status = response.status_code
+        if 200 <= status < 300:
+            return _Reply(status, _decode_success(response, method, path))
+        _raise_for_status(response, method, path, data_read=data_read)
+
+
+# ------------------------------------------------------------------------------ configuration
+
+
+def _check_api_key(api_key: str | None) -> str:
+    if api_key is None or not api_key.strip():
+        raise ConfigurationError(_MISSING_KEY)
+    key = api_key.strip()
+    # A control character would split the header (or be refused deep inside http.client).
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
+        raise ConfigurationError("The Fullstory API key contains control characters.")
+    return key
+
+
+def _check_base_url(base_url: str) -> str:
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigurationError(f"base_url must be an https:// URL, got {base_url!r}")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigurationError("base_url must not carry credentials, a query or a fragment")
+    # Design §3 "Secrets": the key must not travel in clear text, except to this machine.
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"Refusing plain http:// to {parts.hostname!r}: the API key would travel "
+            "unencrypted. Use https://, or http:// only to a loopback address."
+        )
+    return base_url.strip().rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_timeout(timeout: Timeout) -> tuple[float, float]:
+    pair = (timeout, timeout) if isinstance(timeout, int | float) else tuple(timeout)
+    if len(pair) != 2 or not all(isinstance(t, int | float) and t > 0 for t in pair):
+        raise ConfigurationError(
+            f"timeout must be a positive number or a (connect, read) pair, got {timeout!r}"
+        )
+    return (float(pair[0]), float(pair[1]))
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in ("users", "events"):
+        raise ValueError(f"kind must be 'users' or 'events', got {kind!r}")
+
+
+# --------------------------------------------------------------------------- encoding helpers
+
+
+def _segment(value: str) -> str:
+    """URL-encode one path segment (job ids such as ``abd123=`` are opaque; contract §2)."""
+    if not value:
+        raise ValueError("an id must be a non-empty string")
+    return quote(str(value), safe="")
+
+
+def _dumps(obj: Mapping[str, Any]) -> bytes:
+    # numpy scalars must never break (or leak into) JSON: design §3 "Types".
+    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+
+
+def _page_params(*, page_token: str | None, include_schema: bool) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if page_token:
+        params["page_token"] = page_token
+    if include_schema:
+        params["include_schema"] = "true"  # booleans as "true"/"false" strings (contract §2)
+    return params
+
+
+def _list_params(filters: Mapping[str, str | bool]) -> dict[str, str]:
+    unknown = set(filters) - _LIST_USER_FILTERS
+    if unknown:
+        raise TypeError(
+            f"list_users got unknown filters {sorted(unknown)}; "
+            f"allowed: {sorted(_LIST_USER_FILTERS)}"
+        )
+    params: dict[str, str] = {}
+    for name, value in filters.items():
+        if isinstance(value, bool):
+            params[name] = "true" if value else "false"
+        elif value is not None:
+            params[name] = str(value)
+    return params
+
+
+# ---------------------------------------------------------------------------- decoding helpers
+
+
+def _decode_success(response: requests.Response, method: str, path: str) -> Any:
+    if response.status_code in (202, 204) or not response.content:
+        return {}  # 202 on imports/errors has no defined body; the SDK reads 204 as {}
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        raise ApiError(
+            f"Fullstory answered {response.status_code} with a body that is not JSON",
+            status=response.status_code,
+            code="invalid_response",
+            method=method,
+            path=path,
+        ) from None
+
+
+def _error_body(response: requests.Response) -> tuple[str, str, Any]:
+    """Fullstory's ``{"message", "code"}`` (contract §7), tolerating anything else."""
+    try:
+        body = orjson.loads(response.content) if response.content else None
+    except orjson.JSONDecodeError:
+        body = response.text[:500]
+    if isinstance(body, dict):
+        return str(body.get("message") or response.reason or ""), str(body.get("code") or ""), body
+    return str(response.reason or ""), "", body
+
+
+def _raise_for_status(
+    response: requests.Response, method: str, path: str, *, data_read: bool
+) -> NoReturn:
+    status = response.status_code
+    message, code, body = _error_body(response)
+    where: dict[str, Any] = {
+        "status": status,
+        "code": code,
+        "method": method,
+        "path": path,
+        "body": body,
+    }
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raise RateLimitedError(message, retry_after=retry_after, **where)
+    if status == 401:
+        raise AuthenticationError(f"{message} -- {_UNAUTHORIZED_HINT}", **where)
+    if status == 403:
+        hint = _READ_FORBIDDEN_HINT if data_read else _FORBIDDEN_HINT
+        raise PermissionDeniedError(f"{message} -- {hint}", **where)
+    error_class = _error_class(status)
+    raise error_class(message, **where)
+
+
+def _error_class(status: int) -> type[ApiError]:
+    if status == 400:
+        return BadRequestError
+    if status == 404:
+        return NotFoundError
+    if status in (409, 422):
+        return ConflictError
+    if 500 <= status < 600:
+        return ServerError
+    return ApiError
+
+
+def _malformed(where: str, what: str) -> ApiError:
+    return ApiError(
+        f"unexpected answer from Fullstory: {what}",
+        status=200,
+        code="invalid_response",
+        method=where.split(" ", 1)[0],
+        path=where.split(" ", 1)[-1],
+    )
+
+
+def _require_object(body: Any, *, where: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise _malformed(where, "expected a JSON object")
+    return body
+
+
+def _require_str(body: Any, name: str, *, where: str) -> str:
+    value = _require_object(body, where=where).get(name)
+    if not isinstance(value, str) or not value:
+        raise _malformed(where, f"no {name!r} in the answer")
+    return value
+
+
+def _parse_job(kind: JobKind, body: Any, *, where: str) -> Job:
+    """A Job from ``{"job": {...}}`` (create) or ``{"imports", "errors", "job"}`` (status).
+
+    Missing counters are 0: proto3 JSON omits zero values (contract §9.3).
+    """
+    meta = _require_object(body, where=where).get("job")
+    if not isinstance(meta, dict) or not isinstance(meta.get("id"), str) or not meta["id"]:
+        raise _malformed(where, "no job id")  # the Node SDK treats this as an error too
+    try:
+        status = JobStatus(meta.get("status"))
+    except ValueError:
+        raise _malformed(where, f"unknown job status {meta.get('status')!r}") from None
+    return Job(
+        kind=kind,
+        id=meta["id"],
+        status=status,
+        created=str(meta.get("created") or ""),
+        finished_at=meta.get("finished") or None,
+        imports=int(body.get("imports") or 0),
+        errors=int(body.get("errors") or 0),
+    )
+
+
+def _parse_page(body: Any, *, where: str) -> Page:
+    """A Page: ``total_records`` is a string (contract §3); missing ``results`` is [] and a
+    missing or empty ``next_page_token`` ends the pages (contract §9.2, §9.3)."""
+    body = _require_object(body, where=where)
+    results = body.get("results") or []
+    return Page(
+        results=list(results),
+        total_records=int(body.get("total_records") or 0),
+        next_page_token=body.get("next_page_token") or None,
+        ready=True,
+    )
