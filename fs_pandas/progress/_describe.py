@@ -1,0 +1,83 @@
+"""What the displays say about a :class:`ProgressState`, shared by the widget and the text line.
+
+Both displays show the same numbers; only the markup differs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fs_pandas.progress._format import format_count, format_duration, format_rate
+from fs_pandas.progress.state import ProgressState
+
+__all__ = ["Tone", "headline", "job_counts", "row_counts", "timing", "tone"]
+
+Tone = Literal["running", "success", "warning", "danger"]
+
+
+def tone(state: ProgressState, *, closed: bool = False) -> Tone:
+    """How the run is going: running, success (all rows imported), warning, or danger.
+
+    ``closed`` means the runner is done with the display: a run that closes without a
+    ``RunFinished`` event stopped early, so it is shown as aborted.
+    """
+    if state.aborted is not None or (closed and not state.finished):
+        return "danger"
+    if not state.finished:
+        return "running"
+    # Failed rows are Fullstory's errors, rejected rows never left the machine: either way
+    # some rows did not arrive, which must not look like a clean success.
+    return "warning" if state.failed or state.rejected else "success"
+
+
+def headline(state: ProgressState, *, closed: bool = False) -> str:
+    """First words of the label: the kind of run and where it stands."""
+    kind = state.kind or "fullstory"
+    what = f"{kind} import" + (" (resumed)" if state.resumed else "")
+    done, total = format_count(state.rows_finished), format_count(state.rows_total)
+    rows = f"{done} / {total} rows ({state.fraction:.0%})"
+    match tone(state, closed=closed):
+        case "danger":
+            reason = state.aborted or "stopped before the run finished"
+            return f"{what} aborted: {reason} — {rows}"
+        case "warning":
+            problems = [f"{format_count(state.failed)} failed"] if state.failed else []
+            problems += [f"{format_count(state.rejected)} rejected"] if state.rejected else []
+            return f"{what} finished with {', '.join(problems)} — {rows}"
+        case "success":
+            return f"{what} finished — {rows}"
+        case _:
+            if not state.started:
+                return f"{what}: starting…"
+            return f"{what}: {rows}"
+
+
+def row_counts(state: ProgressState) -> str:
+    """Rows per outcome: ``"imported 9,000 · failed 12 · rejected 3 · pending 985"``."""
+    return (
+        f"imported {format_count(state.imported)} · failed {format_count(state.failed)} · "
+        f"rejected {format_count(state.rejected)} · pending {format_count(state.pending)}"
+    )
+
+
+def job_counts(state: ProgressState) -> str:
+    """Chunks and jobs: ``"chunks 10 planned · jobs 2 waiting, 4 processing, ..."``."""
+    planned = f"chunks {state.chunks_planned}"
+    if state.chunks_total:
+        planned += f"/{state.chunks_total}"
+    jobs = (
+        f"jobs {state.jobs_waiting} waiting, {state.jobs_processing} processing, "
+        f"{state.jobs_completed} completed, {state.jobs_failed} failed"
+    )
+    return f"{planned} planned · {jobs}"
+
+
+def timing(state: ProgressState) -> str:
+    """Elapsed time, rate and ETA, plus the retry under way if there is one."""
+    text = f"elapsed {format_duration(state.elapsed_seconds)} · {format_rate(state.rate)}"
+    if not state.finished:
+        text += f" · ETA {format_duration(state.eta_seconds)}"
+    if state.retrying and state.last_retry is not None and not state.finished:
+        r = state.last_retry
+        text += f" · retrying ({r.reason}, attempt {r.attempt}, in {r.delay:.1f} s)"
+    return text

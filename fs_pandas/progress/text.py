@@ -1,0 +1,114 @@
+"""Terminal progress: one line, redrawn in place on a TTY, a new line now and then otherwise."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from fs_pandas.progress._base import Throttle
+from fs_pandas.progress._describe import headline, job_counts, row_counts, timing
+from fs_pandas.progress.state import ProgressState
+
+__all__ = ["TextDisplay"]
+
+
+class TextDisplay:
+    """Progress as text on a stream (``sys.stderr`` by default).
+
+    On a terminal the line is redrawn in place with ``\\r`` at most ``tty_interval`` seconds
+    apart; elsewhere (a log file, CI, a notebook without widgets) a new line is written at
+    most every ``line_interval`` seconds. The final state is always written, ending the line.
+
+    Parameters
+    ----------
+    stream : text stream, optional
+        Where to write; ``sys.stderr`` at the time of each write when not given (so pytest's
+        and Jupyter's stream capture keep working).
+    tty : bool, optional
+        Force in-place redrawing on or off; by default ``stream.isatty()``.
+    tty_interval, line_interval : float
+        Minimum seconds between two redraws on a terminal / between two lines elsewhere.
+    clock : callable
+        Monotonic seconds, for the throttle; injected in tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        stream: TextIO | None = None,
+        tty: bool | None = None,
+        tty_interval: float = 0.1,
+        line_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._stream = stream
+        self._tty = _isatty(self.stream) if tty is None else tty
+        interval = tty_interval if self._tty else line_interval
+        self._throttle = Throttle(interval=interval, clock=clock)
+        self._width = 0
+        self._closed = False
+        self.draws = 0
+
+    @property
+    def stream(self) -> TextIO:
+        """The stream written to."""
+        return sys.stderr if self._stream is None else self._stream
+
+    def start(self, state: ProgressState) -> None:
+        """Write the first line."""
+        self._throttle.mark()
+        self._draw(state, closed=False)
+
+    def update(self, state: ProgressState) -> None:
+        """Redraw if the throttle allows."""
+        if not self._closed and self._throttle.ready():
+            self._draw(state, closed=False)
+
+    def close(self, state: ProgressState) -> None:
+        """Write the final line and end it; later calls do nothing."""
+        if self._closed:
+            return
+        self._draw(state, closed=True)
+        if self._tty:
+            self.stream.write("\n")
+        self.stream.flush()
+        self._closed = True
+
+    def _draw(self, state: ProgressState, *, closed: bool) -> None:
+        line = render_line(state, closed=closed)
+        if self._tty:
+            # A line longer than the terminal wraps, and "\r" then only redraws its last part;
+            # the final line is not redrawn, so it is written whole.
+            columns = shutil.get_terminal_size(fallback=(120, 24)).columns
+            if not closed and len(line) >= columns:
+                line = line[: max(columns - 2, 1)] + "…"
+            # Pad with spaces so a shorter line wipes the end of the longer one before it.
+            padded = line.ljust(self._width)
+            self._width = len(line)
+            self.stream.write("\r" + padded)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+        self.draws += 1
+
+    def __repr__(self) -> str:
+        return f"TextDisplay(tty={self._tty})"
+
+
+def render_line(state: ProgressState, *, closed: bool = False) -> str:
+    """The one line of text that describes ``state``."""
+    if not state.started and not closed:
+        return headline(state)
+    return " | ".join(
+        [headline(state, closed=closed), row_counts(state), job_counts(state), timing(state)]
+    )
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # closed or exotic streams
+        return False
