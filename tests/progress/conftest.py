@@ -1,0 +1,12 @@
+"""Fixtures for the progress tests."""
+
+from __future__ import annotations
+
+import pytest
+from progress_helpers import FakeClock
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock that only moves when the test says so."""
+    return FakeClock()
