@@ -1,0 +1,264 @@
+"""``df.fullstory``: the notebook-facing facade. It keeps no state (pandas 3 builds a new
+accessor object on every attribute access); every call goes to ``payloads`` or ``batch``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import pandas as pd
+
+from fs_pandas import batch
+from fs_pandas.client import Client
+from fs_pandas.payloads import Plan, plan_events, plan_users
+from fs_pandas.progress import ProgressOption
+from fs_pandas.result import BatchResult
+from fs_pandas.runner import MAX_CHUNK, RunOptions
+
+__all__ = ["FullstoryAccessor"]
+
+Kind = Literal["users", "events"]
+
+
+@pd.api.extensions.register_dataframe_accessor("fullstory")
+class FullstoryAccessor:
+    """Send a DataFrame's rows to Fullstory: ``df.fullstory.batch_update(uid_col=...)``.
+
+    Also: ``batch_events``, and the offline helpers ``to_requests``, ``to_event_requests``,
+    ``type_plan`` and ``validate`` to see what would be sent before sending it.
+    """
+
+    def __init__(self, frame: pd.DataFrame):
+        self._frame = frame
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def batch_update(
+        self,
+        *,
+        uid_col: str | None,
+        id_col: str | None = None,
+        display_name_col: str | None = None,
+        email_col: str | None = None,
+        properties: Sequence[str] | Mapping[str, str] | None = None,
+        schema: Literal["infer"] | Mapping[str, str] | None = "infer",
+        nulls: Literal["omit", "null"] = "omit",
+        naive_tz: str = "UTC",
+        duplicates: Literal["first", "last", "reject", "allow"] = "first",
+        client: Client | None = None,
+        chunk_size: int = MAX_CHUNK,
+        max_jobs_in_flight: int = 4,
+        max_rows_in_flight: int = 200_000,
+        poll_interval: float = 1.0,
+        progress: ProgressOption = True,
+        wait: bool = True,
+        ledger_dir: str | os.PathLike[str] | None = None,
+    ) -> BatchResult | batch.RunHandle:
+        """Create or update one Fullstory user per row, through batch import jobs.
+
+        Parameters
+        ----------
+        uid_col : str or None
+            Column holding your user id (``uid``, at most 256 characters). Rows with an empty
+            uid are rejected. ``None`` sends rows without a uid (new anonymous users).
+        id_col, display_name_col, email_col : str, optional
+            Columns for the Fullstory user ``id``, ``display_name`` and ``email``.
+        properties : list of str or mapping, optional
+            Columns sent as custom properties: a list, or a mapping ``column -> property name``.
+            By default every column not used above.
+        schema : "infer", mapping or None, default "infer"
+            Declare the types Fullstory cannot infer (integers, dates, lists); a mapping
+            overrides single properties; None declares nothing.
+        nulls : {"omit", "null"}, default "omit"
+            NaN / None / NaT / NA: leave the property out, or send JSON null.
+        naive_tz : str, default "UTC"
+            Time zone assumed for datetimes without one.
+        duplicates : {"first", "last", "reject", "allow"}, default "first"
+            Rows sharing a uid: send the first (or last) and reject the others, reject them
+            all, or send them all.
+        client : Client, optional
+            Defaults to :meth:`Client.from_env` (``FULLSTORY_API_KEY``).
+        chunk_size : int, default 50_000
+            Rows per batch job (Fullstory's maximum is 50,000).
+        max_jobs_in_flight, max_rows_in_flight : int
+            Admission control: jobs (and rows) submitted and not yet finished.
+        poll_interval : float, default 1.0
+            Seconds before a job's first status poll; later polls back off.
+        progress : bool or {"auto", "widget", "text", "none"}, default True
+            A live widget in a notebook, a text line in a terminal, or nothing.
+        wait : bool, default True
+            False returns a :class:`~fs_pandas.batch.RunHandle` at once; call ``.wait()``.
+        ledger_dir : path, optional
+            Where the run's journal goes (default ``~/.fs_pandas/runs``).
+
+        Returns
+        -------
+        BatchResult
+            ``imports``, ``errors``, ``rejected``, ``pending`` frames on the source index, and
+            ``outcomes``, one per source row.
+
+        Examples
+        --------
+        >>> result = df.fullstory.batch_update(uid_col="user_id")  # doctest: +SKIP
+        >>> result.errors.to_parquet("errors.parquet")  # doctest: +SKIP
+        """
+        plan_options = {
+            "uid_col": uid_col,
+            "id_col": id_col,
+            "display_name_col": display_name_col,
+            "email_col": email_col,
+            "properties": _jsonable(properties),
+            "schema": _jsonable(schema),
+            "nulls": nulls,
+            "naive_tz": naive_tz,
+            "duplicates": duplicates,
+        }
+        options = RunOptions(
+            chunk_size=chunk_size,
+            max_jobs_in_flight=max_jobs_in_flight,
+            max_rows_in_flight=max_rows_in_flight,
+            poll_interval=poll_interval,
+        )
+        return batch.run(
+            "users",
+            self._frame,
+            plan_options=plan_options,
+            client=client,
+            options=options,
+            progress=progress,
+            wait=wait,
+            ledger_dir=ledger_dir,
+        )
+
+    def batch_events(
+        self,
+        *,
+        name: str | None = None,
+        name_col: str | None = None,
+        timestamp_col: str | None = None,
+        uid_col: str | None = None,
+        user_id_col: str | None = None,
+        session_id_col: str | None = None,
+        use_most_recent: bool = False,
+        context: Mapping[str, str] | None = None,
+        properties: Sequence[str] | Mapping[str, str] | None = None,
+        schema: Literal["infer"] | Mapping[str, str] | None = "infer",
+        nulls: Literal["omit", "null"] = "omit",
+        naive_tz: str = "UTC",
+        client: Client | None = None,
+        chunk_size: int = MAX_CHUNK,
+        max_jobs_in_flight: int = 4,
+        max_rows_in_flight: int = 200_000,
+        poll_interval: float = 1.0,
+        progress: ProgressOption = True,
+        wait: bool = True,
+        ledger_dir: str | os.PathLike[str] | None = None,
+    ) -> BatchResult | batch.RunHandle:
+        """Send one Fullstory event per row, through batch import jobs.
+
+        Parameters
+        ----------
+        name, name_col : str
+            One event name for every row, or the column holding each row's name.
+        timestamp_col : str, optional
+            When the event happened (sent as ISO-8601 UTC); Fullstory uses its own time if
+            absent.
+        uid_col, user_id_col : str, optional
+            Who did it: your user id, or the Fullstory user id.
+        session_id_col : str, optional
+            Attach to a Fullstory session id instead of a user.
+        use_most_recent : bool, default False
+            Attach to the user's most recent session (needs ``uid_col`` or ``user_id_col``).
+        context : mapping, optional
+            Context fields from columns, e.g. ``{"browser.url": "page", "location.city": "city"}``.
+        properties, schema, nulls, naive_tz
+            As for :meth:`batch_update`.
+        client, chunk_size, max_jobs_in_flight, max_rows_in_flight, poll_interval, progress,
+        wait, ledger_dir
+            As for :meth:`batch_update`.
+
+        Returns
+        -------
+        BatchResult
+        """
+        plan_options = {
+            "name": name,
+            "name_col": name_col,
+            "timestamp_col": timestamp_col,
+            "uid_col": uid_col,
+            "user_id_col": user_id_col,
+            "session_id_col": session_id_col,
+            "use_most_recent": use_most_recent,
+            "context": _jsonable(context),
+            "properties": _jsonable(properties),
+            "schema": _jsonable(schema),
+            "nulls": nulls,
+            "naive_tz": naive_tz,
+        }
+        options = RunOptions(
+            chunk_size=chunk_size,
+            max_jobs_in_flight=max_jobs_in_flight,
+            max_rows_in_flight=max_rows_in_flight,
+            poll_interval=poll_interval,
+        )
+        return batch.run(
+            "events",
+            self._frame,
+            plan_options=plan_options,
+            client=client,
+            options=options,
+            progress=progress,
+            wait=wait,
+            ledger_dir=ledger_dir,
+        )
+
+    # -- looking before sending -------------------------------------------------------------
+
+    def to_requests(self, **options: Any) -> list[dict[str, Any]]:
+        """The user request objects ``batch_update(**options)`` would send (rejected rows left out).
+
+        Takes the payload options of :meth:`batch_update` (``uid_col``, ``properties``...).
+        """
+        return plan_users(self._frame, **options).requests()
+
+    def to_event_requests(self, **options: Any) -> list[dict[str, Any]]:
+        """The event request objects ``batch_events(**options)`` would send."""
+        return plan_events(self._frame, **options).requests()
+
+    def type_plan(self, *, kind: Kind = "users", **options: Any) -> pd.DataFrame:
+        """Per column: the Fullstory field or property it feeds, the type it is sent as, and
+        its null count. ``kind="events"`` takes the options of :meth:`batch_events`."""
+        return self._plan(kind, options).type_plan()
+
+    def validate(self, *, kind: Kind = "users", **options: Any) -> pd.DataFrame:
+        """Rows that would be rejected before sending, without any network.
+
+        Returns
+        -------
+        DataFrame
+            The offending source rows (source index) with ``fs_rule``, ``fs_column`` and
+            ``fs_message``; empty when every row can be sent.
+        """
+        rejected = self._plan(kind, options).rejected
+        rows = self._frame.iloc[rejected["position"].to_numpy()].copy()
+        rows["fs_rule"] = rejected["rule"].to_numpy()
+        rows["fs_column"] = rejected["column"].to_numpy()
+        rows["fs_message"] = rejected["message"].to_numpy()
+        return rows
+
+    def _plan(self, kind: Kind, options: Mapping[str, Any]) -> Plan:
+        if kind == "users":
+            return plan_users(self._frame, **options)
+        if kind == "events":
+            return plan_events(self._frame, **options)
+        raise ValueError(f"kind must be 'users' or 'events', got {kind!r}")
+
+
+def _jsonable(value: Any) -> Any:
+    """Options go into the run's ledger as JSON: plain dicts and lists, not pandas objects."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (list, tuple, pd.Index)):
+        return list(value)
+    return value

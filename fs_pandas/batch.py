@@ -1,0 +1,318 @@
+"""One run, end to end: plan the payloads, journal the run, drive the jobs, show progress,
+build the result. ``batch_update``, ``batch_events``, ``resume`` and the CLI all come here."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fs_pandas.client import Client
+from fs_pandas.errors import LedgerError
+from fs_pandas.events import ProgressEvent
+from fs_pandas.ledger import Ledger, read_ledger
+from fs_pandas.models import JobKind
+from fs_pandas.payloads import Plan, plan_events, plan_users
+from fs_pandas.progress import ProgressOption, ProgressState, choose_display, consume
+from fs_pandas.result import BatchResult, _Run
+from fs_pandas.runner import Runner, RunOptions, idempotency_key
+
+__all__ = ["RunHandle", "resume", "run"]
+
+log = logging.getLogger(__name__)
+
+_PLANNERS = {"users": plan_users, "events": plan_events}
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Setup:
+    """Everything needed to (re)start a run of one frame."""
+
+    kind: JobKind
+    frame: pd.DataFrame
+    plan_options: Mapping[str, Any]
+    client: Client
+    options: RunOptions
+    ledger_dir: Path | None
+    journal: bool
+    known_jobs: Mapping[int, str] = field(default_factory=dict)
+    ledger_path: Path | None = None
+
+
+def run(
+    kind: JobKind,
+    frame: pd.DataFrame,
+    *,
+    plan_options: Mapping[str, Any],
+    client: Client | None = None,
+    options: RunOptions | None = None,
+    progress: ProgressOption = True,
+    wait: bool = True,
+    ledger_dir: str | os.PathLike[str] | None = None,
+    journal: bool = True,
+) -> BatchResult | RunHandle:
+    """Plan ``frame`` into requests and push them through Fullstory batch jobs.
+
+    This is the engine behind :meth:`FullstoryAccessor.batch_update` and
+    :meth:`FullstoryAccessor.batch_events`; see those for the parameters.
+    """
+    setup = _Setup(
+        kind=kind,
+        frame=frame,
+        plan_options=dict(plan_options),
+        client=client if client is not None else Client.from_env(),
+        options=options or RunOptions(),
+        ledger_dir=Path(ledger_dir) if ledger_dir is not None else None,
+        journal=journal,
+    )
+    return _start(setup, progress=progress, wait=wait)
+
+
+def resume(
+    ledger_path: str | os.PathLike[str],
+    frame: pd.DataFrame,
+    *,
+    client: Client | None = None,
+    progress: ProgressOption = True,
+    options: RunOptions | None = None,
+) -> BatchResult:
+    """Finish a run that was interrupted (a crashed kernel, a closed laptop).
+
+    Re-attaches to every job the ledger recorded and rebuilds the result against the same
+    frame; chunks that never got a job are sent (with their original Idempotency-Key, so a
+    create whose answer was lost is not made twice). Nothing is sent twice.
+
+    Parameters
+    ----------
+    ledger_path : path
+        The ledger of the run (``result.ledger_path``; :func:`fs_pandas.runs` lists recent ones).
+    frame : DataFrame
+        The same frame the run was started with.
+    client : Client, optional
+        Defaults to :meth:`Client.from_env`.
+    progress : bool or str, default True
+        As for ``batch_update``.
+
+    Raises
+    ------
+    LedgerError
+        If the ledger cannot be read or the frame is not the one the run was started with.
+    """
+    state = read_ledger(ledger_path)
+    if state.n_rows != len(frame):
+        raise LedgerError(
+            f"the ledger's run had {state.n_rows} rows, this frame has {len(frame)}: "
+            "resume needs the same frame"
+        )
+    setup = _Setup(
+        kind=state.kind,
+        frame=frame,
+        plan_options=state.options,
+        client=client if client is not None else Client.from_env(),
+        options=options or RunOptions(chunk_size=state.chunk_size),
+        ledger_dir=None,
+        journal=True,
+        known_jobs=state.jobs,
+        ledger_path=state.path,
+    )
+    plan = _plan(setup)
+    _check_same_frame(plan, setup.options.chunk_size, state.keys)
+    result = _start(setup, progress=progress, wait=True, plan=plan)
+    assert isinstance(result, BatchResult)
+    return result
+
+
+def _check_same_frame(plan: Plan, chunk_size: int, keys: Mapping[int, str]) -> None:
+    """Each chunk's key is a hash of its content: a different frame cannot match them all."""
+    for chunk in plan.chunks(chunk_size):
+        expected = keys.get(chunk.number)
+        if expected is None:
+            continue
+        if idempotency_key(plan.kind, chunk.body) != expected:
+            raise LedgerError(
+                f"chunk {chunk.number} of this frame differs from the one the ledger recorded; "
+                "resume needs the same frame with the same options"
+            )
+
+
+def _plan(setup: _Setup) -> Plan:
+    planner: Any = _PLANNERS[setup.kind]
+    plan: Plan = planner(setup.frame, **setup.plan_options)
+    return plan
+
+
+def _start(
+    setup: _Setup, *, progress: ProgressOption, wait: bool, plan: Plan | None = None
+) -> BatchResult | RunHandle:
+    plan = plan if plan is not None else _plan(setup)
+    ledger = _open_ledger(setup, plan)
+    runner = Runner(
+        setup.client, plan, options=setup.options, ledger=ledger, known_jobs=setup.known_jobs
+    )
+    if ledger is not None:
+        log.info("fs_pandas run journal: %s", ledger.path)
+    handle = RunHandle(setup, runner, ledger, progress=progress)
+    if not wait:
+        handle._start_background()
+        return handle
+    return handle.wait()
+
+
+def _open_ledger(setup: _Setup, plan: Plan) -> Ledger | None:
+    if setup.ledger_path is not None:
+        return Ledger(setup.ledger_path)
+    if not setup.journal:
+        return None
+    return Ledger.create(
+        kind=setup.kind,
+        options=setup.plan_options,
+        n_rows=plan.n_rows,
+        chunk_size=setup.options.chunk_size,
+        directory=setup.ledger_dir,
+    )
+
+
+_DONE = object()
+
+
+class RunHandle:
+    """A run in progress (``wait=False``): jobs go on while the notebook stays usable.
+
+    The work happens on a background thread; progress is shown by whichever thread calls
+    :meth:`wait` (ipykernel only accepts display updates from the cell's own thread).
+    """
+
+    def __init__(
+        self, setup: _Setup, runner: Runner, ledger: Ledger | None, *, progress: ProgressOption
+    ):
+        self._setup = setup
+        self._runner = runner
+        self._ledger = ledger
+        self._progress = progress
+        self._state = ProgressState()
+        self._started_at = time.monotonic()
+        self._events: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._result: BatchResult | None = None
+
+    @property
+    def ledger_path(self) -> str | None:
+        return None if self._ledger is None else str(self._ledger.path)
+
+    def status(self) -> ProgressState:
+        """Progress so far (folds in the events that arrived since the last look)."""
+        self._drain(block=False)
+        return self._state
+
+    def done(self) -> bool:
+        """True once every job finished (or the run stopped)."""
+        return self._result is not None or (
+            self._thread is not None and not self._thread.is_alive()
+        )
+
+    def wait(self) -> BatchResult:
+        """Block until the run ends, showing progress, and return its result."""
+        if self._result is None:
+            display = choose_display(self._progress)
+            consume(self._event_stream(), display, self._state)
+            self._result = self._build()
+        return self._result
+
+    def result(self) -> BatchResult:
+        """The result; waits for the run to end first (same as :meth:`wait`)."""
+        return self.wait()
+
+    def __repr__(self) -> str:
+        state = self.status()
+        return (
+            f"<RunHandle {self._setup.kind}: {state.rows_finished}/{state.rows_total} rows "
+            f"finished, done={self.done()}>"
+        )
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _event_stream(self) -> Iterator[ProgressEvent]:
+        if self._thread is None:
+            try:
+                yield from self._runner.events()
+            finally:
+                self._close_ledger()
+            return
+        while True:
+            item = self._events.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _start_background(self) -> None:
+        def work() -> None:
+            try:
+                for event in self._runner.events():
+                    self._events.put(event)
+            except BaseException as exc:  # handed to the thread that waits
+                self._events.put(exc)
+            finally:
+                self._close_ledger()
+                self._events.put(_DONE)
+
+        self._thread = threading.Thread(target=work, name="fs-pandas-run", daemon=True)
+        self._thread.start()
+
+    def _drain(self, *, block: bool) -> None:
+        if self._thread is None:
+            return
+        while True:
+            try:
+                item = self._events.get(block=block)
+            except queue.Empty:
+                return
+            if item is _DONE or isinstance(item, BaseException):
+                self._events.put(item)  # leave the end for wait()
+                return
+            self._state.apply(item)
+
+    def _close_ledger(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+
+    def _build(self) -> BatchResult:
+        setup = self._setup
+
+        def rerun(frame: pd.DataFrame, **overrides: Any) -> BatchResult:
+            options = {**setup.plan_options, **overrides}
+            again = run(
+                setup.kind,
+                frame,
+                plan_options=options,
+                client=setup.client,
+                options=setup.options,
+                progress=self._progress,
+                ledger_dir=setup.ledger_dir,
+                journal=setup.journal,
+            )
+            assert isinstance(again, BatchResult)
+            return again
+
+        plan_rejected = self._runner.plan.rejected
+        return BatchResult(
+            _Run(
+                kind=setup.kind,
+                source=setup.frame,
+                rejected=plan_rejected,
+                records=self._runner.records,
+                aborted=self._runner.aborted,
+                duration=time.monotonic() - self._started_at,
+                ledger_path=self.ledger_path,
+                rerun=rerun,
+            )
+        )

@@ -1,0 +1,276 @@
+"""BatchResult: every source row's outcome, as frames joined back to the source rows."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from fs_pandas.models import JobKind
+from fs_pandas.report import RunSummary, render_html, render_text
+from fs_pandas.runner import ChunkRecord
+
+__all__ = ["OUTCOMES", "BatchResult"]
+
+#: The four outcomes a row can have, in the order they are counted.
+OUTCOMES = ("imported", "failed", "rejected", "pending")
+_IMPORTED, _FAILED, _REJECTED, _PENDING = range(4)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What a finished (or stopped) run hands over to its result."""
+
+    kind: JobKind
+    source: pd.DataFrame
+    rejected: pd.DataFrame  # position, column, rule, message
+    records: Mapping[int, ChunkRecord]
+    aborted: str | None
+    duration: float | None
+    ledger_path: str | None
+    rerun: Callable[..., BatchResult] | None = None
+
+
+class BatchResult:
+    """The outcome of a ``batch_update`` / ``batch_events`` run, row by row.
+
+    Every source row has exactly one outcome: ``imported``, ``failed`` (at Fullstory, with its
+    code and message), ``rejected`` (before sending, with the rule it broke) or ``pending`` (its
+    job had not finished; resumable from the ledger). The frames below keep the source index.
+
+    Attributes
+    ----------
+    imports : DataFrame
+        Imported rows: the source columns plus ``fs_id`` (the Fullstory user id) and
+        ``fs_job_id``.
+    errors : DataFrame
+        Rows Fullstory refused: source columns plus ``fs_error_code``, ``fs_error_message``,
+        ``fs_job_id``.
+    rejected : DataFrame
+        Rows never sent: source columns plus ``fs_rule``, ``fs_column``, ``fs_message``.
+    pending : DataFrame
+        Rows whose job had not finished: source columns plus ``fs_job_id`` (``None`` when the
+        chunk was never sent) and ``fs_chunk``.
+    outcomes : Series
+        Categorical outcome per source row, on the source index.
+    """
+
+    def __init__(self, run: _Run):
+        self._run = run
+
+    # -- the frames -------------------------------------------------------------------------
+
+    @property
+    def kind(self) -> JobKind:
+        return self._run.kind
+
+    @cached_property
+    def outcomes(self) -> pd.Series:
+        codes = np.full(len(self._run.source), _PENDING, dtype=np.int8)
+        codes[self._rejected_positions] = _REJECTED
+        for record in self._run.records.values():
+            if record.join is not None:
+                codes[record.join.imported] = _IMPORTED
+                codes[record.join.failed] = _FAILED
+        values = pd.Categorical.from_codes(codes, categories=list(OUTCOMES))
+        return pd.Series(values, index=self._run.source.index, name="outcome")
+
+    @property
+    def imports(self) -> pd.DataFrame:
+        return self._frame("imported")
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        return self._frame("failed")
+
+    @property
+    def rejected(self) -> pd.DataFrame:
+        return self._frame("rejected")
+
+    @property
+    def pending(self) -> pd.DataFrame:
+        return self._frame("pending")
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of rows per outcome; they always add up to the number of source rows."""
+        counts = self.outcomes.value_counts()
+        return {name: int(counts.get(name, 0)) for name in OUTCOMES}
+
+    @property
+    def job_ids(self) -> list[str]:
+        records = sorted(self._run.records.values(), key=lambda r: r.number)
+        return [r.job_id for r in records if r.job_id is not None]
+
+    @property
+    def ledger_path(self) -> str | None:
+        """The run's journal; pass it to :func:`fs_pandas.resume` after a crash."""
+        return self._run.ledger_path
+
+    @property
+    def aborted(self) -> str | None:
+        """Why the run stopped before every job finished, or None."""
+        return self._run.aborted
+
+    @property
+    def complete(self) -> bool:
+        """True when no row is pending."""
+        return self.counts["pending"] == 0
+
+    def table(self) -> pd.DataFrame:
+        """Every source row with its outcome and the details of that outcome, in source order."""
+        out = self._run.source.copy()
+        out["fs_outcome"] = self.outcomes.to_numpy()
+        n = len(out)
+        for outcome in OUTCOMES:
+            positions, extra = self._parts[outcome]
+            for name, values in extra.items():
+                column = out[name].to_numpy() if name in out else np.full(n, None, dtype=object)
+                column[positions] = values
+                out[name] = column
+        return out
+
+    def to_parquet(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
+        """Write :meth:`table` (every row, its outcome and details) to a parquet file."""
+        self.table().to_parquet(path, **kwargs)
+
+    # -- follow-ups -------------------------------------------------------------------------
+
+    def retry_failed(self, data: pd.DataFrame | None = None, **overrides: Any) -> BatchResult:
+        """Send the rows that failed at Fullstory again, as a new run.
+
+        Parameters
+        ----------
+        data : DataFrame, optional
+            A corrected copy of the source frame (same length and row order); the failed rows
+            are taken from it. By default the original rows are sent as they were.
+        """
+        if self._run.rerun is None:
+            raise ValueError("this result was not made by a run that can be repeated")
+        source = self._run.source if data is None else data
+        if len(source) != len(self._run.source):
+            raise ValueError(
+                f"data has {len(source)} rows; it must line up with the {len(self._run.source)} "
+                "rows of the original frame"
+            )
+        positions = np.flatnonzero(self.outcomes.cat.codes.to_numpy() == _FAILED)
+        return self._run.rerun(source.iloc[positions], **overrides)
+
+    # -- display ----------------------------------------------------------------------------
+
+    def summary(self) -> RunSummary:
+        """The run in numbers: outcome counts, error codes, rejected rules, jobs, duration."""
+        return RunSummary(
+            kind=self.kind,
+            outcome_counts=self.counts,
+            error_codes=_tally(self.errors, "fs_error_code", "fs_error_message"),
+            rejected_rules=_tally(self.rejected, "fs_rule", "fs_message"),
+            job_ids=self.job_ids,
+            duration_seconds=self._run.duration,
+            ledger_path=self.ledger_path,
+        )
+
+    def _repr_html_(self) -> str:
+        return render_html(self.summary())
+
+    def __repr__(self) -> str:
+        return render_text(self.summary())
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    @cached_property
+    def _rejected_positions(self) -> npt.NDArray[np.int64]:
+        return self._run.rejected["position"].to_numpy(dtype=np.int64)
+
+    def _finished(self) -> list[ChunkRecord]:
+        records = sorted(self._run.records.values(), key=lambda r: r.number)
+        return [r for r in records if r.join is not None]
+
+    @cached_property
+    def _parts(self) -> dict[str, tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[Any]]]]:
+        """Per outcome: source positions (sorted) and the detail columns, aligned with them."""
+        parts = {
+            "imported": self._imported_parts(),
+            "failed": self._failed_parts(),
+            "rejected": self._rejected_parts(),
+            "pending": self._pending_parts(),
+        }
+        return {name: _sorted(positions, extra) for name, (positions, extra) in parts.items()}
+
+    def _imported_parts(self) -> tuple[list[int], dict[str, list[Any]]]:
+        positions: list[int] = []
+        extra: dict[str, list[Any]] = {"fs_id": [], "fs_job_id": []}
+        for record in self._finished():
+            assert record.join is not None
+            positions += record.join.imported
+            extra["fs_id"] += record.join.fullstory_ids
+            extra["fs_job_id"] += [record.job_id] * len(record.join.imported)
+        return positions, extra
+
+    def _failed_parts(self) -> tuple[list[int], dict[str, list[Any]]]:
+        positions: list[int] = []
+        extra: dict[str, list[Any]] = {"fs_error_code": [], "fs_error_message": [], "fs_job_id": []}
+        for record in self._finished():
+            assert record.join is not None
+            positions += record.join.failed
+            extra["fs_error_code"] += record.join.codes
+            extra["fs_error_message"] += record.join.messages
+            extra["fs_job_id"] += [record.job_id] * len(record.join.failed)
+        return positions, extra
+
+    def _rejected_parts(self) -> tuple[list[int], dict[str, list[Any]]]:
+        table = self._run.rejected
+        extra = {
+            "fs_rule": table["rule"].tolist(),
+            "fs_column": table["column"].tolist(),
+            "fs_message": table["message"].tolist(),
+        }
+        return table["position"].tolist(), extra
+
+    def _pending_parts(self) -> tuple[list[int], dict[str, list[Any]]]:
+        sent = {p: r for r in self._run.records.values() if r.join is None for p in r.positions}
+        positions = np.flatnonzero(self.outcomes.cat.codes.to_numpy() == _PENDING).tolist()
+        extra = {
+            "fs_job_id": [sent[p].job_id if p in sent else None for p in positions],
+            "fs_chunk": [sent[p].number if p in sent else None for p in positions],
+        }
+        return positions, extra
+
+    def _frame(self, outcome: str) -> pd.DataFrame:
+        """Source rows with this outcome (in source order), detail columns beside them."""
+        positions, extra = self._parts[outcome]
+        frame = self._run.source.iloc[positions].copy()
+        for name, values in extra.items():
+            frame[name] = values
+        return frame
+
+
+def _sorted(
+    positions: list[int], extra: Mapping[str, list[Any]]
+) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[Any]]]:
+    array = np.asarray(positions, dtype=np.int64)
+    order = np.argsort(array, kind="stable")
+    columns = {name: _objects(values)[order] for name, values in extra.items()}
+    return array[order], columns
+
+
+def _objects(values: list[Any]) -> npt.NDArray[Any]:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _tally(frame: pd.DataFrame, key: str, sample: str) -> list[tuple[str, int, str]]:
+    """(value, count, one sample message) per distinct value of ``key``, most common first."""
+    if frame.empty:
+        return []
+    grouped = frame.groupby(key, sort=False, observed=True)[sample]
+    counts = grouped.size().sort_values(ascending=False, kind="stable")
+    firsts = grouped.first()
+    return [(str(k), int(n), str(firsts[k])) for k, n in counts.items()]
