@@ -1,0 +1,265 @@
+"""Starlette app: translates HTTP to :class:`~fs_pandas.emulator.state.OrgState` calls and back.
+
+Routes are those of contract §2 under ``/v2`` (and the ``/v2beta`` aliases), plus unauthenticated
+inspection routes under ``/_emulator``. Faults (``FaultMiddleware``) apply to ``/v2*`` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fs_pandas.emulator.state import MSG_404, MSG_429, MSG_500, ApiError, OrgState, Reply, canonical
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Request], Awaitable[Reply]]
+Transports = Mapping[Any, asyncio.BaseTransport]
+
+
+def to_response(reply: Reply) -> Response:
+    """A :class:`Reply` as a JSON response (``None`` body = empty body, e.g. 202)."""
+    content = b"" if reply.body is None else orjson.dumps(reply.body)
+    media = None if reply.body is None else "application/json"
+    return Response(content, status_code=reply.status, headers=reply.headers, media_type=media)
+
+
+async def read_json(request: Request) -> Any:
+    """Parse the body as JSON whatever the Content-Type (§9.20; chunked bodies included)."""
+    raw = await request.body()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "invalid_argument", "request body is not valid JSON") from None
+
+
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "false").lower() == "true"
+
+
+def endpoint(state: OrgState, *, admin_only: bool) -> Callable[[Handler], Callable[..., Any]]:
+    """Wrap a handler: check the key (§1) first, then turn ApiError into its §7 body."""
+
+    def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            try:
+                state.authorize(request.headers.get("authorization"), admin_only=admin_only)
+                return to_response(await handler(request))
+            except ApiError as err:
+                return to_response(err.reply())
+
+        run.__name__ = handler.__name__
+        return run
+
+    return wrap
+
+
+def _v2_routes(state: OrgState) -> list[Route]:
+    """The 15 operations of contract §2."""
+    std = endpoint(state, admin_only=False)
+    admin = endpoint(state, admin_only=True)
+
+    async def create_with_key(request: Request, action: Callable[[Any], Reply]) -> Reply:
+        body = await read_json(request)
+        key = request.headers.get("idempotency-key")
+        fingerprint = request.url.path.encode() + b"\0" + canonical(body)
+        return state.idempotent(key, fingerprint, lambda: _guard(lambda: action(body)))
+
+    @std
+    async def create_user(request: Request) -> Reply:
+        return await create_with_key(request, state.create_user)
+
+    @admin
+    async def list_users(request: Request) -> Reply:
+        q = request.query_params
+        filters = {k: q[k] for k in ("uid", "email", "display_name", "is_identified") if k in q}
+        return state.list_users(filters, q.get("page_token"),
+                                include_schema=_flag(request, "include_schema"))
+
+    @admin
+    async def delete_user_by_uid(request: Request) -> Reply:
+        return state.delete_user(None, request.query_params.get("uid"))
+
+    @admin
+    async def get_user(request: Request) -> Reply:
+        return state.get_user(request.path_params["id"],
+                              include_schema=_flag(request, "include_schema"))
+
+    @std
+    async def update_user(request: Request) -> Reply:
+        return state.update_user(request.path_params["id"], await read_json(request))
+
+    @admin
+    async def delete_user(request: Request) -> Reply:
+        return state.delete_user(request.path_params["id"], None)
+
+    @std
+    async def create_event(request: Request) -> Reply:
+        return await create_with_key(request, state.create_event)
+
+    routes = [
+        Route("/users", create_user, methods=["POST"]),
+        Route("/users", list_users, methods=["GET"]),
+        Route("/users", delete_user_by_uid, methods=["DELETE"]),
+        Route("/events", create_event, methods=["POST"]),
+    ]
+    for kind in ("users", "events"):
+        routes += _batch_routes(state, kind, std, admin, create_with_key)
+    # Batch routes first so "/users/batch" is never read as a user id.
+    routes += [
+        Route("/users/{id}", get_user, methods=["GET"]),
+        Route("/users/{id}", update_user, methods=["POST"]),
+        Route("/users/{id}", delete_user, methods=["DELETE"]),
+    ]
+    return routes
+
+
+def _guard(action: Callable[[], Reply]) -> Reply:
+    """Run an action, giving errors as replies so idempotency can decide what to store."""
+    try:
+        return action()
+    except ApiError as err:
+        return err.reply()
+
+
+def _batch_routes(
+    state: OrgState,
+    kind: str,
+    std: Callable[[Handler], Callable[..., Any]],
+    admin: Callable[[Handler], Callable[..., Any]],
+    create_with_key: Callable[[Request, Callable[[Any], Reply]], Awaitable[Reply]],
+) -> list[Route]:
+    """UB1-UB4 or EB1-EB4 for one ``kind``."""
+
+    @std
+    async def create_job(request: Request) -> Reply:
+        key = request.headers.get("idempotency-key")
+        return await create_with_key(request, lambda body: state.create_job(kind, body, key))
+
+    @std
+    async def job_status(request: Request) -> Reply:
+        return state.job_status(kind, request.path_params["job_id"])
+
+    def results(which: str) -> Handler:
+        async def handler(request: Request) -> Reply:
+            return state.job_results(
+                kind, request.path_params["job_id"], which, request.query_params.get("page_token"),
+                include_schema=_flag(request, "include_schema"),
+            )
+
+        handler.__name__ = f"{kind}_{which}"
+        return handler
+
+    base = f"/{kind}/batch"
+    return [
+        Route(base, create_job, methods=["POST"]),
+        Route(base + "/{job_id}", job_status, methods=["GET"]),
+        Route(base + "/{job_id}/imports", admin(results("imports")), methods=["GET"]),
+        Route(base + "/{job_id}/errors", admin(results("errors")), methods=["GET"]),
+    ]
+
+
+def _inspection_routes(state: OrgState) -> list[Route]:
+    """Unauthenticated routes for tests and demos (never subject to faults)."""
+
+    async def jobs(request: Request) -> Response:
+        return to_response(Reply(200, state.list_jobs()))
+
+    async def users(request: Request) -> Response:
+        return to_response(Reply(200, state.list_users_raw()))
+
+    async def events(request: Request) -> Response:
+        return to_response(Reply(200, state.list_events_raw()))
+
+    async def reset(request: Request) -> Response:
+        state.reset()
+        return to_response(Reply(200, {}))
+
+    return [
+        Route("/_emulator/jobs", jobs, methods=["GET"]),
+        Route("/_emulator/users", users, methods=["GET"]),
+        Route("/_emulator/events", events, methods=["GET"]),
+        Route("/_emulator/reset", reset, methods=["POST"]),
+    ]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown routes and wrong methods answer with a §7 body too."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 404:
+        return to_response(Reply(404, {"message": MSG_404, "code": "resource_not_found"}))
+    if status == 405:
+        body = {"message": "method not allowed", "code": "invalid_argument"}
+        return to_response(Reply(405, body))
+    return to_response(Reply(status, {"message": MSG_500, "code": "server_error"}))
+
+
+class FaultMiddleware:
+    """Applies the seeded request faults of ``state.faults`` to ``/v2`` routes.
+
+    Dropped connections are real: the socket is aborted (TCP RST) through the transport that
+    ``server.py`` records per client address, so the client sees a connection error, not a 500.
+    """
+
+    def __init__(self, app: ASGIApp, state: OrgState, transports: Transports) -> None:
+        self.app = app
+        self.state = state
+        self.transports = transports
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v2"):
+            await self.app(scope, receive, send)
+            return
+        fault = self.state.faults.plan_request()
+        if fault.drop_before:
+            await self._drop(scope)
+            return
+        if fault.slow:
+            await asyncio.sleep(self.state.faults.faults.slow_seconds)
+        if fault.status_429:
+            headers = {"Retry-After": str(self.state.config.retry_after)}
+            reply = Reply(429, {"message": MSG_429, "code": "too_many_requests"}, headers)
+            await to_response(reply)(scope, receive, send)
+        elif fault.status_5xx:
+            await to_response(Reply(500, {"message": MSG_500, "code": "server_error"}))(
+                scope, receive, send
+            )
+        elif fault.drop_after:
+            await self.app(scope, receive, _swallow)
+            await self._drop(scope)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _drop(self, scope: Scope) -> None:
+        transport = self.transports.get(scope.get("client"))
+        if transport is None:  # not served by our server (e.g. an in-process test client)
+            raise RuntimeError("cannot drop a connection without its transport")
+        abort = getattr(transport, "abort", transport.close)
+        abort()
+        # Let connection_lost run so uvicorn knows the client is gone and sends nothing.
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+
+async def _swallow(message: Message) -> None:
+    """An ASGI ``send`` that discards the response (the connection is dropped after)."""
+
+
+def build_app(state: OrgState, *, transports: Transports | None = None) -> ASGIApp:
+    """The ASGI app of the emulator, faults included."""
+    v2 = _v2_routes(state)
+    routes = [Route("/v2" + r.path, r.endpoint, methods=list(r.methods or [])) for r in v2]
+    routes += [Route("/v2beta" + r.path, r.endpoint, methods=list(r.methods or [])) for r in v2]
+    routes += _inspection_routes(state)
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    return FaultMiddleware(app, state, transports if transports is not None else {})

@@ -1,0 +1,1047 @@
+"""In-memory state and rules of one emulated Fullstory org (no HTTP here).
+
+Everything the emulator knows about the API is restated here from ``fullstory-api.md`` (cited as
+``§n``); nothing is imported from the client side of fs_pandas, so one misunderstanding cannot
+pass on both sides.
+
+* :class:`EmulatorConfig` — every setting (processing time, paging, caps, keys, clock, faults).
+* :class:`OrgState` — users, events, batch jobs, idempotency store; one re-entrant lock.
+* :class:`ApiError` / :class:`Reply` — what an operation answers, turned into HTTP by ``app.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hashlib
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from fs_pandas.emulator.faults import FaultInjector, Faults
+
+JsonDict = dict[str, Any]
+
+PROCESSING = "PROCESSING"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+
+# §3.3 property rules.
+_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+MAX_PATH_CHARS = 512
+MAX_VALUE_BYTES = 8192
+MAX_PROPERTIES = 500
+# A str of this many chars cannot serialise beyond 8192 bytes (worst case: \u00XX = 6 bytes).
+_SAFE_STR_CHARS = (MAX_VALUE_BYTES - 2) // 6
+# §3.1 field lengths.
+MAX_UID = 256
+MAX_DISPLAY_NAME = 256
+MAX_EMAIL = 128
+# §3.4 type names.
+TYPE_NAMES = frozenset(
+    {"str", "strs", "int", "ints", "real", "reals", "bool", "bools", "date", "dates"}
+)
+_USER_FIELDS = frozenset({"uid", "display_name", "email", "properties", "schema"})
+_BATCH_USER_FIELDS = _USER_FIELDS | {"id"}
+_EVENT_FIELDS = frozenset(
+    {"name", "timestamp", "properties", "schema", "user", "session", "context"}
+)
+_CONTEXT_FIELDS = frozenset({"browser", "mobile", "device", "location"})
+
+# §7 bodies.
+MSG_401 = "access is unauthorized"
+MSG_403 = "insufficient permissions"
+MSG_404 = "Requested resource does not exist"
+MSG_429 = "Too many requests. Client has exceeded the rate limit for this endpoint."
+MSG_500 = "Server error was encountered"
+
+
+class ApiError(Exception):
+    """A non-2xx answer: HTTP status, §7 body ``{"message", "code"}`` and extra headers."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+    def reply(self) -> Reply:
+        """The error as a :class:`Reply`."""
+        return Reply(self.status, {"message": self.message, "code": self.code}, self.headers)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A finished answer: status, JSON body (``None`` = empty body) and extra headers."""
+
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class RowError(Exception):
+    """One row failed: its ``code`` and ``message`` go to ``/errors`` (§5.4)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmulatorConfig:
+    """Every setting of the emulator; change them with ``Emulator.configure(**settings)``.
+
+    Parameters
+    ----------
+    processing_seconds : float
+        How long a job stays PROCESSING once it has a running slot (ignored when
+        ``processing_polls`` is set).
+    processing_polls : int or None
+        When set, a running job answers PROCESSING to exactly this many status polls; the next
+        status poll and every later one see the terminal status.
+    page_size : int
+        Rows per page of ``/imports``, ``/errors`` and list users.
+    max_running : int
+        Jobs that run at once (§4: 100); later jobs wait, still PROCESSING.
+    max_in_progress : int
+        At this many jobs in progress a batch create answers 429 (§4: 200).
+    max_rows_in_progress : int
+        At this many rows in progress a batch create answers 429 (§4: 500,000).
+    max_batch_requests : int
+        Most rows accepted in one batch create (§4: 50,000).
+    retry_after : int
+        Seconds sent in ``Retry-After`` on every 429.
+    idempotency_ttl_seconds : float
+        How long an ``Idempotency-Key`` answer is replayed (§6: 24 h).
+    fail_uids : frozenset of str
+        User rows with these uids, and events whose ``user.uid`` is one of them, fail with
+        ``faults.row_error_code``.
+    faults : Faults
+        Seeded fault rates.
+    seed : int
+        Seed for ids and for faults whose own seed is ``None``.
+    api_key, standard_key : str
+        The Admin and the Standard API keys.
+    clock : callable
+        Returns the current time in epoch seconds; inject a fake one to test expiry.
+    """
+
+    processing_seconds: float = 0.0
+    processing_polls: int | None = None
+    page_size: int = 1000
+    max_running: int = 100
+    max_in_progress: int = 200
+    max_rows_in_progress: int = 500_000
+    max_batch_requests: int = 50_000
+    retry_after: int = 1
+    idempotency_ttl_seconds: float = 24 * 3600.0
+    fail_uids: frozenset[str] = frozenset()
+    faults: Faults = field(default_factory=Faults)
+    seed: int = 0
+    api_key: str = "na1.emulator-admin-key"
+    standard_key: str = "na1.emulator-standard-key"
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        # Accept any iterable of uids; normalise once.
+        object.__setattr__(self, "fail_uids", frozenset(self.fail_uids))
+        if self.page_size < 1:
+            raise ValueError("page_size must be >= 1")
+        if self.processing_polls is not None and self.processing_polls < 0:
+            raise ValueError("processing_polls must be >= 0 or None")
+        if self.processing_seconds < 0:
+            raise ValueError("processing_seconds must be >= 0")
+        if self.api_key == self.standard_key:
+            raise ValueError("api_key and standard_key must differ")
+
+    def replace(self, **settings: Any) -> EmulatorConfig:
+        """A copy with ``settings`` changed; unknown names raise ``TypeError``."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise TypeError(f"unknown emulator setting(s): {', '.join(unknown)}")
+        return dataclasses.replace(self, **settings)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def rfc3339(t: float) -> str:
+    """Epoch seconds -> RFC 3339 UTC with milliseconds and ``Z`` (§9.12)."""
+    dt = datetime.fromtimestamp(t, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _parse_timestamp(value: str) -> bool:
+    """Whether ``value`` is an ISO 8601 date-time with a time zone (§3.2)."""
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return dt.tzinfo is not None
+
+
+def encode_token(offset: int) -> str:
+    """Opaque page token for a result offset (§5.2)."""
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
+def decode_token(token: str | None) -> int:
+    """Offset of a page token; 400 ``invalid_argument`` when it is not one of ours."""
+    if not token:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(token.encode()).decode()
+        if raw.startswith("o:") and raw[2:].isdigit():
+            return int(raw[2:])
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise ApiError(400, "invalid_argument", f"invalid page_token {token!r}")
+
+
+def page_of(
+    rows: list[Any], token: str | None, page_size: int, render: Callable[[Any], JsonDict]
+) -> JsonDict:
+    """One page: ``results``, ``total_records`` as a string, ``next_page_token`` unless last."""
+    start = decode_token(token)
+    if start > len(rows):
+        raise ApiError(400, "invalid_argument", "page_token is past the end of the results")
+    end = start + page_size
+    body: JsonDict = {
+        "results": [render(r) for r in rows[start:end]],
+        "total_records": str(len(rows)),
+    }
+    # §9.2: the last page omits next_page_token.
+    if end < len(rows):
+        body["next_page_token"] = encode_token(end)
+    return body
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation (§3.1-§3.3). Each raises RowError; batch rows record it, single creates answer 400.
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_str(obj: JsonDict, key: str, limit: int | None, where: str) -> None:
+    value = obj.get(key)
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise RowError("invalid_argument", f"{where}{key} must be a string")
+    if limit is not None and len(value) > limit:
+        raise RowError("invalid_argument", f"{where}{key} exceeds {limit} characters")
+
+
+def _check_value(path: str, value: Any) -> None:
+    """§3.3: a leaf value serialises within 8192 bytes; arrays may not hold objects."""
+    if isinstance(value, str):
+        if len(value) <= _SAFE_STR_CHARS:
+            return
+    elif isinstance(value, bool | int | float) or value is None:
+        return
+    elif isinstance(value, list) and any(isinstance(item, dict) for item in value):
+        raise RowError("invalid_argument", f"property {path}: arrays of objects are not supported")
+    if len(orjson.dumps(value)) > MAX_VALUE_BYTES:
+        raise RowError("invalid_argument", f"property {path}: value exceeds {MAX_VALUE_BYTES} B")
+
+
+def _check_properties(props: Any, prefix: str, good_names: set[str]) -> None:
+    """§3.3 names (letter first, [A-Za-z0-9_], dotted path ≤ 512) and values, recursively."""
+    if not isinstance(props, dict):
+        raise RowError("invalid_argument", f"{prefix or 'properties'} must be an object")
+    for name, value in props.items():
+        if name not in good_names:
+            if not _NAME_RE.match(name):
+                raise RowError("invalid_argument", f"invalid property name {prefix + name!r}")
+            good_names.add(name)
+        path = prefix + name
+        if len(path) > MAX_PATH_CHARS:
+            raise RowError(
+                "invalid_argument", f"property path {path[:40]}... exceeds {MAX_PATH_CHARS} chars"
+            )
+        if isinstance(value, dict):
+            _check_properties(value, path + ".", good_names)
+        else:
+            _check_value(path, value)
+
+
+def check_properties(row: JsonDict, good_names: set[str]) -> None:
+    """Validate ``row["properties"]``: ≤ 500 properties (top-level keys), names, values."""
+    props = row.get("properties")
+    if props is None:
+        return
+    if not isinstance(props, dict):
+        raise RowError("invalid_argument", "properties must be an object")
+    if len(props) > MAX_PROPERTIES:
+        raise RowError("invalid_argument", f"more than {MAX_PROPERTIES} properties")
+    _check_properties(props, "", good_names)
+
+
+def flatten_schema(schema: Any, prefix: str = "") -> dict[str, str]:
+    """§3.4/§9.11: accept dotted paths and nested objects; return dotted ``path -> type``."""
+    out: dict[str, str] = {}
+    if not isinstance(schema, dict):
+        raise RowError("invalid_argument", "schema.properties must be an object")
+    for name, value in schema.items():
+        if isinstance(value, dict):
+            out.update(flatten_schema(value, prefix + name + "."))
+        elif isinstance(value, str) and value in TYPE_NAMES:
+            out[prefix + name] = value
+        else:
+            raise RowError("invalid_argument", f"schema: bad type {value!r} for {prefix + name}")
+    return out
+
+
+def check_schema(row: JsonDict) -> dict[str, str] | None:
+    """Validate ``row["schema"]`` (``{"properties": {...}}``); the flattened declarations."""
+    schema = row.get("schema")
+    if schema is None:
+        return None
+    if not isinstance(schema, dict) or not set(schema) <= {"properties"}:
+        raise RowError("invalid_argument", 'schema must be {"properties": {...}}')
+    return flatten_schema(schema.get("properties") or {})
+
+
+def check_user_row(row: Any, *, batch: bool, good_names: set[str]) -> None:
+    """§3.1 user fields: known fields only, string lengths, properties, schema."""
+    if not isinstance(row, dict):
+        raise RowError("invalid_argument", "each request must be an object")
+    allowed = _BATCH_USER_FIELDS if batch else _USER_FIELDS
+    extra = set(row) - allowed
+    if extra:
+        raise RowError("invalid_argument", f"unknown field(s): {', '.join(sorted(extra))}")
+    _check_str(row, "uid", MAX_UID, "")
+    _check_str(row, "display_name", MAX_DISPLAY_NAME, "")
+    _check_str(row, "email", MAX_EMAIL, "")
+    _check_str(row, "id", None, "")
+    check_properties(row, good_names)
+    check_schema(row)
+
+
+def _check_identification(row: JsonDict) -> None:
+    """§3.2: exactly one identification form (or none: an anonymous user)."""
+    user, session = row.get("user"), row.get("session")
+    if user is not None:
+        if not isinstance(user, dict) or not set(user) <= {"id", "uid"}:
+            raise RowError("invalid_argument", 'user must be {"id"} or {"uid"}')
+        _check_str(user, "uid", MAX_UID, "user.")
+        _check_str(user, "id", None, "user.")
+        if bool(user.get("id")) == bool(user.get("uid")):
+            raise RowError("invalid_argument", "user needs exactly one of user.id or user.uid")
+    if session is None:
+        return
+    if not isinstance(session, dict) or not set(session) <= {"id", "use_most_recent", "uid"}:
+        raise RowError("invalid_argument", "session must be {id} or {use_most_recent} or {uid}")
+    _check_str(session, "id", None, "session.")
+    _check_str(session, "uid", MAX_UID, "session.")
+    forms = [bool(session.get("id")), session.get("use_most_recent") is True,
+             bool(session.get("uid"))]
+    if sum(forms) != 1:
+        raise RowError("invalid_argument", "exactly one form of session identification is allowed")
+    if session.get("use_most_recent") is True:
+        if user is None:
+            raise RowError("invalid_argument", "session.use_most_recent requires a user")
+    elif user is not None:
+        raise RowError("invalid_argument", "more than one form of identification was provided")
+
+
+def check_event_row(row: Any, *, shared_context: bool, good_names: set[str]) -> None:
+    """§3.2 event rules: non-empty name, timestamp, identification, context, properties."""
+    if not isinstance(row, dict):
+        raise RowError("invalid_argument", "each request must be an object")
+    extra = set(row) - _EVENT_FIELDS
+    if extra:
+        raise RowError("invalid_argument", f"unknown field(s): {', '.join(sorted(extra))}")
+    name = row.get("name")
+    if not isinstance(name, str) or not name:
+        raise RowError("invalid_argument", "events must have a non-empty name")
+    ts = row.get("timestamp")
+    if ts is not None and (not isinstance(ts, str) or not _parse_timestamp(ts)):
+        raise RowError("invalid_argument", "timestamp must be an ISO 8601 date-time with a zone")
+    _check_identification(row)
+    context = row.get("context")
+    if context is not None:
+        # SharedData: a row carrying its own context fails when the batch has shared.context.
+        if shared_context:
+            raise RowError("invalid_argument", "context conflicts with shared.context")
+        check_context(context)
+    check_properties(row, good_names)
+    check_schema(row)
+
+
+def check_context(context: Any) -> None:
+    """§3.2 context: an object of known sub-objects."""
+    if not isinstance(context, dict) or not set(context) <= _CONTEXT_FIELDS:
+        raise RowError("invalid_argument", "context holds only browser, mobile, device, location")
+    for key, sub in context.items():
+        if not isinstance(sub, dict):
+            raise RowError("invalid_argument", f"context.{key} must be an object")
+
+
+# ---------------------------------------------------------------------------------------------
+# Types of properties (for include_schema and type_conflicts, §3.4)
+# ---------------------------------------------------------------------------------------------
+
+
+def _type_of(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "real"  # §3.4: every JSON number is read as real unless declared.
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, list):
+        inner = next((_type_of(v) for v in value if v is not None), "str")
+        return inner + "s" if inner and not inner.endswith("s") else inner
+    return None
+
+
+def infer_schema(props: JsonDict, declared: dict[str, str], prefix: str = "") -> dict[str, str]:
+    """Dotted ``path -> type`` for ``props``; declarations win over inference."""
+    out: dict[str, str] = {}
+    for name, value in props.items():
+        path = prefix + name
+        if isinstance(value, dict):
+            out.update(infer_schema(value, declared, path + "."))
+            continue
+        inferred = declared.get(path) or _type_of(value)
+        if inferred:
+            out[path] = inferred
+    return out
+
+
+def _merge_props(target: JsonDict, new: JsonDict) -> None:
+    """§3.1: properties merge into the existing set; on collision the latest value wins.
+
+    Nulls are accepted and ignored (§9.10); nested objects merge key by key.
+    """
+    for name, value in new.items():
+        if value is None:
+            continue
+        old = target.get(name)
+        if isinstance(value, dict) and isinstance(old, dict):
+            _merge_props(old, value)
+        elif isinstance(value, dict):
+            target[name] = {}
+            _merge_props(target[name], value)
+        else:
+            target[name] = value
+
+
+# ---------------------------------------------------------------------------------------------
+# Users, events, jobs
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class User:
+    """A stored user."""
+
+    id: str
+    uid: str | None = None
+    display_name: str | None = None
+    email: str | None = None
+    properties: JsonDict = field(default_factory=dict)
+    declared: dict[str, str] = field(default_factory=dict)
+    conflicts: dict[str, str] = field(default_factory=dict)
+
+    def apply(self, row: JsonDict) -> None:
+        """Merge one create/update/batch row into this user."""
+        for key in ("display_name", "email"):
+            if row.get(key) is not None:
+                setattr(self, key, row[key])
+        props = row.get("properties")
+        if props:
+            self._note_conflicts(props)
+            _merge_props(self.properties, props)
+        schema = row.get("schema")
+        if schema:
+            self.declared.update(flatten_schema(schema.get("properties") or {}))
+
+    def _note_conflicts(self, props: JsonDict) -> None:
+        """§3.4 type_conflicts: a field that receives a second type."""
+        for name, value in props.items():
+            old = self.properties.get(name)
+            if old is None or value is None or isinstance(old, dict) or isinstance(value, dict):
+                continue
+            t_old, t_new = _type_of(old), _type_of(value)
+            if t_old != t_new and t_new is not None:
+                self.conflicts[name] = t_new
+
+    def snapshot(self) -> Snapshot:
+        """A frozen copy for an imports page (the user as this import left it)."""
+        return Snapshot(
+            self.id, self.uid, self.display_name, self.email, _deep_copy(self.properties),
+            dict(self.declared), dict(self.conflicts)
+        )
+
+    def render(self, *, include_schema: bool, app_url: str) -> JsonDict:
+        """GetUserResponse (§3.1)."""
+        body = self.snapshot().render(include_schema=include_schema)
+        body["is_being_deleted"] = False
+        body["app_url"] = f"{app_url}/user/{self.id}"
+        return body
+
+
+def _deep_copy(props: JsonDict) -> JsonDict:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in props.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A user as one import left it."""
+
+    id: str
+    uid: str | None
+    display_name: str | None
+    email: str | None
+    properties: JsonDict
+    declared: dict[str, str]
+    conflicts: dict[str, str]
+
+    def render(self, *, include_schema: bool) -> JsonDict:
+        """BatchUserImportResponse (§5.3): ``schema`` is filled only with include_schema."""
+        body: JsonDict = {"id": self.id}
+        for key in ("uid", "display_name", "email"):
+            value = getattr(self, key)
+            if value is not None:
+                body[key] = value
+        body["properties"] = self.properties
+        body["schema"] = (
+            {"properties": infer_schema(self.properties, self.declared)} if include_schema else None
+        )
+        body["type_conflicts"] = {"properties": self.conflicts} if self.conflicts else None
+        return body
+
+
+@dataclass
+class Job:
+    """A batch import job (§5.1)."""
+
+    kind: str  # "users" | "events"
+    id: str
+    created: float
+    rows: list[Any]
+    shared: JsonDict | None
+    prefailed: list[RowError | None]
+    idempotency_key: str | None
+    n_requests: int = 0
+    status: str = PROCESSING
+    started: float | None = None  # None: queued beyond max_running (§4)
+    polls: int = 0
+    finished: float | None = None
+    imports: list[Any] = field(default_factory=list)
+    errors: list[JsonDict] = field(default_factory=list)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status != PROCESSING
+
+    def metadata(self) -> JsonDict:
+        """JobMetadata: ``finished`` only once terminal (§5.1)."""
+        meta: JsonDict = {"id": self.id, "status": self.status, "created": rfc3339(self.created)}
+        if self.finished is not None:
+            meta["finished"] = rfc3339(self.finished)
+        return meta
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """An idempotency record (§6)."""
+
+    at: float
+    fingerprint: bytes
+    reply: Reply
+
+
+class OrgState:
+    """All state of one emulated org; every public method takes the one lock."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self._initial = config
+        self._lock = threading.RLock()
+        self._reset_locked(config)
+
+    # -- settings and lifecycle ----------------------------------------------------------------
+
+    def _reset_locked(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.faults = FaultInjector(config.faults, default_seed=config.seed)
+        self.users: dict[str, User] = {}
+        self.by_uid: dict[str, str] = {}
+        self.events: list[JsonDict] = []
+        self.jobs: dict[str, Job] = {}
+        self.idempotency: dict[str, _Stored] = {}
+        self._counter = 0
+
+    def reset(self) -> None:
+        """Clear users, events, jobs and idempotency keys; restore the start-up settings."""
+        with self._lock:
+            self._reset_locked(self._initial)
+
+    def configure(self, **settings: Any) -> EmulatorConfig:
+        """Change settings at run time (``faults=`` re-seeds the fault generator)."""
+        with self._lock:
+            self.config = self.config.replace(**settings)
+            if "faults" in settings or "seed" in settings:
+                self.faults = FaultInjector(self.config.faults, default_seed=self.config.seed)
+            return self.config
+
+    def now(self) -> float:
+        return self.config.clock()
+
+    def _next_id(self, salt: str) -> str:
+        self._counter += 1
+        seed = f"{self.config.seed}:{salt}:{self._counter}".encode()
+        return hashlib.sha256(seed).hexdigest()[:16]
+
+    def _new_user(self) -> User:
+        self._counter += 1
+        user = User(id=str(1_000_000_000 + self._counter))
+        self.users[user.id] = user
+        return user
+
+    # -- auth (§1) -----------------------------------------------------------------------------
+
+    def authorize(self, header: str | None, *, admin_only: bool) -> None:
+        """``Authorization: Basic <key>`` exactly; Standard keys cannot read or delete data."""
+        cfg = self.config
+        if header == f"Basic {cfg.api_key}":
+            return
+        if header == f"Basic {cfg.standard_key}":
+            if admin_only:
+                raise ApiError(403, "forbidden", MSG_403)
+            return
+        raise ApiError(401, "unauthorized", MSG_401)
+
+    # -- idempotency (§6) ----------------------------------------------------------------------
+
+    def idempotent(self, key: str | None, fingerprint: bytes, action: Callable[[], Reply]) -> Reply:
+        """Run ``action`` once per ``key``: replay the stored answer for the same body for
+        ``idempotency_ttl_seconds``; 422 for a different body; 429/5xx answers are not stored
+        (§6, newer semantics)."""
+        if key is None:
+            return action()
+        with self._lock:
+            now = self.now()
+            stored = self.idempotency.get(key)
+            if stored is not None and now - stored.at < self.config.idempotency_ttl_seconds:
+                if stored.fingerprint != fingerprint:
+                    raise ApiError(
+                        422, "idempotency_key_mismatch",
+                        "Idempotency-Key was already used with a different request",
+                    )
+                headers = {**stored.reply.headers, "Idempotent-Replayed": "true"}
+                return Reply(stored.reply.status, stored.reply.body, headers)
+            reply = action()
+            if reply.status != 429 and reply.status < 500:
+                self.idempotency[key] = _Stored(now, fingerprint, reply)
+            return reply
+
+    # -- users (U1-U5) -------------------------------------------------------------------------
+
+    def _fail_check(self, uid: Any) -> None:
+        """Server-side row failures: ``fail_uids`` and ``row_error_rate`` (faults)."""
+        if uid is not None and uid in self.config.fail_uids:
+            raise RowError(self.config.faults.row_error_code, f"import of uid {uid} failed")
+        if self.faults.row_fails():
+            raise RowError(self.config.faults.row_error_code, "row failed at the server")
+
+    def _upsert(self, row: JsonDict) -> User:
+        """§3.1: upsert on uid; rows without uid create a new anonymous user (§9.18)."""
+        uid = row.get("uid") or None
+        user_id = row.get("id")
+        if user_id is not None:
+            user = self.users.get(user_id)
+            if user is None:
+                raise RowError("user_not_found", f"user {user_id} does not exist")
+            self._set_uid(user, uid)
+        elif uid is not None and uid in self.by_uid:
+            user = self.users[self.by_uid[uid]]
+        else:
+            user = self._new_user()
+            self._set_uid(user, uid)
+        user.apply(row)
+        return user
+
+    def _set_uid(self, user: User, uid: str | None) -> None:
+        """§3.1: once set, a uid is immutable; a uid names one user only."""
+        if uid is None or uid == user.uid:
+            return
+        if user.uid is not None:
+            raise RowError("invalid_argument", "uid cannot be changed once set")
+        if uid in self.by_uid:
+            raise RowError("invalid_argument", f"uid {uid} already belongs to another user")
+        user.uid = uid
+        self.by_uid[uid] = user.id
+
+    def create_user(self, body: Any) -> Reply:
+        """U1: 200 ``{"id"}``; invalid rows answer 400."""
+        with self._lock:
+            try:
+                check_user_row(body, batch=False, good_names=set())
+                self._fail_check(body.get("uid"))
+                return Reply(200, {"id": self._upsert(body).id})
+            except RowError as err:
+                raise ApiError(400, err.code, err.message) from None
+
+    def update_user(self, user_id: str, body: Any) -> Reply:
+        """U4: POST /v2/users/{id}; 404 unknown id; 400 when the uid would change (§9.9)."""
+        with self._lock:
+            user = self._user_or_404(user_id)
+            try:
+                check_user_row(body, batch=False, good_names=set())
+                self._set_uid(user, body.get("uid") or None)
+            except RowError as err:
+                raise ApiError(400, err.code, err.message) from None
+            user.apply(body)
+            return Reply(200, {"id": user.id})
+
+    def _user_or_404(self, user_id: str) -> User:
+        user = self.users.get(user_id)
+        if user is None:
+            raise ApiError(404, "resource_not_found", MSG_404)
+        return user
+
+    def get_user(self, user_id: str, *, include_schema: bool) -> Reply:
+        """U2: GetUserResponse."""
+        with self._lock:
+            user = self._user_or_404(user_id)
+            return Reply(200, user.render(include_schema=include_schema, app_url=self._app_url()))
+
+    def list_users(
+        self, filters: dict[str, str], token: str | None, *, include_schema: bool
+    ) -> Reply:
+        """U3: filter on uid, email, display_name, is_identified; paged."""
+        with self._lock:
+            matches = [u for u in self.users.values() if self._matches(u, filters)]
+            app_url = self._app_url()
+            body = page_of(
+                matches, token, self.config.page_size,
+                lambda u: u.render(include_schema=include_schema, app_url=app_url),
+            )
+            body["app_url"] = f"{app_url}/0"
+            return Reply(200, body)
+
+    @staticmethod
+    def _matches(user: User, filters: dict[str, str]) -> bool:
+        for key in ("uid", "email", "display_name"):
+            if key in filters and getattr(user, key) != filters[key]:
+                return False
+        wanted = filters.get("is_identified")
+        if wanted is not None:
+            if wanted not in ("true", "false"):
+                raise ApiError(400, "invalid_argument", "is_identified must be true or false")
+            if (user.uid is not None) != (wanted == "true"):
+                return False
+        return True
+
+    def _app_url(self) -> str:
+        return "https://app.fullstory.com/ui/emulator/segments/everyone/people:search:emu"
+
+    def delete_user(self, user_id: str | None, uid: str | None) -> Reply:
+        """U5a/U5b: delete by id or by ``?uid=`` (exactly one); 200 ``{}``; 404 if unknown."""
+        with self._lock:
+            if (user_id is None) == (uid is None):
+                raise ApiError(400, "required_field", "one of id or uid is required")
+            if uid is not None:
+                user_id = self.by_uid.get(uid)
+                if user_id is None:
+                    raise ApiError(404, "resource_not_found", MSG_404)
+            assert user_id is not None
+            user = self._user_or_404(user_id)
+            del self.users[user.id]
+            if user.uid is not None:
+                self.by_uid.pop(user.uid, None)
+            return Reply(200, {})
+
+    # -- events (E1) ---------------------------------------------------------------------------
+
+    def create_event(self, body: Any) -> Reply:
+        """E1: 200 ``{}``; invalid events answer 400."""
+        with self._lock:
+            try:
+                check_event_row(body, shared_context=False, good_names=set())
+                self._fail_check((body.get("user") or {}).get("uid"))
+                self.events.append(self._store_event(body, None))
+            except RowError as err:
+                raise ApiError(400, err.code, err.message) from None
+            return Reply(200, {})
+
+    def _store_event(self, row: JsonDict, shared: JsonDict | None) -> JsonDict:
+        """The stored / echoed event (§5.3): user {id, uid}, session, context, name, ..."""
+        user_ref = row.get("user") or {}
+        session = row.get("session") or {}
+        event: JsonDict = {}
+        if session.get("id") and not user_ref:
+            event["session"] = {"id": session["id"]}
+        else:
+            event["user"] = self._event_user(user_ref)
+        context = row.get("context") or (shared or {}).get("context")
+        if context:
+            event["context"] = context
+        event["name"] = row["name"]
+        # §3.2: the server uses its own time when timestamp is absent.
+        event["timestamp"] = row.get("timestamp") or rfc3339(self.now())
+        event["properties"] = row.get("properties") or {}
+        if row.get("schema"):
+            event["_declared"] = flatten_schema(row["schema"].get("properties") or {})
+        return event
+
+    def _event_user(self, ref: JsonDict) -> JsonDict:
+        """Resolve the event's user: by uid (created if new), by id, or a new anonymous user."""
+        uid, user_id = ref.get("uid"), ref.get("id")
+        if uid:
+            known = self.by_uid.get(uid)
+            user = self.users[known] if known else self._new_user()
+            self._set_uid(user, uid)
+            return {"id": user.id, "uid": uid}
+        if user_id:
+            found = self.users.get(user_id)
+            if found is None:
+                raise RowError("user_not_found", f"user {user_id} does not exist")
+            return {"id": found.id, "uid": found.uid} if found.uid else {"id": found.id}
+        return {"id": self._new_user().id}
+
+    # -- batch jobs (UB1-UB4, EB1-EB4) ---------------------------------------------------------
+
+    def create_job(self, kind: str, body: Any, idempotency_key: str | None) -> Reply:
+        """UB1/EB1: validate the envelope (400) and rows (row errors), admit (429), create."""
+        requests, shared = self._envelope(kind, body)
+        good: set[str] = set()
+        if kind == "users":
+            prefailed = [self._precheck_user(r, good) for r in requests]
+        else:
+            has_ctx = bool(shared and shared.get("context"))
+            prefailed = [self._precheck_event(r, has_ctx, good) for r in requests]
+        with self._lock:
+            self._advance()
+            self._admit(len(requests))
+            now = self.now()
+            job = Job(kind, self._next_id(kind), now, requests, shared, prefailed, idempotency_key,
+                      n_requests=len(requests))
+            self.jobs[job.id] = job
+            if self._running_count() < self.config.max_running:
+                job.started = now
+            self._advance()
+            # §5.1: a new job is always reported PROCESSING.
+            meta = job.metadata()
+            meta.update(status=PROCESSING)
+            meta.pop("finished", None)
+            return Reply(200, {"job": meta})
+
+    def _envelope(self, kind: str, body: Any) -> tuple[list[Any], JsonDict | None]:
+        """§9.7 envelope rules: an object with a non-empty ``requests`` array ≤ 50,000."""
+        if not isinstance(body, dict):
+            raise ApiError(400, "invalid_argument", "body must be a JSON object")
+        requests = body.get("requests")
+        if requests is None:
+            raise ApiError(400, "required_field", "requests is required")
+        if not isinstance(requests, list):
+            raise ApiError(400, "invalid_argument", "requests must be an array")
+        if not requests:
+            raise ApiError(400, "invalid_argument", "requests must not be empty")
+        limit = self.config.max_batch_requests
+        if len(requests) > limit:
+            raise ApiError(400, "invalid_argument", f"at most {limit} requests per batch")
+        shared = body.get("shared")
+        if kind == "events" and shared is not None:
+            if not isinstance(shared, dict) or not set(shared) <= {"context"}:
+                raise ApiError(400, "invalid_argument", 'shared must be {"context": {...}}')
+            try:
+                if shared.get("context") is not None:
+                    check_context(shared["context"])
+            except RowError as err:
+                raise ApiError(400, err.code, err.message) from None
+        return requests, shared if kind == "events" else None
+
+    def _precheck_user(self, row: Any, good: set[str]) -> RowError | None:
+        try:
+            check_user_row(row, batch=True, good_names=good)
+            self._fail_check(row.get("uid"))
+        except RowError as err:
+            return err
+        return None
+
+    def _precheck_event(self, row: Any, has_ctx: bool, good: set[str]) -> RowError | None:
+        try:
+            check_event_row(row, shared_context=has_ctx, good_names=good)
+            self._fail_check((row.get("user") or {}).get("uid"))
+        except RowError as err:
+            return err
+        return None
+
+    def _in_progress(self) -> list[Job]:
+        return [j for j in self.jobs.values() if not j.terminal]
+
+    def _running_count(self) -> int:
+        return sum(1 for j in self.jobs.values() if not j.terminal and j.started is not None)
+
+    def _admit(self, rows: int) -> None:
+        """§4: 429 once max_in_progress jobs or max_rows_in_progress rows are in progress."""
+        cfg = self.config
+        active = self._in_progress()
+        if len(active) >= cfg.max_in_progress or (
+            sum(j.n_requests for j in active) >= cfg.max_rows_in_progress
+        ):
+            raise ApiError(
+                429, "too_many_requests", MSG_429, headers={"Retry-After": str(cfg.retry_after)}
+            )
+
+    def _advance(self) -> None:
+        """Finish time-based jobs whose time is up and start queued ones (§4 queueing)."""
+        cfg = self.config
+        now = self.now()
+        changed = True
+        while changed:
+            changed = False
+            for job in list(self.jobs.values()):
+                if job.terminal or job.started is None:
+                    continue
+                if cfg.processing_polls is None and now - job.started >= cfg.processing_seconds:
+                    self._finish(job, job.started + cfg.processing_seconds)
+                    changed = True
+            changed = self._start_queued(now) or changed
+
+    def _start_queued(self, now: float) -> bool:
+        free = self.config.max_running - self._running_count()
+        started = False
+        for job in self.jobs.values():
+            if free <= 0:
+                break
+            if not job.terminal and job.started is None:
+                job.started = now
+                free -= 1
+                started = True
+        return started
+
+    def _finish(self, job: Job, at: float) -> None:
+        """Apply the job's rows to the store; COMPLETED iff no row failed (§5.1)."""
+        if job.kind == "users":
+            self._finish_users(job)
+        else:
+            self._finish_events(job)
+        job.status = FAILED if job.errors else COMPLETED
+        job.finished = min(max(at, job.created), self.now())
+        job.rows = []  # results are kept; the request bodies are no longer needed
+        job.prefailed = []
+
+    def _finish_users(self, job: Job) -> None:
+        for row, err in zip(job.rows, job.prefailed, strict=True):
+            if err is None:
+                try:
+                    job.imports.append(self._upsert(row).snapshot())
+                    continue
+                except RowError as late:
+                    err = late
+            job.errors.append({"message": err.message, "code": err.code, "user": row})
+
+    def _finish_events(self, job: Job) -> None:
+        for row, err in zip(job.rows, job.prefailed, strict=True):
+            if err is None:
+                try:
+                    event = self._store_event(row, job.shared)
+                    self.events.append(event)
+                    job.imports.append(event)
+                    continue
+                except RowError as late:
+                    err = late
+            entry: JsonDict = {"message": err.message, "code": err.code, "event": row}
+            if job.shared is not None:
+                entry["shared"] = job.shared
+            job.errors.append(entry)
+
+    def _job_or_404(self, kind: str, job_id: str) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None or job.kind != kind:
+            raise ApiError(404, "resource_not_found", MSG_404)
+        return job
+
+    def job_status(self, kind: str, job_id: str) -> Reply:
+        """UB2/EB2: a status poll; counts toward ``processing_polls`` once the job runs."""
+        with self._lock:
+            self._advance()
+            job = self._job_or_404(kind, job_id)
+            polls = self.config.processing_polls
+            if not job.terminal and job.started is not None and polls is not None:
+                job.polls += 1
+                if job.polls > polls:
+                    self._finish(job, self.now())
+                    self._start_queued(self.now())
+            body: JsonDict = {"imports": len(job.imports), "errors": len(job.errors),
+                              "job": job.metadata()}
+            return Reply(200, body)
+
+    def job_results(
+        self, kind: str, job_id: str, which: str, token: str | None, *, include_schema: bool
+    ) -> Reply:
+        """UB3/UB4/EB3/EB4: 202 with an empty body while PROCESSING, else one page."""
+        with self._lock:
+            self._advance()
+            job = self._job_or_404(kind, job_id)
+            if not job.terminal:
+                return Reply(202, None)
+            rows = job.imports if which == "imports" else job.errors
+            render = self._renderer(kind, which, include_schema)
+            return Reply(200, page_of(rows, token, self.config.page_size, render))
+
+    @staticmethod
+    def _renderer(kind: str, which: str, include_schema: bool) -> Callable[[Any], JsonDict]:
+        if which == "errors":
+            return lambda e: e
+        if kind == "users":
+            return lambda s: s.render(include_schema=include_schema)
+        return lambda e: render_event(e, include_schema=include_schema)
+
+    # -- inspection ----------------------------------------------------------------------------
+
+    def list_jobs(self) -> list[JsonDict]:
+        """Every job in creation order: kind, id, status, requests, idempotency_key."""
+        with self._lock:
+            self._advance()
+            return [
+                {"kind": j.kind, "id": j.id, "status": j.status,
+                 "requests": j.n_requests,
+                 "idempotency_key": j.idempotency_key}
+                for j in self.jobs.values()
+            ]
+
+    def list_users_raw(self) -> list[JsonDict]:
+        """Every stored user (as Get User renders it, with schema)."""
+        with self._lock:
+            self._advance()
+            return [u.render(include_schema=True, app_url=self._app_url())
+                    for u in self.users.values()]
+
+    def list_events_raw(self) -> list[JsonDict]:
+        """Every stored event, in the order they were stored."""
+        with self._lock:
+            self._advance()
+            return [render_event(e, include_schema=False) for e in self.events]
+
+
+def render_event(event: JsonDict, *, include_schema: bool) -> JsonDict:
+    """BatchCreateEventsResponse (§5.3); ``schema`` only with include_schema."""
+    body = {k: v for k, v in event.items() if k != "_declared"}
+    if include_schema:
+        body["schema"] = {"properties": infer_schema(event["properties"],
+                                                     event.get("_declared") or {})}
+    return body
+
+
+def canonical(body: Any) -> bytes:
+    """A stable fingerprint of a JSON body (key order and whitespace do not matter)."""
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).digest()
