@@ -35,8 +35,8 @@ SDK_PACKAGE = "@fullstory/server-api-client"
 SDK_VERSION = "1.1.0"
 INSTALL_TIMEOUT_S = 300
 RUN_TIMEOUT_S = 60
-# The SDK's default poll interval is 2000 ms (contract §8); 50 ms keeps the module fast.
-FAST_POLL_MS = 50
+# The SDK's default poll interval is 2000 ms (contract §8); 20 ms keeps the module fast.
+FAST_POLL_MS = 20
 
 Summary = dict[str, Any]
 
@@ -336,7 +336,9 @@ def test_events_batch_job_stores_events(node_sdk: NodeSdk, emu: Emulator) -> Non
 def test_failed_job_reports_failed_rows_with_emulator_code(
     node_sdk: NodeSdk, emu: Emulator
 ) -> None:
-    emu.configure(fail_uids={"bad1"}, row_error_code="conformance_reject")
+    from fs_pandas.emulator import Faults
+
+    emu.configure(fail_uids={"bad1"}, faults=Faults(row_error_code="conformance_reject"))
     summary = run_job(node_sdk, emu, "users", user_rows("good1", "bad1", "good2"))
     assert_clean_done(summary, "FAILED")
     [failed] = summary["failed"]
@@ -416,3 +418,70 @@ def test_standard_key_creates_job_but_sdk_cannot_read_results(
     assert [(e["httpStatusCode"], e["code"]) for e in summary["errors"]] == [(403, "forbidden")]
     assert summary["events"]["done"] == summary["events"]["abort"] == 0
     assert summary["finish"] == "unhandledRejection"
+
+
+# --- 429 and Retry-After ------------------------------------------------------------------
+
+
+def seed_for_429s(pattern: list[bool], *, rate: float = 0.5) -> int:
+    """A fault seed whose first ``/v2`` requests answer 429 exactly where ``pattern`` says.
+
+    The emulator draws one seeded fault decision per ``/v2`` request in arrival order, and the
+    SDK sends its requests one at a time, so the seed fixes which SDK request gets the 429. The
+    emulator's own injector finds it, so this does not restate the emulator's RNG scheme.
+    """
+    from fs_pandas.emulator.faults import FaultInjector, Faults
+
+    for seed in range(100_000):
+        injector = FaultInjector(Faults(rate_429=rate, seed=seed), default_seed=0)
+        if [injector.plan_request().status_429 for _ in pattern] == pattern:
+            return seed
+    raise AssertionError(f"no seed gives the 429 pattern {pattern}")
+
+
+def test_sdk_retries_job_creation_after_429_using_retry_after(
+    node_sdk: NodeSdk, emu: Emulator
+) -> None:
+    from fs_pandas.emulator import Faults
+
+    # Request 1 (create) answers 429; create retry, two polls and the imports page do not.
+    seed = seed_for_429s([True, False, False, False, False, False])
+    emu.configure(retry_after=1, faults=Faults(rate_429=0.5, seed=seed))
+    summary = run_job(node_sdk, emu, "users", user_rows("u1"))
+    assert summary["finish"] == "done", summary
+    [error] = summary["errors"]
+    assert (error["httpStatusCode"], error["code"], error["canRetry"]) == (
+        429,
+        "too_many_requests",
+        True,
+    )
+    # Retry-After is read as whole seconds (contract §8): "1" becomes a 1000 ms delay.
+    assert (error["retryAfterHeader"], error["retryAfterMs"]) == ("1", 1000)
+    assert [row["uid"] for row in summary["imported"]] == ["u1"]
+    assert len(emu.jobs()) == 1
+
+
+def test_sdk_keeps_polling_after_429_on_status(node_sdk: NodeSdk, emu: Emulator) -> None:
+    from fs_pandas.emulator import Faults
+
+    # Request 2 (the first status poll) answers 429; the job is done at the next poll.
+    seed = seed_for_429s([False, True, False, False, False, False])
+    emu.configure(processing_polls=0, retry_after=0, faults=Faults(rate_429=0.5, seed=seed))
+    summary = run_job(node_sdk, emu, "users", user_rows("u1"))
+    assert summary["finish"] == "done", summary
+    assert summary["order"] == ["created", "error", "done"]
+    assert [e["httpStatusCode"] for e in summary["errors"]] == [429]
+    assert [row["uid"] for row in summary["imported"]] == ["u1"]
+
+
+def test_create_refused_by_in_progress_cap_is_retried_max_retry_times_then_aborted(
+    node_sdk: NodeSdk, emu: Emulator
+) -> None:
+    # With the cap at 0 every create answers 429 (contract §4); Retry-After 0 keeps it fast.
+    emu.configure(max_in_progress=0, retry_after=0)
+    summary = run_job(node_sdk, emu, "users", user_rows("u1"), maxRetry=3)
+    assert summary["finish"] == "abort", summary
+    assert [(e["httpStatusCode"], e["retryAfterHeader"]) for e in summary["errors"]] == [
+        (429, "0")
+    ] * 3
+    assert emu.jobs() == []
