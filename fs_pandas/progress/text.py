@@ -31,6 +31,8 @@ class TextDisplay:
         Force in-place redrawing on or off; by default ``stream.isatty()``.
     tty_interval, line_interval : float
         Minimum seconds between two redraws on a terminal / between two lines elsewhere.
+    width : int, optional
+        Terminal width for in-place redraws; by default the terminal's, read at each draw.
     clock : callable
         Monotonic seconds, for the throttle; injected in tests.
     """
@@ -42,12 +44,14 @@ class TextDisplay:
         tty: bool | None = None,
         tty_interval: float = 0.1,
         line_interval: float = 5.0,
+        width: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._stream = stream
         self._tty = _isatty(self.stream) if tty is None else tty
         interval = tty_interval if self._tty else line_interval
         self._throttle = Throttle(interval=interval, clock=clock)
+        self._columns = width
         self._width = 0
         self._closed = False
         self.draws = 0
@@ -82,7 +86,7 @@ class TextDisplay:
         if self._tty:
             # A line longer than the terminal wraps, and "\r" then only redraws its last part;
             # the final line is not redrawn, so it is written whole.
-            columns = shutil.get_terminal_size(fallback=(120, 24)).columns
+            columns = self._columns or shutil.get_terminal_size(fallback=(120, 24)).columns
             if not closed and len(line) >= columns:
                 line = line[: max(columns - 2, 1)] + "…"
             # Pad with spaces so a shorter line wipes the end of the longer one before it.

@@ -1,0 +1,111 @@
+"""The ipywidgets display, built outside a kernel (ipywidgets works without a front end)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from progress_helpers import FakeClock, two_job_run
+
+from fs_pandas.events import ProgressEvent, RunFinished
+from fs_pandas.progress import ProgressState, WidgetDisplay
+
+
+def _run(
+    clock: FakeClock, events: list[ProgressEvent], *, close: bool = True
+) -> tuple[WidgetDisplay, list[Any]]:
+    shown: list[Any] = []
+    display = WidgetDisplay(clock=clock, show=shown.append, interval=0.0)
+    state = ProgressState(clock=clock)
+    display.start(state)
+    for event in events:
+        clock.advance(1.0)
+        state.apply(event)
+        display.update(state)
+    if close:
+        display.close(state)
+    return display, shown
+
+
+def test_widget_is_displayed_exactly_once(clock: FakeClock) -> None:
+    display, shown = _run(clock, two_job_run())
+    assert shown == [display.box]
+
+
+def test_label_carries_the_css_class(clock: FakeClock) -> None:
+    display, _ = _run(clock, two_job_run())
+    assert "fs-pandas-progress" in display.label._dom_classes
+    assert 'class="fs-pandas-progress"' in display.label.value
+
+
+def test_bar_counts_rows_finished_out_of_rows_total(clock: FakeClock) -> None:
+    display, _ = _run(clock, two_job_run()[:8], close=False)
+    assert (display.bar.value, display.bar.max) == (55, 105)
+    assert display.bar.bar_style == "info"
+
+
+def test_clean_run_ends_full_and_green(clock: FakeClock) -> None:
+    display, _ = _run(clock, two_job_run()[:1] + two_job_run()[1:-1] + [_clean_finish()])
+    assert (display.bar.value, display.bar.max, display.bar.bar_style) == (100, 100, "success")
+    assert "finished" in display.label.value
+
+
+def _clean_finish() -> RunFinished:
+    return RunFinished(imported=100, failed=0, rejected=0, pending=0)
+
+
+def test_run_with_failed_rows_ends_amber_and_says_how_many(clock: FakeClock) -> None:
+    display, _ = _run(clock, two_job_run(failed_in_second=7))
+    assert display.bar.bar_style == "warning"
+    assert "7 failed" in display.label.value
+    assert display.bar.value == display.bar.max == 105
+
+
+def test_label_shows_live_counts(clock: FakeClock) -> None:
+    display, _ = _run(clock, two_job_run()[:5], close=False)
+    label = display.label.value
+    assert "imported 0 · failed 0 · rejected 5 · pending 100" in label
+    assert "chunks 2/2 planned" in label
+    assert "jobs 0 waiting, 2 processing, 0 completed, 0 failed" in label
+    assert "elapsed 4.0 s" in label
+
+
+def test_aborted_run_ends_red_with_the_reason(clock: FakeClock) -> None:
+    aborted = RunFinished(imported=50, failed=0, rejected=5, pending=50, aborted="quota <hit>")
+    display, _ = _run(clock, [*two_job_run()[:8], aborted])
+    assert display.bar.bar_style == "danger"
+    assert "quota &lt;hit&gt;" in display.label.value
+    assert "<hit>" not in display.label.value
+
+
+def test_display_closed_before_run_finished_ends_red(clock: FakeClock) -> None:
+    display, _ = _run(clock, two_job_run()[:5])
+    assert display.bar.bar_style == "danger"
+    assert "stopped before the run finished" in display.label.value
+
+
+def test_empty_finished_run_is_a_full_bar(clock: FakeClock) -> None:
+    from fs_pandas.events import RunStarted
+
+    events: list[ProgressEvent] = [
+        RunStarted("users", 0, 0, 0, None),
+        RunFinished(imported=0, failed=0, rejected=0, pending=0),
+    ]
+    display, _ = _run(clock, events)
+    assert display.bar.value == display.bar.max == 1
+    assert display.bar.bar_style == "success"
+
+
+def test_updates_from_another_thread_are_ignored(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    display, _ = _run(clock, two_job_run()[:2], close=False)
+    state = ProgressState(clock=clock)
+    for event in two_job_run():
+        state.apply(event)
+    worker = threading.Thread(target=display.update, args=(state,))
+    worker.start()
+    worker.join()
+    assert display.bar.value == 5  # still what the owning thread drew
+    assert "another thread" in caplog.text
