@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -99,7 +99,7 @@ def _npm_install(node: Path, npm_cli: Path) -> None:
     env = {**os.environ, "PATH": f"{node.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     try:
         proc = subprocess.run(
-            [str(node), str(npm_cli), command, "--ignore-scripts", "--no-audit", "--no-fund"],
+            [str(node), str(npm_cli), command, "--ignore-scripts", "--prefer-offline"],
             cwd=NODE_DIR,
             capture_output=True,
             text=True,
@@ -333,6 +333,31 @@ def test_events_batch_job_stores_events(node_sdk: NodeSdk, emu: Emulator) -> Non
     ]
 
 
+def test_include_schema_job_gets_schemas_on_imported_users(
+    node_sdk: NodeSdk, emu: Emulator
+) -> None:
+    row = {"uid": "u1", "properties": {"plan": "paid", "seats": 3}}
+    row["schema"] = {"properties": {"seats": "int"}}
+    summary = run_job(node_sdk, emu, "users", [row], includeSchema=True)
+    assert_clean_done(summary, "COMPLETED")
+    # JSON numbers are inferred as real unless declared (contract §3.4).
+    assert summary["imported"][0]["schema"] == {"properties": {"plan": "str", "seats": "int"}}
+
+
+def test_events_row_context_conflicting_with_shared_context_fails_that_row(
+    node_sdk: NodeSdk, emu: Emulator
+) -> None:
+    shared = {"context": {"browser": {"url": "https://app.example.com"}}}
+    rows = event_rows("e1", "e2")
+    rows[1]["context"] = {"browser": {"url": "https://other.example.com"}}
+    summary = run_job(node_sdk, emu, "events", rows, shared=shared)
+    assert_clean_done(summary, "FAILED")
+    [failed] = summary["failed"]
+    # §3.2 SharedData: a row that also carries `context` fails; the error echoes both.
+    assert (failed["event"], failed["shared"]) == (rows[1], shared)
+    assert [(e["user"]["uid"], e["context"]) for e in emu.events()] == [("e1", shared["context"])]
+
+
 def test_failed_job_reports_failed_rows_with_emulator_code(
     node_sdk: NodeSdk, emu: Emulator
 ) -> None:
@@ -423,20 +448,29 @@ def test_standard_key_creates_job_but_sdk_cannot_read_results(
 # --- 429 and Retry-After ------------------------------------------------------------------
 
 
-def seed_for_429s(pattern: list[bool], *, rate: float = 0.5) -> int:
-    """A fault seed whose first ``/v2`` requests answer 429 exactly where ``pattern`` says.
+def seed_for(
+    pattern: list[bool],
+    *,
+    fault: Literal["status_429", "drop_after"] = "status_429",
+    rate: float = 0.5,
+) -> int:
+    """A fault seed whose first ``/v2`` requests get ``fault`` exactly where ``pattern`` says.
 
     The emulator draws one seeded fault decision per ``/v2`` request in arrival order, and the
-    SDK sends its requests one at a time, so the seed fixes which SDK request gets the 429. The
+    SDK sends its requests one at a time, so the seed fixes which SDK request is hit. The
     emulator's own injector finds it, so this does not restate the emulator's RNG scheme.
     """
     from fs_pandas.emulator.faults import FaultInjector, Faults
 
     for seed in range(100_000):
-        injector = FaultInjector(Faults(rate_429=rate, seed=seed), default_seed=0)
-        if [injector.plan_request().status_429 for _ in pattern] == pattern:
+        if fault == "status_429":
+            faults = Faults(rate_429=rate, seed=seed)
+        else:
+            faults = Faults(rate_drop_after=rate, seed=seed)
+        injector = FaultInjector(faults, default_seed=0)
+        if [getattr(injector.plan_request(), fault) for _ in pattern] == pattern:
             return seed
-    raise AssertionError(f"no seed gives the 429 pattern {pattern}")
+    raise AssertionError(f"no seed gives the {fault} pattern {pattern}")
 
 
 def test_sdk_retries_job_creation_after_429_using_retry_after(
@@ -445,7 +479,7 @@ def test_sdk_retries_job_creation_after_429_using_retry_after(
     from fs_pandas.emulator import Faults
 
     # Request 1 (create) answers 429; create retry, two polls and the imports page do not.
-    seed = seed_for_429s([True, False, False, False, False, False])
+    seed = seed_for([True, False, False, False, False, False])
     emu.configure(retry_after=1, faults=Faults(rate_429=0.5, seed=seed))
     summary = run_job(node_sdk, emu, "users", user_rows("u1"))
     assert summary["finish"] == "done", summary
@@ -465,7 +499,7 @@ def test_sdk_keeps_polling_after_429_on_status(node_sdk: NodeSdk, emu: Emulator)
     from fs_pandas.emulator import Faults
 
     # Request 2 (the first status poll) answers 429; the job is done at the next poll.
-    seed = seed_for_429s([False, True, False, False, False, False])
+    seed = seed_for([False, True, False, False, False, False])
     emu.configure(processing_polls=0, retry_after=0, faults=Faults(rate_429=0.5, seed=seed))
     summary = run_job(node_sdk, emu, "users", user_rows("u1"))
     assert summary["finish"] == "done", summary
@@ -485,3 +519,20 @@ def test_create_refused_by_in_progress_cap_is_retried_max_retry_times_then_abort
         (429, "0")
     ] * 3
     assert emu.jobs() == []
+
+
+def test_connection_dropped_after_create_aborts_sdk_although_job_exists(
+    node_sdk: NodeSdk, emu: Emulator
+) -> None:
+    from fs_pandas.emulator import Faults
+
+    # Request 1 (create) is processed, then the socket is closed with no response.
+    seed = seed_for([True, False, False, False], fault="drop_after")
+    emu.configure(faults=Faults(rate_drop_after=0.5, seed=seed))
+    summary = run_job(node_sdk, emu, "users", user_rows("u1"))
+    # A network error is FS_UNKNOWN and never retried, and the SDK sends no Idempotency-Key:
+    # it gives up while the job runs on the server (contract §6, §8).
+    assert summary["finish"] == "abort", summary
+    assert [(e["name"], e["canRetry"]) for e in summary["errors"]] == [("FS_UNKNOWN", False)]
+    assert summary["jobId"] is None
+    assert [(job["kind"], job["idempotency_key"]) for job in emu.jobs()] == [("users", None)]
