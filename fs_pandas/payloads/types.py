@@ -1,0 +1,229 @@
+"""The dtype plan: which Fullstory type each pandas column becomes, and its canonical Arrow form.
+
+``infer_kind`` looks at a column once and decides; ``to_arrow`` turns (a slice of) it into one
+canonical Arrow array per kind, which the validators and the encoder both read. Anything that
+has no faithful Fullstory type (bytes, complex, timedelta, mixed objects) is refused here, with
+the column named, instead of being written as something else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Hashable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from fs_pandas.errors import InvalidDataError
+
+__all__ = ["PLURAL", "TYPE_NAMES", "Kind", "infer_kind", "to_arrow"]
+
+
+class Kind(enum.Enum):
+    """How a column is encoded. The value is the Fullstory schema type where one applies."""
+
+    STR = "str"
+    INT = "int"
+    REAL = "real"
+    BOOL = "bool"
+    DATE = "date"
+    LIST = "list"  # plural types; the element type is found per column (types of §3.4)
+    OBJECT = "object"  # dict values -> nested objects (§3.3)
+
+
+# Contract §3.4: the schema type names.
+TYPE_NAMES = frozenset(
+    {"str", "strs", "int", "ints", "real", "reals", "bool", "bools", "date", "dates"}
+)
+PLURAL = {"str": "strs", "int": "ints", "real": "reals", "bool": "bools", "date": "dates"}
+
+_REFUSED_OBJECTS = {
+    "bytes": "bytes",
+    "complex": "complex numbers",
+    "decimal": "decimal.Decimal values (convert with .astype(float) if that precision is fine)",
+    "timedelta": "timedeltas (convert to a number, e.g. .dt.total_seconds())",
+    "timedelta64": "timedeltas (convert to a number, e.g. .dt.total_seconds())",
+    "period": "periods (convert with .dt.to_timestamp())",
+    "interval": "intervals",
+    "mixed-integer": "a mix of integers and other values",
+}
+
+
+def _refuse(column: Hashable, what: str) -> InvalidDataError:
+    return InvalidDataError(
+        f"column {column!r} holds {what}, which Fullstory cannot store; convert it, or "
+        "exclude it with properties=[...]",
+        column=str(column),
+        rule="unsupported_dtype",
+    )
+
+
+def infer_kind(s: pd.Series, column: Hashable) -> Kind:
+    """Decide the kind of a column from its dtype (and, for ``object``, its values).
+
+    Raises
+    ------
+    InvalidDataError
+        The column's values have no faithful Fullstory type.
+    """
+    dtype = s.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return infer_kind(pd.Series(dtype.categories), column)
+    if pd.api.types.is_bool_dtype(dtype):
+        return Kind.BOOL
+    if pd.api.types.is_integer_dtype(dtype):
+        return Kind.INT
+    if pd.api.types.is_float_dtype(dtype):
+        return Kind.REAL
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return Kind.DATE
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return Kind.STR
+    if isinstance(dtype, pd.ArrowDtype):
+        return _arrow_kind(dtype.pyarrow_dtype, column)
+    if pd.api.types.is_object_dtype(dtype):
+        return _object_kind(s, column)
+    raise _refuse(column, f"dtype {dtype}")
+
+
+def _arrow_kind(t: pa.DataType, column: Hashable) -> Kind:
+    if pa.types.is_date(t):
+        return Kind.DATE
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return Kind.LIST
+    if pa.types.is_struct(t):
+        return Kind.OBJECT
+    raise _refuse(column, f"Arrow type {t}")
+
+
+def _object_kind(s: pd.Series, column: Hashable) -> Kind:
+    inferred = pd.api.types.infer_dtype(s, skipna=True)
+    simple = {
+        "string": Kind.STR,
+        "empty": Kind.STR,
+        "boolean": Kind.BOOL,
+        "integer": Kind.INT,
+        "floating": Kind.REAL,
+        "mixed-integer-float": Kind.REAL,
+        "datetime": Kind.DATE,
+        "datetime64": Kind.DATE,
+        "date": Kind.DATE,
+    }
+    if inferred in simple:
+        return simple[inferred]
+    if inferred in _REFUSED_OBJECTS:
+        raise _refuse(column, _REFUSED_OBJECTS[inferred])
+    return _container_kind(s, column)
+
+
+def _container_kind(s: pd.Series, column: Hashable) -> Kind:
+    """Columns of lists or of dicts; anything else mixed is refused with the types found."""
+    values = s[s.notna()] if len(s) else s
+    types = {type(v) for v in values}
+    if types and all(issubclass(t, list | tuple | np.ndarray) for t in types):
+        return Kind.LIST
+    if types and all(issubclass(t, dict) for t in types):
+        return Kind.OBJECT
+    names = ", ".join(sorted(t.__name__ for t in types))
+    raise _refuse(column, f"a mix of value types ({names}) that has no single Fullstory type")
+
+
+def to_arrow(s: pd.Series, kind: Kind, *, naive_tz: str, column: Hashable) -> pa.Array:
+    """The canonical Arrow array of a scalar-kind column (or slice); missing values are null.
+
+    STR -> string (or dictionary of strings), INT -> int64/uint64, REAL -> float64 (NaN -> null),
+    BOOL -> bool, DATE -> timestamp in UTC (a naive time that does not exist or is ambiguous in
+    ``naive_tz`` becomes null: the validator compares with the source to reject it).
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        categories = to_arrow(pd.Series(s.dtype.categories), kind, naive_tz=naive_tz, column=column)
+        codes = s.cat.codes.to_numpy()
+        indices = pa.array(codes, mask=codes < 0, type=pa.int32())
+        return pa.DictionaryArray.from_arrays(indices, categories)
+    if kind is Kind.STR:
+        return _str_arrow(s, column)
+    if kind is Kind.INT:
+        return _int_arrow(s, column)
+    if kind is Kind.REAL:
+        values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        return pa.array(values, type=pa.float64(), from_pandas=True)
+    if kind is Kind.BOOL:
+        return pa.array(pd.array(s, dtype="boolean"), type=pa.bool_())
+    if kind is Kind.DATE:
+        return _date_arrow(s, naive_tz=naive_tz, column=column)
+    raise ValueError(f"to_arrow does not handle {kind}")
+
+
+def _str_arrow(s: pd.Series, column: Hashable) -> pa.Array:
+    try:
+        if pd.api.types.is_object_dtype(s.dtype):
+            # None, NaN and pd.NA all mean "missing" (one null policy).
+            s = s.where(s.notna(), None)
+        arr = pa.array(s, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError) as exc:
+        raise InvalidDataError(
+            f"column {column!r} has text that is not valid Unicode (e.g. lone surrogates): {exc}",
+            column=str(column),
+            rule="invalid_string",
+        ) from None
+    return arr
+
+
+def _int_arrow(s: pd.Series, column: Hashable) -> pa.Array:
+    if pd.api.types.is_float_dtype(s.dtype):
+        # Floats declared int (uid columns with NaN, schema overrides, context ints): only
+        # integral values convert; the others become null and the validator rejects them.
+        values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(values) & (np.floor(values) == values) & (np.abs(values) < 2.0**63)
+        return pa.array(np.where(ok, values, 0).astype(np.int64), mask=~ok)
+    if pd.api.types.is_unsigned_integer_dtype(s.dtype):
+        return pa.array(s, type=pa.uint64(), from_pandas=True)
+    if not pd.api.types.is_object_dtype(s.dtype):
+        return pa.array(s, type=pa.int64(), from_pandas=True)
+    try:
+        return pa.array(pd.array(s, dtype="Int64"), type=pa.int64())
+    except (OverflowError, TypeError, ValueError):
+        raise InvalidDataError(
+            f"column {column!r} holds integers outside the 64-bit range Fullstory stores",
+            column=str(column),
+            rule="int_out_of_range",
+        ) from None
+
+
+def _date_arrow(s: pd.Series, *, naive_tz: str, column: Hashable) -> pa.Array:
+    if isinstance(s.dtype, pd.ArrowDtype) or not pd.api.types.is_datetime64_any_dtype(s.dtype):
+        s = _parse_datetimes(s, column)
+    if s.dt.tz is None:
+        # The documented assumption: naive times are wall-clock times in ``naive_tz``.
+        s = s.dt.tz_localize(naive_tz, ambiguous="NaT", nonexistent="NaT")
+    return pa.array(s.dt.tz_convert("UTC"), from_pandas=True)
+
+
+def _parse_datetimes(s: pd.Series, column: Hashable) -> pd.Series:
+    values = s.astype(object).where(s.notna(), None)
+    values = values.map(_as_datetime)
+    try:
+        return pd.Series(pd.to_datetime(values), index=s.index)
+    except (ValueError, TypeError) as exc:
+        if "Mixed timezones" in str(exc) or "tz-naive and tz-aware" in str(exc).replace(
+            "timezone-aware", "tz-aware"
+        ):
+            aware = {v.tzinfo is not None for v in values if v is not None}
+            if aware == {True}:
+                return pd.Series(pd.to_datetime(values, utc=True), index=s.index)
+        raise InvalidDataError(
+            f"column {column!r} mixes naive and time-zone-aware datetimes; convert it with "
+            "pd.to_datetime(..., utc=True) or localize it first",
+            column=str(column),
+            rule="unsupported_dtype",
+        ) from None
+
+
+def _as_datetime(v: object) -> object:
+    """``datetime.date`` -> midnight (naive, so ``naive_tz`` applies like any naive time)."""
+    if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+        return dt.datetime(v.year, v.month, v.day)
+    return v

@@ -1,0 +1,182 @@
+"""plan_users: a frame -> validated batch user import requests (contract §3.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fs_pandas.errors import InvalidDataError
+from fs_pandas.payloads.build import (
+    column_index,
+    finish,
+    property_fields,
+    source_missing,
+    validate_options,
+)
+from fs_pandas.payloads.encode import encode
+from fs_pandas.payloads.plan import Field, Plan
+from fs_pandas.payloads.rules import RejectionLog, Rule
+from fs_pandas.payloads.types import Kind, infer_kind, to_arrow
+
+__all__ = ["plan_users"]
+
+Duplicates = Literal["first", "last", "reject", "allow"]
+
+
+def plan_users(
+    df: pd.DataFrame,
+    *,
+    uid_col: Hashable | None,
+    id_col: Hashable | None = None,
+    display_name_col: Hashable | None = None,
+    email_col: Hashable | None = None,
+    properties: None | Sequence[Hashable] | Mapping[Hashable, str] = None,
+    schema: Literal["infer"] | None | Mapping[str, str] = "infer",
+    nulls: Literal["omit", "null"] = "omit",
+    naive_tz: str = "UTC",
+    duplicates: Duplicates = "first",
+) -> Plan:
+    """Plan a batch user import: validate every row and prepare the request bodies.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per user.
+    uid_col : column label or None
+        Your application's user id (sent as text; int columns become ``"123"``). ``None``
+        creates anonymous users.
+    id_col, display_name_col, email_col : column label, optional
+        Columns for the top-level ``id``, ``display_name`` and ``email`` fields.
+    properties : None, list of columns, or mapping column -> property name
+        ``None``: every column not used above. Dotted names (``"address.city"``) nest.
+    schema : "infer", None, or mapping property -> type
+        ``"infer"`` declares ints and dates (see ``docs/payloads.md``); ``None`` declares
+        nothing; a mapping overrides the type of the properties it names.
+    nulls : {"omit", "null"}
+        Missing values (NaN, None, NaT, pd.NA) are left out, or sent as JSON ``null``.
+    naive_tz : str
+        Time zone assumed for naive datetimes.
+    duplicates : {"first", "last", "reject", "allow"}
+        Which rows with the same uid are sent; the others are rejected as ``duplicate_uid``.
+
+    Returns
+    -------
+    Plan
+        ``plan.rejected``, ``plan.type_plan()``, ``plan.chunks()``...
+
+    Raises
+    ------
+    InvalidDataError
+        An option is wrong or a column cannot be sent; the message names it.
+    """
+    _check_frame(df)
+    validate_options(nulls=nulls, naive_tz=naive_tz, schema=schema)
+    if duplicates not in ("first", "last", "reject", "allow"):
+        raise InvalidDataError(
+            f"duplicates must be 'first', 'last', 'reject' or 'allow', got {duplicates!r}",
+            rule="option",
+        )
+    fields = _top_fields(df, uid_col, id_col, display_name_col, email_col)
+    used = {f.index for f in fields}
+    fields += property_fields(df, properties=properties, used=used, schema=schema, nulls=nulls)
+    uid = next((f for f in fields if f.role == "uid"), None)
+
+    def duplicate_check(log: RejectionLog) -> None:
+        if uid is not None and duplicates != "allow":
+            _reject_duplicates(df, uid, log, duplicates, naive_tz)
+
+    log = RejectionLog(len(df))
+    return finish(
+        kind="users", frame=df, fields=fields, log=log, naive_tz=naive_tz,
+        extra_checks=duplicate_check,
+    )
+
+
+def _check_frame(df: object) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+
+
+def _top_fields(
+    df: pd.DataFrame,
+    uid_col: Hashable | None,
+    id_col: Hashable | None,
+    display_name_col: Hashable | None,
+    email_col: Hashable | None,
+) -> list[Field]:
+    """The top-level fields (not properties), in the order they appear in a request."""
+    fields = []
+    for option, column, role in (
+        ("uid_col", uid_col, "uid"),
+        ("id_col", id_col, "id"),
+        ("display_name_col", display_name_col, "display_name"),
+        ("email_col", email_col, "email"),
+    ):
+        if column is not None:
+            fields.append(text_field(df, column, option, (role,), role))
+    indexes = [f.index for f in fields]
+    if len(set(indexes)) != len(indexes):
+        raise InvalidDataError("one column is given for two of uid/id/display_name/email",
+                               rule="option")
+    return fields
+
+
+def text_field(
+    df: pd.DataFrame, column: Hashable, option: str, path: tuple[str, ...], role: str
+) -> Field:
+    """A field whose values must be text: strings, or whole numbers written as text."""
+    index = column_index(df, column, option)
+    kind = infer_kind(df.iloc[:, index], column)
+    if kind in (Kind.INT, Kind.REAL):
+        return Field(column, index, path, Kind.INT, role, as_text=True)
+    if kind is not Kind.STR:
+        raise InvalidDataError(
+            f"{option}={column!r} holds {kind.value} values; {role} must be text or whole numbers",
+            column=str(column),
+            rule="unsupported_dtype",
+        )
+    return Field(column, index, path, Kind.STR, role)
+
+
+def _reject_duplicates(
+    df: pd.DataFrame, f: Field, log: RejectionLog, policy: Duplicates, naive_tz: str
+) -> None:
+    """One uid per run (contract §3.1: rows are upserts keyed on uid, so later ones would
+    silently overwrite earlier ones in an order the server does not promise)."""
+    series = df.iloc[:, f.index]
+    text = encode(to_arrow(series, f.kind, naive_tz=naive_tz, column=f.column), f.kind)
+    eligible = ~log.is_rejected() & ~source_missing(series)
+    positions = np.flatnonzero(eligible)
+    if not len(positions):
+        return
+    codes = pc.dictionary_encode(text.filter(pa.array(eligible))).indices
+    codes = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    order = np.argsort(codes, kind="stable")  # rows grouped by uid, source order inside
+    starts = np.searchsorted(codes[order], np.arange(codes.max() + 1))
+    sizes = np.bincount(codes)
+    first = positions[order[starts]]
+    last = positions[order[starts + sizes - 1]]
+    if policy == "reject":
+        dup = sizes[codes] > 1
+        message = [f"uid shared with the rows at positions {_group(positions, order, starts, sizes, c, p)}"
+                   for c, p in zip(codes[dup], positions[dup], strict=True)]
+    else:
+        kept = first if policy == "first" else last
+        dup = kept[codes] != positions
+        message = [f"duplicate uid: the row at position {kept[c]} is sent instead"
+                   for c in codes[dup]]
+    mask = np.zeros(len(df), dtype=bool)
+    mask[positions[dup]] = True
+    log.add(mask, column=str(f.column), rule=Rule.DUPLICATE_UID, message=message)
+
+
+def _group(positions: np.ndarray, order: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
+           code: int, me: int) -> str:
+    members = positions[order[starts[code] : starts[code] + sizes[code]]]
+    others = [str(p) for p in members[:11] if p != me][:10]
+    return ", ".join(others) + (" ..." if sizes[code] > 11 else "")
