@@ -70,10 +70,11 @@ class RunSummary:
 
     def __post_init__(self) -> None:
         # Accept loose input (dicts, lists, numpy ints), normalise it once into plain values.
-        unknown = set(self.outcome_counts) - set(OUTCOMES)
+        given = {str(k): int(v) for k, v in self.outcome_counts.items()}  # also a pd.Series
+        unknown = set(given) - set(OUTCOMES)
         if unknown:
             raise ValueError(f"unknown outcome(s) {sorted(unknown)}; expected {OUTCOMES}")
-        counts = {o: int(self.outcome_counts.get(o, 0)) for o in OUTCOMES}
+        counts = {o: given.get(o, 0) for o in OUTCOMES}
         if any(n < 0 for n in counts.values()):
             raise ValueError(f"outcome counts must not be negative: {counts}")
         object.__setattr__(self, "outcome_counts", counts)

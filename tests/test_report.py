@@ -71,6 +71,18 @@ def test_rate_is_unknown_without_a_duration() -> None:
     assert _summary(duration_seconds=None).rate is None
 
 
+def test_outcome_counts_may_be_a_value_counts_series() -> None:
+    import pandas as pd
+
+    counts = pd.Series(["imported", "imported", "failed"]).value_counts()
+    assert _summary(outcome_counts=counts).outcome_counts == {
+        "imported": 2,
+        "failed": 1,
+        "rejected": 0,
+        "pending": 0,
+    }
+
+
 def test_unknown_outcome_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unknown outcome"):
         _summary(outcome_counts={"imported": 1, "skipped": 2})
