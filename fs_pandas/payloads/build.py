@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from fs_pandas.errors import InvalidDataError
 from fs_pandas.payloads.nested import (
     Normalised,
-    RowProblem,
+    RowProblemError,
     check_size,
     normalise_list,
     normalise_object,
@@ -54,7 +54,9 @@ def validate_options(*, nulls: str, naive_tz: str, schema: object) -> None:
     try:
         pd.Timestamp("2000-01-01").tz_localize(naive_tz)
     except Exception:
-        raise InvalidDataError(f"naive_tz {naive_tz!r} is not a known time zone", rule="option")
+        raise InvalidDataError(
+            f"naive_tz {naive_tz!r} is not a known time zone", rule="option"
+        ) from None
     if not (schema is None or schema == "infer" or isinstance(schema, Mapping)):
         raise InvalidDataError(
             f"schema must be 'infer', None or a mapping, got {schema!r}", rule="option"
@@ -82,7 +84,7 @@ def column_index(frame: pd.DataFrame, column: Hashable, option: str) -> int:
 def property_fields(
     frame: pd.DataFrame,
     *,
-    properties: None | Sequence[Hashable] | Mapping[Hashable, str],
+    properties: Sequence[Hashable] | Mapping[Hashable, str] | None,
     used: set[int],
     schema: object,
     nulls: Nulls,
@@ -111,18 +113,18 @@ def property_fields(
 
 def _choose(
     frame: pd.DataFrame,
-    properties: None | Sequence[Hashable] | Mapping[Hashable, str],
+    properties: Sequence[Hashable] | Mapping[Hashable, str] | None,
     used: set[int],
 ) -> list[tuple[int, Hashable, str]]:
     if properties is None:
-        return [(i, c, c) for i, c in enumerate(frame.columns) if i not in used]  # type: ignore[misc]
+        return [(i, c, _label(c)) for i, c in enumerate(frame.columns) if i not in used]
     if isinstance(properties, str):
         raise InvalidDataError(
             f"properties must be a list or a mapping of columns, not the string {properties!r}",
             rule="option",
         )
     if isinstance(properties, Mapping):
-        pairs = list(properties.items())
+        pairs: list[tuple[Hashable, object]] = list(properties.items())
     else:
         pairs = [(c, c) for c in properties]
     out = []
@@ -137,6 +139,17 @@ def _choose(
             )
         out.append((index, column, name))
     return out
+
+
+def _label(column: Hashable) -> str:
+    if not isinstance(column, str):
+        raise InvalidDataError(
+            f"column {column!r} has a non-text label; name its property with "
+            f"properties={{{column!r}: 'name'}} or leave it out",
+            column=str(column),
+            rule=Rule.PROPERTY_NAME,
+        )
+    return column
 
 
 def _property(
@@ -265,24 +278,39 @@ def _check_scalar(series: pd.Series, f: Field, log: RejectionLog, naive_tz: str)
     lost = arr.is_null().to_numpy(zero_copy_only=False) & ~missing
     col = str(f.column)
     if f.kind is Kind.DATE:
-        log.add(lost, column=col, rule=Rule.INVALID_DATE,
-                message=f"{col}: not a valid time (unparseable, or a local time that does not "
-                f"exist or is ambiguous in naive_tz={naive_tz!r})")
+        log.add(
+            lost,
+            column=col,
+            rule=Rule.INVALID_DATE,
+            message=f"{col}: not a valid time (unparseable, or a local time that does not "
+            f"exist or is ambiguous in naive_tz={naive_tz!r})",
+        )
         seconds = pc.cast(arr, pa.timestamp("s", "UTC"), safe=False)
         ticks = pc.fill_null(pc.cast(seconds, pa.int64()), 0).to_numpy(zero_copy_only=False)
-        log.add((ticks < _MIN_SECONDS) | (ticks > _MAX_SECONDS), column=col,
-                rule=Rule.DATE_OUT_OF_RANGE, message=f"{col}: outside the years 0001-9999")
+        log.add(
+            (ticks < _MIN_SECONDS) | (ticks > _MAX_SECONDS),
+            column=col,
+            rule=Rule.DATE_OUT_OF_RANGE,
+            message=f"{col}: outside the years 0001-9999",
+        )
     elif f.kind is Kind.INT:
-        log.add(lost, column=col, rule=Rule.NOT_INTEGRAL,
-                message=f"{col}: not a whole number in the 64-bit range (declared int)")
+        log.add(
+            lost,
+            column=col,
+            rule=Rule.NOT_INTEGRAL,
+            message=f"{col}: not a whole number in the 64-bit range (declared int)",
+        )
         if pa.types.is_unsigned_integer(arr.type):
             big = pc.fill_null(pc.greater(arr, _INT64_MAX), False).to_numpy(zero_copy_only=False)
-            log.add(big, column=col, rule=Rule.INT_OUT_OF_RANGE,
-                    message=f"{col}: larger than the 64-bit signed range")
+            log.add(
+                big,
+                column=col,
+                rule=Rule.INT_OUT_OF_RANGE,
+                message=f"{col}: larger than the 64-bit signed range",
+            )
     elif f.kind is Kind.REAL:
         inf = pc.fill_null(pc.is_inf(arr), False).to_numpy(zero_copy_only=False)
-        log.add(inf, column=col, rule=Rule.NON_FINITE,
-                message=f"{col}: ±inf has no JSON form")
+        log.add(inf, column=col, rule=Rule.NON_FINITE, message=f"{col}: ±inf has no JSON form")
     if f.kind is Kind.STR or f.as_text:
         _check_text(arr, f, log, missing)
 
@@ -297,10 +325,18 @@ def _check_text(arr: pa.Array, f: Field, log: RejectionLog, missing: Any) -> Non
     if f.name in _LENGTH_LIMITS:
         limit, rule = _LENGTH_LIMITS[f.name]
         length = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
-        log.add(length > limit, column=col, rule=rule,
-                message=f"{col}: {f.name} longer than {limit} characters")
-    log.add(_too_large(text), column=col, rule=Rule.VALUE_TOO_LARGE,
-            message=f"{col}: value over {MAX_VALUE_BYTES} bytes once serialised (contract §3.3)")
+        log.add(
+            length > limit,
+            column=col,
+            rule=rule,
+            message=f"{col}: {f.name} longer than {limit} characters",
+        )
+    log.add(
+        _too_large(text),
+        column=col,
+        rule=Rule.VALUE_TOO_LARGE,
+        message=f"{col}: value over {MAX_VALUE_BYTES} bytes once serialised (contract §3.3)",
+    )
 
 
 def _too_large(text: pa.Array) -> npt.NDArray[np.bool_]:
@@ -328,7 +364,7 @@ def _check_nested(
             continue
         try:
             norm = _normalise(v, f, naive_tz)
-        except RowProblem as problem:
+        except RowProblemError as problem:
             rows, msgs = problems.setdefault(problem.rule, ([], []))
             rows.append(i)
             msgs.append(problem.message)
@@ -353,7 +389,7 @@ def _normalise(v: object, f: Field, naive_tz: str) -> Normalised:
         check_size(norm.value, f.name)
         return norm
     if not isinstance(v, Mapping):
-        raise RowProblem(Rule.UNSUPPORTED_VALUE, f"{f.name}: expected a dict")
+        raise RowProblemError(Rule.UNSUPPORTED_VALUE, f"{f.name}: expected a dict")
     return normalise_object(v, path=f.name, keep_nulls=f.keep_null, naive_tz=naive_tz)
 
 

@@ -59,8 +59,8 @@ def plan_events(
     session_id_col: Hashable | None = None,
     use_most_recent: bool = False,
     context: Mapping[str, Hashable] | None = None,
-    properties: None | Sequence[Hashable] | Mapping[Hashable, str] = None,
-    schema: Literal["infer"] | None | Mapping[str, str] = "infer",
+    properties: Sequence[Hashable] | Mapping[Hashable, str] | None = None,
+    schema: Literal["infer"] | Mapping[str, str] | None = "infer",
     nulls: Literal["omit", "null"] = "omit",
     naive_tz: str = "UTC",
 ) -> Plan:
@@ -112,7 +112,11 @@ def plan_events(
         _reject_identity_conflicts(df, fields, log, use_most_recent)
 
     return finish(
-        kind="events", frame=df, fields=fields, log=RejectionLog(len(df)), naive_tz=naive_tz,
+        kind="events",
+        frame=df,
+        fields=fields,
+        log=RejectionLog(len(df)),
+        naive_tz=naive_tz,
         extra_checks=identity_check,
     )
 
@@ -180,18 +184,21 @@ def _identity_fields(
     if user_id_col is not None:
         fields.append(text_field(df, user_id_col, "user_id_col", ("user", "id"), "user"))
     if session_id_col is not None:
-        fields.append(text_field(df, session_id_col, "session_id_col", ("session", "id"),
-                                 "session"))
+        fields.append(
+            text_field(df, session_id_col, "session_id_col", ("session", "id"), "session")
+        )
     if use_most_recent:
-        fields.append(Field(None, -2, ("session", "use_most_recent"), Kind.BOOL, "session",
-                            constant="true"))
+        fields.append(
+            Field(None, -2, ("session", "use_most_recent"), Kind.BOOL, "session", constant="true")
+        )
     return fields
 
 
 def _context_fields(df: pd.DataFrame, context: Mapping[str, Hashable]) -> list[Field]:
     if not isinstance(context, Mapping):
-        raise InvalidDataError("context must map 'browser.url'-style keys to columns",
-                               rule="option")
+        raise InvalidDataError(
+            "context must map 'browser.url'-style keys to columns", rule="option"
+        )
     fields = []
     for key, column in context.items():
         if key not in CONTEXT_FIELDS:
@@ -227,15 +234,30 @@ def _reject_identity_conflicts(
     df: pd.DataFrame, fields: list[Field], log: RejectionLog, use_most_recent: bool
 ) -> None:
     """Row-level form of §3.2: exactly one identification form per event."""
-    present = {f.path: ~source_missing(df.iloc[:, f.index]) for f in fields
-               if f.constant is None and f.path[0] in ("user", "session")}
+    present = {
+        f.path: ~source_missing(df.iloc[:, f.index])
+        for f in fields
+        if f.constant is None and f.path[0] in ("user", "session")
+    }
     none = np.zeros(len(df), dtype=bool)
     uid, uid_id = present.get(("user", "uid"), none), present.get(("user", "id"), none)
     session = present.get(("session", "id"), none)
-    log.add(uid & uid_id, column=None, rule=Rule.IDENTITY_CONFLICT,
-            message="row has both user.uid and user.id; give one identification form")
-    log.add(session & (uid | uid_id), column=None, rule=Rule.IDENTITY_CONFLICT,
-            message="row has a session.id and a user; session.id must stand alone")
+    log.add(
+        uid & uid_id,
+        column=None,
+        rule=Rule.IDENTITY_CONFLICT,
+        message="row has both user.uid and user.id; give one identification form",
+    )
+    log.add(
+        session & (uid | uid_id),
+        column=None,
+        rule=Rule.IDENTITY_CONFLICT,
+        message="row has a session.id and a user; session.id must stand alone",
+    )
     if use_most_recent:
-        log.add(~(uid | uid_id), column=None, rule=Rule.USER_MISSING,
-                message="use_most_recent needs a user.uid or user.id on every row")
+        log.add(
+            ~(uid | uid_id),
+            column=None,
+            rule=Rule.USER_MISSING,
+            message="use_most_recent needs a user.uid or user.id on every row",
+        )

@@ -20,10 +20,10 @@ import pandas as pd
 from fs_pandas.payloads.rules import MAX_NAME_LENGTH, MAX_VALUE_BYTES, PROPERTY_NAME, Rule
 from fs_pandas.payloads.types import PLURAL
 
-__all__ = ["Normalised", "RowProblem", "normalise_list", "normalise_object", "scalar"]
+__all__ = ["Normalised", "RowProblemError", "normalise_list", "normalise_object", "scalar"]
 
 
-class RowProblem(Exception):
+class RowProblemError(Exception):
     """A value breaks a rule: the row is rejected with ``rule`` and this message."""
 
     def __init__(self, rule: str, message: str) -> None:
@@ -54,17 +54,17 @@ def scalar(v: object, *, path: str, naive_tz: str) -> tuple[Any, str]:
         return bool(v), "bool"
     if isinstance(v, int | np.integer):
         if not -(2**63) <= int(v) < 2**63:
-            raise RowProblem(Rule.INT_OUT_OF_RANGE, f"{path}: {v} is outside the 64-bit range")
+            raise RowProblemError(Rule.INT_OUT_OF_RANGE, f"{path}: {v} is outside the 64-bit range")
         return int(v), "int"
     if isinstance(v, float | np.floating):
         if not math.isfinite(v):
-            raise RowProblem(Rule.NON_FINITE, f"{path}: {v} is not a finite number")
+            raise RowProblemError(Rule.NON_FINITE, f"{path}: {v} is not a finite number")
         return float(v), "real"
     if isinstance(v, str):
         return v, "str"
     if isinstance(v, dt.date | np.datetime64):
         return _iso(v, path=path, naive_tz=naive_tz), "date"
-    raise RowProblem(
+    raise RowProblemError(
         Rule.UNSUPPORTED_VALUE, f"{path}: a {type(v).__name__} has no Fullstory type"
     )
 
@@ -78,9 +78,11 @@ def _iso(v: dt.date | np.datetime64, *, path: str, naive_tz: str) -> str:
             ts = ts.tz_localize(naive_tz, ambiguous="raise", nonexistent="raise")
         ts = ts.tz_convert("UTC")
     except (ValueError, OverflowError) as exc:
-        raise RowProblem(Rule.INVALID_DATE, f"{path}: {v} is not a valid time: {exc}") from None
+        raise RowProblemError(
+            Rule.INVALID_DATE, f"{path}: {v} is not a valid time: {exc}"
+        ) from None
     if not 1 <= ts.year <= 9999:
-        raise RowProblem(Rule.DATE_OUT_OF_RANGE, f"{path}: {v} is outside years 1..9999")
+        raise RowProblemError(Rule.DATE_OUT_OF_RANGE, f"{path}: {v} is outside years 1..9999")
     text = ts.strftime("%Y-%m-%dT%H:%M:%S")
     nanos = ts.microsecond * 1000 + ts.nanosecond
     if nanos:
@@ -95,21 +97,25 @@ def _iso(v: dt.date | np.datetime64, *, path: str, naive_tz: str) -> str:
 
 def normalise_list(v: object, *, path: str, naive_tz: str) -> Normalised:
     """A list/tuple/array value -> plain list of one element type (plural types, §3.4)."""
-    items = list(v.tolist() if isinstance(v, np.ndarray) else v)  # type: ignore[attr-defined]
+    items: list[Any] = v.tolist() if isinstance(v, np.ndarray) else list(v)  # type: ignore[call-overload]
     out: list[Any] = []
     types: set[str] = set()
     for item in items:
         if isinstance(item, Mapping):
-            raise RowProblem(Rule.ARRAY_OF_OBJECTS, f"{path}: arrays of objects are not allowed")
+            raise RowProblemError(
+                Rule.ARRAY_OF_OBJECTS, f"{path}: arrays of objects are not allowed"
+            )
         if _is_null(item) or isinstance(item, list | tuple | np.ndarray):
-            raise RowProblem(Rule.LIST_ELEMENT, f"{path}: lists may hold only non-null scalars")
+            raise RowProblemError(
+                Rule.LIST_ELEMENT, f"{path}: lists may hold only non-null scalars"
+            )
         value, kind = scalar(item, path=path, naive_tz=naive_tz)
         out.append(value)
         types.add(kind)
     if types == {"int", "real"}:
         types = {"real"}
     if len(types) > 1:
-        raise RowProblem(
+        raise RowProblemError(
             Rule.LIST_ELEMENT, f"{path}: a list mixes {', '.join(sorted(types))} values"
         )
     plural = PLURAL[types.pop()] if types else ""
@@ -140,9 +146,9 @@ def normalise_object(
 
 def _check_key(key: object, path: str) -> None:
     if not isinstance(key, str) or not PROPERTY_NAME.match(key):
-        raise RowProblem(Rule.PROPERTY_NAME, f"{path}: {key!r} is not a valid property name")
+        raise RowProblemError(Rule.PROPERTY_NAME, f"{path}: {key!r} is not a valid property name")
     if len(path) > MAX_NAME_LENGTH:
-        raise RowProblem(
+        raise RowProblemError(
             Rule.PROPERTY_NAME_TOO_LONG, f"{path[:60]}...: longer than {MAX_NAME_LENGTH} chars"
         )
 
@@ -165,6 +171,6 @@ def check_size(value: Any, path: str) -> None:
 
     size = len(orjson.dumps(value))
     if size > MAX_VALUE_BYTES:
-        raise RowProblem(
+        raise RowProblemError(
             Rule.VALUE_TOO_LARGE, f"{path}: value is {size} bytes, over {MAX_VALUE_BYTES}"
         )

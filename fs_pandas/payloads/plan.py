@@ -143,7 +143,9 @@ class Plan:
 
     def type_plan(self) -> pd.DataFrame:
         """One row per source column used: column, property, type, nulls, note."""
-        return pd.DataFrame(self._type_rows, columns=["column", "property", "type", "nulls", "note"])
+        return pd.DataFrame(
+            self._type_rows, columns=["column", "property", "type", "nulls", "note"]
+        )
 
     def requests(self) -> list[dict[str, Any]]:
         """Every accepted row's request object, parsed back from the bodies (for inspection)."""

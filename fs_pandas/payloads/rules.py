@@ -123,7 +123,7 @@ class RejectionLog:
         self._entries.append(_Entry(positions, column, rule, texts))
 
     def frame(self) -> pd.DataFrame:
-        """The rejected rows: ``position`` (int64), ``column``, ``rule``, ``message``, by position."""
+        """Rejected rows: ``position`` (int64), ``column``, ``rule``, ``message``; by position."""
         if not self._entries:
             positions = np.empty(0, dtype=np.int64)
             columns: list[str | None] = []

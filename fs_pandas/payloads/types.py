@@ -150,7 +150,7 @@ def to_arrow(s: pd.Series, kind: Kind, *, naive_tz: str, column: Hashable) -> pa
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
         return pa.array(values, type=pa.float64(), from_pandas=True)
     if kind is Kind.BOOL:
-        return pa.array(pd.array(s, dtype="boolean"), type=pa.bool_())
+        return pa.array(pd.array(s.to_numpy(dtype=object), dtype="boolean"), type=pa.bool_())
     if kind is Kind.DATE:
         return _date_arrow(s, naive_tz=naive_tz, column=column)
     raise ValueError(f"to_arrow does not handle {kind}")
@@ -184,7 +184,7 @@ def _int_arrow(s: pd.Series, column: Hashable) -> pa.Array:
     if not pd.api.types.is_object_dtype(s.dtype):
         return pa.array(s, type=pa.int64(), from_pandas=True)
     try:
-        return pa.array(pd.array(s, dtype="Int64"), type=pa.int64())
+        return pa.array(pd.array(s.to_numpy(dtype=object), dtype="Int64"), type=pa.int64())
     except (OverflowError, TypeError, ValueError):
         raise InvalidDataError(
             f"column {column!r} holds integers outside the 64-bit range Fullstory stores",

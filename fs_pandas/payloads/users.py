@@ -35,8 +35,8 @@ def plan_users(
     id_col: Hashable | None = None,
     display_name_col: Hashable | None = None,
     email_col: Hashable | None = None,
-    properties: None | Sequence[Hashable] | Mapping[Hashable, str] = None,
-    schema: Literal["infer"] | None | Mapping[str, str] = "infer",
+    properties: Sequence[Hashable] | Mapping[Hashable, str] | None = None,
+    schema: Literal["infer"] | Mapping[str, str] | None = "infer",
     nulls: Literal["omit", "null"] = "omit",
     naive_tz: str = "UTC",
     duplicates: Duplicates = "first",
@@ -92,7 +92,11 @@ def plan_users(
 
     log = RejectionLog(len(df))
     return finish(
-        kind="users", frame=df, fields=fields, log=log, naive_tz=naive_tz,
+        kind="users",
+        frame=df,
+        fields=fields,
+        log=log,
+        naive_tz=naive_tz,
         extra_checks=duplicate_check,
     )
 
@@ -121,8 +125,9 @@ def _top_fields(
             fields.append(text_field(df, column, option, (role,), role))
     indexes = [f.index for f in fields]
     if len(set(indexes)) != len(indexes):
-        raise InvalidDataError("one column is given for two of uid/id/display_name/email",
-                               rule="option")
+        raise InvalidDataError(
+            "one column is given for two of uid/id/display_name/email", rule="option"
+        )
     return fields
 
 
@@ -163,20 +168,29 @@ def _reject_duplicates(
     last = positions[order[starts + sizes - 1]]
     if policy == "reject":
         dup = sizes[codes] > 1
-        message = [f"uid shared with the rows at positions {_group(positions, order, starts, sizes, c, p)}"
-                   for c, p in zip(codes[dup], positions[dup], strict=True)]
+        message = [
+            f"uid shared with the rows at positions {_group(positions, order, starts, sizes, c, p)}"
+            for c, p in zip(codes[dup], positions[dup], strict=True)
+        ]
     else:
         kept = first if policy == "first" else last
         dup = kept[codes] != positions
-        message = [f"duplicate uid: the row at position {kept[c]} is sent instead"
-                   for c in codes[dup]]
+        message = [
+            f"duplicate uid: the row at position {kept[c]} is sent instead" for c in codes[dup]
+        ]
     mask = np.zeros(len(df), dtype=bool)
     mask[positions[dup]] = True
     log.add(mask, column=str(f.column), rule=Rule.DUPLICATE_UID, message=message)
 
 
-def _group(positions: np.ndarray, order: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
-           code: int, me: int) -> str:
+def _group(
+    positions: np.ndarray,
+    order: np.ndarray,
+    starts: np.ndarray,
+    sizes: np.ndarray,
+    code: int,
+    me: int,
+) -> str:
     members = positions[order[starts[code] : starts[code] + sizes[code]]]
     others = [str(p) for p in members[:11] if p != me][:10]
     return ", ".join(others) + (" ..." if sizes[code] > 11 else "")
