@@ -1,12 +1,36 @@
 """fs_pandas: push pandas DataFrames into Fullstory through the Server API v2 batch jobs.
 
-Importing the package registers the ``df.fullstory`` accessor.
+Importing the package registers the ``df.fullstory`` accessor::
+
+    import fs_pandas
+    result = df.fullstory.batch_update(uid_col="user_id")
+    result.errors.to_parquet("errors.parquet")
+
+The local emulator of the API lives in :mod:`fs_pandas.emulator` (install the ``emulator``
+extra); exceptions in :mod:`fs_pandas.errors`.
 """
 
 from __future__ import annotations
 
+from fs_pandas import accessor as _accessor  # registers df.fullstory
+from fs_pandas.batch import RunHandle, resume
+from fs_pandas.client import Client
 from fs_pandas.errors import FullstoryError
+from fs_pandas.ledger import runs
+from fs_pandas.result import BatchResult
+from fs_pandas.retry import RetryPolicy
+
+del _accessor
 
 __version__ = "0.1.0"
 
-__all__ = ["FullstoryError", "__version__"]
+__all__ = [
+    "BatchResult",
+    "Client",
+    "FullstoryError",
+    "RetryPolicy",
+    "RunHandle",
+    "__version__",
+    "resume",
+    "runs",
+]

@@ -60,7 +60,7 @@ def event_frame(customers: pd.DataFrame, *, seed: int = 11) -> pd.DataFrame:
 
 def run_demo(*, out_dir: Path | None = None) -> int:
     """Run the walk-through, printing as it goes; returns 0 when it ends as expected."""
-    from fs_pandas.emulator import serve
+    from fs_pandas.emulator import Faults, serve
 
     out = out_dir or Path(tempfile.mkdtemp(prefix="fs_pandas_demo_"))
     with serve(processing_seconds=0.3) as emu:
@@ -83,7 +83,9 @@ def run_demo(*, out_dir: Path | None = None) -> int:
         )
         # The emulator refuses two users at the server, as Fullstory would for bad data it
         # alone can judge, so the run ends in a partial success.
-        emu.configure(fail_uids={"cust-00042", "cust-01234"}, row_error_code="demo_refused")
+        emu.configure(
+            fail_uids={"cust-00042", "cust-01234"}, faults=Faults(row_error_code="demo_refused")
+        )
         print("3. batch_update, 500 rows per job:")
         result = customers.fullstory.batch_update(
             uid_col="user_id",
