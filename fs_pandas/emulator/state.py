@@ -584,6 +584,7 @@ class OrgState:
         self.by_uid: dict[str, str] = {}
         self.events: list[JsonDict] = []
         self.jobs: dict[str, Job] = {}
+        self.active: dict[str, Job] = {}  # PROCESSING jobs, creation order
         self.idempotency: dict[str, _Stored] = {}
         self._counter = 0
 
@@ -834,6 +835,7 @@ class OrgState:
             job = Job(kind, self._next_id(kind), now, requests, shared, prefailed, idempotency_key,
                       n_requests=len(requests))
             self.jobs[job.id] = job
+            self.active[job.id] = job
             if self._running_count() < self.config.max_running:
                 job.started = now
             self._advance()
@@ -884,49 +886,44 @@ class OrgState:
             return err
         return None
 
-    def _in_progress(self) -> list[Job]:
-        return [j for j in self.jobs.values() if not j.terminal]
-
     def _running_count(self) -> int:
-        return sum(1 for j in self.jobs.values() if not j.terminal and j.started is not None)
+        return sum(1 for j in self.active.values() if j.started is not None)
 
     def _admit(self, rows: int) -> None:
         """§4: 429 once max_in_progress jobs or max_rows_in_progress rows are in progress."""
         cfg = self.config
-        active = self._in_progress()
-        if len(active) >= cfg.max_in_progress or (
-            sum(j.n_requests for j in active) >= cfg.max_rows_in_progress
+        if len(self.active) >= cfg.max_in_progress or (
+            sum(j.n_requests for j in self.active.values()) >= cfg.max_rows_in_progress
         ):
             raise ApiError(
                 429, "too_many_requests", MSG_429, headers={"Retry-After": str(cfg.retry_after)}
             )
 
     def _advance(self) -> None:
-        """Finish time-based jobs whose time is up and start queued ones (§4 queueing)."""
-        cfg = self.config
+        """Bring jobs up to ``now``: time-based jobs finish in deadline order and each freed
+        slot starts the oldest queued job at the moment it freed (§4 queueing)."""
+        seconds = self.config.processing_seconds
         now = self.now()
-        changed = True
-        while changed:
-            changed = False
-            for job in list(self.jobs.values()):
-                if job.terminal or job.started is None:
-                    continue
-                if cfg.processing_polls is None and now - job.started >= cfg.processing_seconds:
-                    self._finish(job, job.started + cfg.processing_seconds)
-                    changed = True
-            changed = self._start_queued(now) or changed
+        if self.config.processing_polls is None:
+            while True:
+                due = [j for j in self.active.values()
+                       if j.started is not None and j.started + seconds <= now]
+                if not due:
+                    break
+                job = min(due, key=lambda j: (j.started or 0.0) + seconds)
+                freed_at = (job.started or 0.0) + seconds
+                self._finish(job, freed_at)
+                self._start_queued(freed_at)
+        self._start_queued(now)
 
-    def _start_queued(self, now: float) -> bool:
+    def _start_queued(self, at: float) -> None:
         free = self.config.max_running - self._running_count()
-        started = False
-        for job in self.jobs.values():
+        for job in self.active.values():
             if free <= 0:
-                break
-            if not job.terminal and job.started is None:
-                job.started = now
+                return
+            if job.started is None:
+                job.started = max(at, job.created)
                 free -= 1
-                started = True
-        return started
 
     def _finish(self, job: Job, at: float) -> None:
         """Apply the job's rows to the store; COMPLETED iff no row failed (§5.1)."""
@@ -935,6 +932,7 @@ class OrgState:
         else:
             self._finish_events(job)
         job.status = FAILED if job.errors else COMPLETED
+        del self.active[job.id]
         job.finished = min(max(at, job.created), self.now())
         job.rows = []  # results are kept; the request bodies are no longer needed
         job.prefailed = []
