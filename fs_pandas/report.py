@@ -30,6 +30,9 @@ _COLOURS: Mapping[str, str] = {
 }
 _SHOWN_JOB_IDS = 5
 _SAMPLE_CHARS = 200
+# Notebook front ends style tables their own way; keep ours compact and spaced the same everywhere.
+_TABLE_STYLE = "margin: 0.6em 0; border-collapse: collapse"
+_CELL = "padding: 0.1em 0.6em"
 
 
 @dataclass(frozen=True)
@@ -183,14 +186,15 @@ def _html_outcomes(summary: RunSummary) -> str:
             f'background: {_COLOURS[o]}; margin-right: 0.4em"></span>'
         )
         rows.append(
-            f'<tr class="fs-pandas-outcome-{o}"><td style="text-align: left">{swatch}{o}</td>'
-            f"<td>{format_count(n)}</td><td>{share}</td></tr>"
+            f'<tr class="fs-pandas-outcome-{o}">{_td(swatch + o)}'
+            f"{_num(format_count(n))}{_num(share)}</tr>"
         )
     return (
-        '<table class="fs-pandas-outcomes">'
-        "<thead><tr><th>outcome</th><th>rows</th><th>share</th></tr></thead>"
+        f'<table class="fs-pandas-outcomes" style="{_TABLE_STYLE}">'
+        f"<thead><tr>{_th('outcome')}{_th('rows', right=True)}{_th('share', right=True)}"
+        "</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody>"
-        f"<tfoot><tr><th>total</th><td>{format_count(total)}</td><td></td></tr></tfoot>"
+        f"<tfoot><tr>{_th('total')}{_num(format_count(total))}<td></td></tr></tfoot>"
         "</table>"
     )
 
@@ -201,16 +205,31 @@ def _html_named_counts(
     if not items:
         return ""
     rows = "".join(
-        f'<tr><td style="text-align: left"><code>{_esc(name)}</code></td>'
-        f"<td>{format_count(count)}</td>"
-        f'<td style="text-align: left" title="{_esc(sample)}">{_esc(_shorten(sample))}</td></tr>'
+        f"<tr>{_td(f'<code>{_esc(name)}</code>')}"
+        f"{_num(format_count(count))}"
+        f"{_td(_esc(_shorten(sample)), title=sample)}</tr>"
         for name, count, sample in items
     )
     return (
-        f'<table class="{css_class}"><caption style="text-align: left">{_esc(title)}</caption>'
-        f"<thead><tr><th>{column}</th><th>rows</th><th>sample message</th></tr></thead>"
+        f'<table class="{css_class}" style="{_TABLE_STYLE}">'
+        f'<caption style="text-align: left; font-weight: bold">{_esc(title)}</caption>'
+        f"<thead><tr>{_th(column)}{_th('rows', right=True)}{_th('sample message')}</tr></thead>"
         f"<tbody>{rows}</tbody></table>"
     )
+
+
+def _td(html_text: str, *, title: str | None = None) -> str:
+    tip = "" if title is None else f' title="{_esc(title)}"'
+    return f'<td style="text-align: left; {_CELL}"{tip}>{html_text}</td>'
+
+
+def _num(text: str) -> str:
+    return f'<td style="text-align: right; {_CELL}">{text}</td>'
+
+
+def _th(text: str, *, right: bool = False) -> str:
+    align = "right" if right else "left"
+    return f'<th style="text-align: {align}; {_CELL}">{text}</th>'
 
 
 def _html_footer(summary: RunSummary) -> str:
