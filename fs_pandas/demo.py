@@ -105,6 +105,7 @@ def run_demo(*, out_dir: Path | None = None) -> int:
         emu.configure(fail_uids=set())
         retried = result.retry_failed()
         print(f"   retried them: {retried.counts}\n")
+        users_ok = result.counts["imported"] + retried.counts["imported"] == len(emu.users())
         print("5. batch_events:")
         events = event_frame(customers)
         sent = events.fullstory.batch_events(
@@ -118,7 +119,5 @@ def run_demo(*, out_dir: Path | None = None) -> int:
         )
         assert isinstance(sent, BatchResult)
         print(repr(sent))
-        stored = len(emu.users())
-        print(f"\nThe emulator now holds {stored} users and {len(emu.events())} events.")
-        ok = result.counts["imported"] + retried.counts["imported"] == stored
-        return 0 if ok and sent.complete else 1
+        print(f"\nThe emulator now holds {len(emu.users())} users and {len(emu.events())} events.")
+        return 0 if users_ok and sent.complete else 1

@@ -78,7 +78,7 @@ class BatchResult:
             if record.join is not None:
                 codes[record.join.imported] = _IMPORTED
                 codes[record.join.failed] = _FAILED
-        values = pd.Categorical.from_codes(codes, categories=list(OUTCOMES))
+        values = pd.Categorical.from_codes(codes, categories=pd.Index(OUTCOMES))
         return pd.Series(values, index=self._run.source.index, name="outcome")
 
     @property
@@ -236,7 +236,7 @@ class BatchResult:
     def _pending_parts(self) -> tuple[list[int], dict[str, list[Any]]]:
         sent = {p: r for r in self._run.records.values() if r.join is None for p in r.positions}
         positions = np.flatnonzero(self.outcomes.cat.codes.to_numpy() == _PENDING).tolist()
-        extra = {
+        extra: dict[str, list[Any]] = {
             "fs_job_id": [sent[p].job_id if p in sent else None for p in positions],
             "fs_chunk": [sent[p].number if p in sent else None for p in positions],
         }
@@ -272,5 +272,5 @@ def _tally(frame: pd.DataFrame, key: str, sample: str) -> list[tuple[str, int, s
         return []
     grouped = frame.groupby(key, sort=False, observed=True)[sample]
     counts = grouped.size().sort_values(ascending=False, kind="stable")
-    firsts = grouped.first()
+    firsts = grouped.first().to_dict()
     return [(str(k), int(n), str(firsts[k])) for k, n in counts.items()]
