@@ -89,6 +89,7 @@ def _add_file_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="a .csv, .parquet, .json or .jsonl file")
     parser.add_argument("--properties", nargs="*", help="columns sent as properties")
     parser.add_argument("--chunk-size", type=int, default=50_000)
+    parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds (default 1)")
     parser.add_argument("--out", type=Path, help="write every row's outcome here (.parquet/.csv)")
     parser.add_argument("--no-progress", action="store_true")
     _add_client_options(parser)
@@ -125,6 +126,7 @@ def _users(options: argparse.Namespace) -> int:
         duplicates=options.duplicates,
         client=_client(options),
         chunk_size=options.chunk_size,
+        poll_interval=options.poll_interval,
         progress="none" if options.no_progress else "text",
     )
     return _report(result, options.out)
@@ -142,6 +144,7 @@ def _events(options: argparse.Namespace) -> int:
         properties=options.properties,
         client=_client(options),
         chunk_size=options.chunk_size,
+        poll_interval=options.poll_interval,
         progress="none" if options.no_progress else "text",
     )
     return _report(result, options.out)

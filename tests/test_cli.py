@@ -1,0 +1,103 @@
+"""The fs-pandas command: files in, every row's outcome out, exit status that scripts can read."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fs_pandas.cli import main
+from fs_pandas.emulator import Emulator
+
+
+@pytest.fixture
+def env(emu: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Emulator:
+    monkeypatch.setenv("FULLSTORY_API_KEY", emu.api_key)
+    monkeypatch.setenv("FULLSTORY_BASE_URL", emu.url)
+    monkeypatch.setenv("FS_PANDAS_HOME", str(tmp_path / "home"))
+    return emu
+
+
+def write_customers(path: Path, n: int = 6) -> Path:
+    pd.DataFrame({"user_id": [f"c{i}" for i in range(n)], "plan": ["free"] * n}).to_csv(
+        path, index=False
+    )
+    return path
+
+
+def test_users_from_csv_writes_every_outcome_and_exits_zero(
+    env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_customers(tmp_path / "c.csv")
+    out = tmp_path / "out.parquet"
+    argv = ["users", str(source), "--uid-col", "user_id", "--out", str(out), "--no-progress"]
+    code = main([*argv, "--poll-interval", "0.01"])
+    assert code == 0
+    assert pd.read_parquet(out)["fs_outcome"].tolist() == ["imported"] * 6
+    assert "6 imported" in capsys.readouterr().out
+    assert len(env.users()) == 6
+
+
+def test_a_partial_run_exits_two(env: Emulator, tmp_path: Path) -> None:
+    env.configure(fail_uids={"c2"})
+    source = write_customers(tmp_path / "c.csv")
+    argv = ["users", str(source), "--uid-col", "user_id", "--no-progress"]
+    assert main([*argv, "--poll-interval", "0.01"]) == 2
+
+
+def test_events_from_jsonl(env: Emulator, tmp_path: Path) -> None:
+    source = tmp_path / "e.jsonl"
+    pd.DataFrame({"uid": ["a", "b"], "event": ["Signup", "Login"]}).to_json(
+        source, orient="records", lines=True
+    )
+    argv = ["events", str(source), "--name-col", "event", "--uid-col", "uid", "--no-progress"]
+    assert main([*argv, "--poll-interval", "0.01"]) == 0
+    assert sorted(e["name"] for e in env.events()) == ["Login", "Signup"]
+
+
+def test_a_bad_column_is_a_one_line_error_not_a_traceback(
+    env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_customers(tmp_path / "c.csv")
+    code = main(["users", str(source), "--uid-col", "nope", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("fs-pandas: error:")
+    assert "nope" in err
+    assert "Traceback" not in err
+
+
+def test_a_missing_key_is_explained(
+    emu: Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("FULLSTORY_API_KEY", raising=False)
+    source = write_customers(tmp_path / "c.csv")
+    code = main(["users", str(source), "--uid-col", "user_id", "--base-url", emu.url])
+    assert code == 1
+    assert "FULLSTORY_API_KEY" in capsys.readouterr().err
+
+
+def test_runs_lists_the_ledger_of_a_run(
+    env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_customers(tmp_path / "c.csv")
+    main(["users", str(source), "--uid-col", "user_id", "--no-progress", "--poll-interval", "0.01"])
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert len(listed) == 1
+    assert listed[0].endswith(".jsonl")
+
+
+def test_the_module_runs_as_a_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "fs_pandas", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0
+    assert "emulator" in done.stdout
