@@ -32,7 +32,7 @@ def tone(state: ProgressState, *, closed: bool = False) -> Tone:
 
 def headline(state: ProgressState, *, closed: bool = False) -> str:
     """First words of the label: the kind of run and where it stands."""
-    kind = state.kind or "fullstory"
+    kind = state.kind or "Fullstory"
     what = f"{kind} import" + (" (resumed)" if state.resumed else "")
     done, total = format_count(state.rows_finished), format_count(state.rows_total)
     rows = f"{done} / {total} rows ({state.fraction:.0%})"

@@ -62,9 +62,14 @@ class TextDisplay:
         return sys.stderr if self._stream is None else self._stream
 
     def start(self, state: ProgressState) -> None:
-        """Write the first line."""
-        self._throttle.mark()
-        self._draw(state, closed=False)
+        """Write the first line on a terminal; elsewhere wait for the first event.
+
+        In a log, "starting…" says nothing; the first line after ``RunStarted`` gives the
+        number of rows and chunks.
+        """
+        if self._tty or state.started:
+            self._throttle.mark()
+            self._draw(state, closed=False)
 
     def update(self, state: ProgressState) -> None:
         """Redraw if the throttle allows."""

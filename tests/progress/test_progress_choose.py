@@ -20,6 +20,12 @@ from fs_pandas.progress import (
 )
 
 
+def _started_state() -> ProgressState:
+    state = ProgressState()
+    state.apply(two_job_run()[0])
+    return state
+
+
 def test_plain_process_is_not_a_kernel() -> None:
     assert not in_kernel()
 
@@ -37,8 +43,8 @@ def test_false_or_none_is_the_no_op_display(progress: bool | str | None) -> None
 def test_text_writes_to_the_given_stream() -> None:
     stream = io.StringIO()
     display = choose_display("text", stream=stream)
-    display.start(ProgressState())
-    assert "starting" in stream.getvalue()
+    display.start(_started_state())
+    assert "users import: 5 / 105 rows" in stream.getvalue()
 
 
 def test_widget_is_wrapped_in_a_text_fallback() -> None:
@@ -108,10 +114,10 @@ def test_choose_display_widget_falls_back_when_the_widget_start_raises(
     monkeypatch.setattr(WidgetDisplay, "start", broken_start)
     stream = io.StringIO()
     display = choose_display("widget", stream=stream)
-    display.start(ProgressState())
+    display.start(_started_state())
     assert isinstance(display, FallbackDisplay)
     assert isinstance(display.current, TextDisplay)
-    assert "starting" in stream.getvalue()
+    assert "users import: 5 / 105 rows" in stream.getvalue()
 
 
 def test_fallback_that_also_raises_propagates(clock: FakeClock) -> None:

@@ -52,7 +52,16 @@ def test_tty_redraws_are_cut_to_the_terminal_width_but_the_final_line_is_whole(
 def test_non_tty_writes_whole_lines(clock: FakeClock) -> None:
     out = _run(clock, two_job_run(), tty=False)
     assert "\r" not in out
-    assert len(out.splitlines()) == len(two_job_run()) + 2
+    assert len(out.splitlines()) == len(two_job_run()) + 1  # each event, then close
+
+
+def test_non_tty_waits_for_the_run_to_start_before_writing(clock: FakeClock) -> None:
+    first = _run(clock, two_job_run(), tty=False).splitlines()[0]
+    assert first.startswith("users import: 5 / 105 rows (5%)")
+
+
+def test_tty_shows_starting_before_the_first_event(clock: FakeClock) -> None:
+    assert _run(clock, [], tty=True).startswith("\rFullstory import: starting…")
 
 
 def test_final_line_has_the_outcome_counts(clock: FakeClock) -> None:
@@ -70,8 +79,8 @@ def test_final_line_has_elapsed_time_and_rate(clock: FakeClock) -> None:
 
 def test_running_line_has_an_eta(clock: FakeClock) -> None:
     lines = _run(clock, two_job_run(), tty=False).splitlines()
-    # Line 8 follows job-a's JobFinished: 50 rows sent in 7 s, 50 pending -> 7 s to go.
-    assert "ETA 7.0 s" in lines[8]
+    # Line 7 follows job-a's JobFinished: 50 rows sent in 7 s, 50 pending -> 7 s to go.
+    assert "ETA 7.0 s" in lines[7]
 
 
 def test_aborted_run_says_aborted_and_why(clock: FakeClock) -> None:
@@ -87,4 +96,4 @@ def test_close_twice_writes_once(clock: FakeClock) -> None:
     display.start(state)
     display.close(state)
     display.close(state)
-    assert len(stream.getvalue().splitlines()) == 2
+    assert len(stream.getvalue().splitlines()) == 1
