@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -127,8 +127,8 @@ class RetryPolicy:
     jitter : float, default 0.25
         Random spread of a backoff delay, as a fraction: 0.25 means ±25 %. Spreads out clients
         that failed together so they do not come back together.
-    retry_statuses : iterable of int, default {429, 500, 502, 503, 504}
-        HTTP statuses worth retrying.
+    retry_statuses : collection of int, default {429, 500, 502, 503, 504}
+        HTTP statuses worth retrying (stored as a frozenset).
     respect_retry_after : bool, default True
         Wait exactly what a 429's ``Retry-After`` says (contract §4) instead of backing off.
     max_retry_after : float, default 300.0
@@ -141,15 +141,15 @@ class RetryPolicy:
     backoff_factor: float = 0.5
     max_backoff: float = 30.0
     jitter: float = 0.25
-    retry_statuses: frozenset[int] = field(default=DEFAULT_RETRY_STATUSES)
+    retry_statuses: Collection[int] = field(default=DEFAULT_RETRY_STATUSES)
     respect_retry_after: bool = True
     max_retry_after: float = 300.0
     history: tuple[FailedAttempt, ...] = ()
 
     def __post_init__(self) -> None:
         # Accept any iterable of statuses, normalise once (a frozen set keeps the value hashable).
-        statuses: Iterable[int] = self.retry_statuses
-        object.__setattr__(self, "retry_statuses", frozenset(int(s) for s in statuses))
+        statuses = frozenset(int(s) for s in self.retry_statuses)
+        object.__setattr__(self, "retry_statuses", statuses)
         object.__setattr__(self, "history", tuple(self.history))
         self._check()
 

@@ -216,7 +216,7 @@ def test_jitter_is_deterministic_for_a_seeded_rng() -> None:
 
 def test_policy_is_keyword_only() -> None:
     with pytest.raises(TypeError):
-        RetryPolicy(3)  # type: ignore[misc]
+        RetryPolicy(3)  # type: ignore[call-arg]
 
 
 def test_retry_statuses_accept_any_iterable_and_are_normalised() -> None:
