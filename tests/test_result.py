@@ -1,0 +1,83 @@
+"""BatchResult: outcomes that always add up, frames that keep the source index, a clear summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fs_pandas.client import Client
+from fs_pandas.emulator import Emulator, Faults
+from fs_pandas.result import OUTCOMES, BatchResult
+
+
+@pytest.fixture
+def result(emu: Emulator, tmp_path: Path) -> BatchResult:
+    frame = pd.DataFrame({"uid": [f"u{i}" for i in range(12)], "note": ["<b>hi</b>"] * 12})
+    frame.loc[0, "uid"] = None
+    emu.configure(fail_uids={"u3", "u4"}, faults=Faults(row_error_code="too_<weird>"))
+    client = Client(api_key=emu.api_key, base_url=emu.url)
+    out = frame.fullstory.batch_update(
+        uid_col="uid",
+        client=client,
+        chunk_size=5,
+        poll_interval=0.01,
+        progress=False,
+        ledger_dir=tmp_path,
+    )
+    assert isinstance(out, BatchResult)
+    return out
+
+
+def test_outcome_counts_add_up_to_the_source_rows(result: BatchResult) -> None:
+    assert sum(result.counts.values()) == 12
+    assert list(result.outcomes.cat.categories) == list(OUTCOMES)
+
+
+def test_each_frame_holds_exactly_the_rows_of_its_outcome(result: BatchResult) -> None:
+    for name, frame in [
+        ("imported", result.imports),
+        ("failed", result.errors),
+        ("rejected", result.rejected),
+        ("pending", result.pending),
+    ]:
+        assert list(frame.index) == list(result.outcomes[result.outcomes == name].index)
+
+
+def test_the_text_repr_says_what_happened_in_one_paragraph(result: BatchResult) -> None:
+    text = repr(result)
+    assert "9 imported" in text
+    assert "2 failed" in text
+    assert "1 rejected" in text
+    assert "too_<weird>" in text
+    assert "\n" not in text.strip()
+
+
+def test_the_html_summary_escapes_what_fullstory_and_the_data_say(result: BatchResult) -> None:
+    html = result._repr_html_()
+    assert "fs-pandas-result" in html
+    assert "too_&lt;weird&gt;" in html
+    assert "too_<weird>" not in html
+
+
+def test_summary_lists_jobs_and_the_ledger(result: BatchResult) -> None:
+    summary = result.summary()
+    assert list(summary.job_ids) == result.job_ids
+    assert len(summary.job_ids) == 3
+    assert summary.ledger_path == result.ledger_path
+    assert Path(str(result.ledger_path)).exists()
+
+
+def test_retry_failed_refuses_data_that_does_not_line_up(result: BatchResult) -> None:
+    with pytest.raises(ValueError, match="line up"):
+        result.retry_failed(pd.DataFrame({"uid": ["x"]}))
+
+
+def test_retry_failed_takes_corrected_rows_from_data(result: BatchResult, emu: Emulator) -> None:
+    emu.configure(fail_uids=set())
+    fixed = result.table()[["uid", "note"]].assign(note="fixed")
+    again = result.retry_failed(fixed)
+    assert again.counts["imported"] == 2
+    stored = {u["uid"]: u["properties"] for u in emu.users()}
+    assert stored["u3"]["note"] == "fixed"
