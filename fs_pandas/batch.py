@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from fs_pandas.client import Client
-from fs_pandas.errors import LedgerError
+from fs_pandas.errors import FullstoryError, LedgerError
 from fs_pandas.events import ProgressEvent
 from fs_pandas.ledger import Ledger, read_ledger
 from fs_pandas.models import JobKind
@@ -222,7 +222,16 @@ class RunHandle:
         """Block until the run ends, showing progress, and return its result."""
         if self._result is None:
             display = choose_display(self._progress)
-            consume(self._event_stream(), display, self._state)
+            try:
+                consume(self._event_stream(), display, self._state)
+            except FullstoryError as exc:
+                if self.ledger_path is not None:
+                    exc.add_note(
+                        f"The run's jobs are journalled in {self.ledger_path}; once the cause is "
+                        "fixed, fs_pandas.resume(that_path, df) finishes the run without sending "
+                        "anything twice."
+                    )
+                raise
             self._result = self._build()
         return self._result
 

@@ -169,8 +169,10 @@ def test_running_the_same_cell_twice_creates_no_second_job(
 
 def test_a_standard_key_is_told_results_need_an_admin_key(emu: Emulator, tmp_path: Path) -> None:
     standard = Client(api_key=emu.standard_key, base_url=emu.url, sleep=lambda _: None)
-    with pytest.raises(PermissionDeniedError, match="Admin or Architect"):
+    with pytest.raises(PermissionDeniedError, match="Admin or Architect") as raised:
         users(customers(5), standard, tmp_path)
+    (ledger,) = fs_pandas.runs(tmp_path)
+    assert any(str(ledger) in note for note in raised.value.__notes__)
 
 
 def test_after_a_standard_key_failure_an_admin_key_resumes_without_new_jobs(
