@@ -31,7 +31,7 @@ from fs_pandas.payloads.rules import (
     Rule,
     check_property_path,
 )
-from fs_pandas.payloads.types import PLURAL, TYPE_NAMES, Kind, infer_kind, to_arrow
+from fs_pandas.payloads.types import PLURAL, TYPE_NAMES, Kind, infer_kind, source_missing, to_arrow
 
 __all__ = ["column_index", "finish", "property_fields", "validate_options"]
 
@@ -263,11 +263,6 @@ def finish(
     )
 
 
-def source_missing(series: pd.Series) -> npt.NDArray[np.bool_]:
-    """Missing values under the one null policy: NaN, None, NaT and pd.NA alike."""
-    return np.asarray(series.isna().to_numpy(dtype=bool, na_value=True))
-
-
 def _dense(arr: pa.Array) -> pa.Array:
     return arr.dictionary_decode() if isinstance(arr, pa.DictionaryArray) else arr
 
@@ -354,8 +349,8 @@ def _check_nested(
 ) -> tuple[Prebuilt, npt.NDArray[np.int64]]:
     """Normalise each list/dict value once, reject bad rows, keep the JSON texts."""
     n = len(series)
-    values: list[str | None] = [None] * n
-    schemas: list[str | None] = [None] * n
+    values: list[Any] = [None] * n
+    schemas: list[dict[str, str] | None] = [None] * n
     extra = np.zeros(n, dtype=np.int64)
     problems: dict[str, tuple[list[int], list[str]]] = {}
     found: set[str] = set()
@@ -369,18 +364,16 @@ def _check_nested(
             rows.append(i)
             msgs.append(problem.message)
             continue
-        values[i] = orjson.dumps(norm.value).decode()
+        values[i] = norm.value
         extra[i] = norm.n_properties
         found.add(norm.type)
-        decl = _declarations(f, norm.schema)
-        schemas[i] = "".join(f',"{k}":"{t}"' for k, t in decl.items()) or None
+        schemas[i] = _declarations(f, norm.schema) or None
     for rule, (rows, msgs) in problems.items():
         mask = np.zeros(n, dtype=bool)
         mask[rows] = True
         log.add(mask, column=str(f.column), rule=rule, message=msgs)
-    schema = pa.array(schemas, pa.string()) if f.declare is not None else None
     types = tuple(sorted(t for t in found if t))
-    return Prebuilt(pa.array(values, pa.string()), schema, types), extra
+    return Prebuilt(values, schemas if f.declare is not None else None, types), extra
 
 
 def _normalise(v: object, f: Field, naive_tz: str) -> Normalised:
@@ -407,7 +400,10 @@ def _is_missing(v: object) -> bool:
 
 
 def _type_row(f: Field, series: pd.Series, *, built: Prebuilt | None) -> dict[str, Any]:
-    nulls = int(source_missing(series).sum()) if built is None else int(built.values.null_count)
+    if built is None:
+        nulls = int(source_missing(series).sum())
+    else:
+        nulls = sum(1 for v in built.values if v is None)
     if f.role == "property":
         type_ = f.kind.value
         if built is not None and f.kind is Kind.LIST:

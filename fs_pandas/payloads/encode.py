@@ -1,83 +1,85 @@
-"""Column-wise JSON encoding: one canonical Arrow array in, one array of JSON texts out.
+"""Column-wise conversion of canonical Arrow arrays to plain Python values for the encoder.
 
-Every function here works on whole columns with Arrow compute kernels (which run in C++ and
-release the GIL), so no per-row Python runs for scalar columns. Missing values stay null: the
-request assembler decides, with the null policy, whether a null is omitted or written ``null``.
+Each function works on a whole column (Arrow/numpy kernels, no per-row Python for scalar
+kinds) and returns a Python list plus the mask of missing rows; the request builder decides,
+with the null policy, whether a missing value is left out or written ``null``. Dates become
+RFC 3339 text here, in one place.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-import orjson
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from fs_pandas.payloads.types import Kind
 
-__all__ = ["encode", "json_string", "utc_iso"]
+__all__ = ["python_values", "utc_iso"]
 
-# JSON needs these escaped inside strings (RFC 8259 §7); everything else goes through as UTF-8.
-_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
+_UNITS = ("s", "ms", "us", "ns")
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
-def encode(arr: pa.Array, kind: Kind) -> pa.Array:
-    """JSON text of every value of a canonical array (see ``types.to_arrow``); null stays null."""
+def python_values(arr: pa.Array, kind: Kind, *, as_text: bool = False) -> list[Any]:
+    """Plain Python values of a canonical array (see ``types.to_arrow``); null -> ``None``.
+
+    Ints, floats and bools come out as Python scalars (never numpy scalars); dates as RFC 3339
+    UTC text; ``as_text`` writes numbers as text (uids of int columns become ``"123"``).
+    """
     if isinstance(arr, pa.DictionaryArray):
-        # Categoricals: encode each category once, then gather by code.
-        return pc.take(encode(arr.dictionary, kind), arr.indices)
-    if kind is Kind.STR:
-        return json_string(arr)
-    if kind in (Kind.INT, Kind.REAL, Kind.BOOL):
-        # Arrow prints floats in the shortest form that reads back to the same double
-        # ("0.1", "1e+300"), valid JSON numbers; ±inf never gets here (rule non_finite).
-        return pc.cast(arr, pa.string())
+        # Categoricals: convert each category once, then gather by code.
+        categories = np.empty(len(arr.dictionary) + 1, dtype=object)
+        categories[:-1] = python_values(arr.dictionary, kind, as_text=as_text)
+        codes = pc.fill_null(arr.indices, -1).to_numpy(zero_copy_only=False)
+        return list(categories[codes].tolist())
     if kind is Kind.DATE:
-        return json_string(utc_iso(arr))
-    raise ValueError(f"encode does not handle {kind}")
-
-
-def json_string(arr: pa.Array) -> pa.Array:
-    """Quote strings as JSON; the rare ones needing escapes go through orjson."""
-    quoted = pc.binary_join_element_wise('"', arr, '"', "")
-    needs = pc.fill_null(pc.match_substring_regex(arr, _NEEDS_ESCAPE), False)
-    if not pc.any(needs).as_py():
-        return quoted
-    where = np.flatnonzero(needs.to_numpy(zero_copy_only=False))
-    escaped = pa.array([orjson.dumps(arr[int(i)].as_py()).decode() for i in where], pa.string())
-    return pc.replace_with_mask(quoted, needs, escaped)
+        return list(utc_iso(arr).to_pylist())
+    if as_text:
+        return list(pc.cast(arr, pa.string()).to_pylist())
+    if kind in (Kind.INT, Kind.REAL, Kind.BOOL) and arr.null_count:
+        filled = pc.fill_null(arr, False if kind is Kind.BOOL else 0)
+        values = list(filled.to_numpy(zero_copy_only=False).tolist())
+        for i in np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False)):
+            values[i] = None
+        return values
+    if kind in (Kind.INT, Kind.REAL, Kind.BOOL):
+        return list(arr.to_numpy(zero_copy_only=False).tolist())
+    return list(arr.to_pylist())
 
 
 def utc_iso(arr: pa.Array) -> pa.Array:
     """RFC 3339 UTC text with ``Z`` (contract §9.12) of a UTC timestamp array.
 
-    Fractional seconds appear only when present, with as few digit groups as represent the value
-    exactly (``.5`` -> ``.500``, microseconds -> 6 digits, nanoseconds -> 9).
+    Fractional seconds appear only when present, in as few digit groups as represent the value
+    exactly: ``.500`` (milliseconds), 6 digits (microseconds) or 9 (nanoseconds).
     """
     unit = arr.type.unit
     per_second = _PER_SECOND[unit]
-    ticks = pc.cast(arr, pa.int64()).to_numpy(zero_copy_only=False)
-    valid = arr.is_valid().to_numpy(zero_copy_only=False)
-    ticks = np.where(valid, ticks, 0)
-    seconds = np.floor_divide(ticks, per_second)
-    base = pc.cast(pa.array(seconds, type=pa.timestamp("s"), mask=~valid), pa.string())
-    base = pc.utf8_replace_slice(base, start=10, stop=11, replacement="T")
-    nanos = (ticks - seconds * per_second) * (1_000_000_000 // per_second)
-    if not nanos.any():
-        return pc.binary_join_element_wise(base, "Z", "")
-    fraction = pc.fill_null(_fraction(nanos), "")
-    return pc.binary_join_element_wise(base, fraction, "Z", "")
+    ticks = pc.fill_null(pc.cast(arr, pa.int64()), 0).to_numpy(zero_copy_only=False)
+    text = _cast_text(arr, "s")
+    if unit == "s":
+        return text
+    nanos = (ticks % per_second) * (1_000_000_000 // per_second)
+    # 0: whole seconds, 1: milliseconds, 2: microseconds, 3: nanoseconds.
+    level_of = np.select(
+        [nanos == 0, nanos % 1_000_000 == 0, nanos % 1_000 == 0], [0, 1, 2], default=3
+    )
+    for level in range(1, len(_UNITS)):
+        mask = level_of == level
+        if mask.any():
+            finer = _cast_text(arr, _UNITS[level])
+            text = pc.replace_with_mask(text, pa.array(mask), pc.filter(finer, pa.array(mask)))
+    return text
 
 
-def _fraction(nanos: np.ndarray) -> pa.Array:
-    """``.fff`` / ``.ffffff`` / ``.fffffffff`` where there is a fraction, null elsewhere."""
-    millis = nanos % 1_000_000 == 0
-    micros = ~millis & (nanos % 1_000 == 0)
-    digits = np.where(millis, nanos // 1_000_000, np.where(micros, nanos // 1_000, nanos))
-    text = pc.cast(pa.array(digits), pa.string())
-    three = pc.utf8_lpad(text, width=3, padding="0")
-    six = pc.utf8_lpad(text, width=6, padding="0")
-    nine = pc.utf8_lpad(text, width=9, padding="0")
-    padded = pc.if_else(pa.array(millis), three, pc.if_else(pa.array(micros), six, nine))
-    dotted = pc.binary_join_element_wise(".", padded, "")
-    return pc.if_else(pa.array(nanos != 0), dotted, pa.scalar(None, pa.string()))
+def _cast_text(arr: pa.Array, unit: str) -> pa.Array:
+    """``YYYY-MM-DDTHH:MM:SS[.f]Z`` with Arrow's own formatting at ``unit`` precision."""
+    # Formatting a zone-aware timestamp looks the zone up per value (slow): format the same
+    # instants as naive UTC wall times and append the Z.
+    naive = pc.cast(pc.cast(arr, pa.int64()), pa.timestamp(arr.type.unit))
+    at_unit = pc.cast(naive, pa.timestamp(unit), safe=False)
+    text = pc.utf8_replace_slice(pc.cast(at_unit, pa.string()), start=10, stop=11, replacement="T")
+    return pc.utf8_replace_slice(text, start=1 << 20, stop=1 << 20, replacement="Z")

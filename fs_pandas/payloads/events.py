@@ -14,12 +14,11 @@ from fs_pandas.payloads.build import (
     column_index,
     finish,
     property_fields,
-    source_missing,
     validate_options,
 )
 from fs_pandas.payloads.plan import Field, Plan
 from fs_pandas.payloads.rules import RejectionLog, Rule
-from fs_pandas.payloads.types import Kind, infer_kind
+from fs_pandas.payloads.types import Kind, infer_kind, source_missing
 from fs_pandas.payloads.users import text_field
 
 __all__ = ["CONTEXT_FIELDS", "plan_events"]

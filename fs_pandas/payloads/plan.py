@@ -15,21 +15,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import msgspec
 import numpy.typing as npt
 import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fs_pandas.payloads.encode import encode, json_string
+from fs_pandas.payloads.encode import python_values
 from fs_pandas.payloads.rules import MAX_CHUNK
-from fs_pandas.payloads.types import Kind, to_arrow
+from fs_pandas.payloads.types import Kind, source_missing, to_arrow
 
 __all__ = ["Chunk", "Field", "Plan"]
 
 logger = logging.getLogger(__name__)
 
 Positions = npt.NDArray[np.int64]
+_SLICE = 5_000  # rows turned into Python objects at once while encoding a chunk
 
 
 @dataclass(frozen=True)
@@ -100,11 +102,20 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Prebuilt:
-    """Per-row JSON texts of a list/dict column, built (and checked) while planning."""
+    """Per-row normalised values of a list/dict column, built (and checked) while planning."""
 
-    values: pa.Array  # JSON text per source row, null where missing
-    schema: pa.Array | None  # ``,"a.b":"int"...`` per source row, null where none
+    values: list[Any]  # plain JSON value per source row, None where missing
+    schema: list[dict[str, str] | None] | None  # declarations per source row (None: schema off)
     types: tuple[str, ...] = ()  # plural types found (lists), for the type plan
+
+
+@dataclass(frozen=True)
+class _Node:
+    """A JSON object of the request: its members and the msgspec Struct that encodes it."""
+
+    keys: tuple[str, ...]
+    children: tuple[Field | _Node | None, ...]  # None: the schema member
+    struct: type[msgspec.Struct]
 
 
 class Plan:
@@ -134,6 +145,9 @@ class Plan:
         self._naive_tz = naive_tz
         self._type_rows = type_rows
         self._prebuilt = prebuilt
+        self._declared = [f for f in fields if f.role == "property" and f.declare is not None]
+        self._by_index = {f.index: f for f in fields if f.constant is None}
+        self._root = _node(_tree(fields, bool(self._declared)))
 
     def __repr__(self) -> str:
         return (
@@ -143,9 +157,8 @@ class Plan:
 
     def type_plan(self) -> pd.DataFrame:
         """One row per source column used: column, property, type, nulls, note."""
-        return pd.DataFrame(
-            self._type_rows, columns=["column", "property", "type", "nulls", "note"]
-        )
+        columns = ["column", "property", "type", "nulls", "note"]
+        return pd.DataFrame(self._type_rows, columns=columns)
 
     def requests(self) -> list[dict[str, Any]]:
         """Every accepted row's request object, parsed back from the bodies (for inspection)."""
@@ -175,96 +188,172 @@ class Plan:
             yield Chunk(number, positions, self.body(positions))
 
     def body(self, positions: Positions) -> bytes:
-        """The ``{"requests":[...]}`` body of the rows at ``positions`` (already validated)."""
-        rows = self._rows(positions)
-        offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32)
-        start, stop = offsets[rows.offset], offsets[rows.offset + len(rows)]
-        data = memoryview(rows.buffers()[2])  # type: ignore[arg-type]
-        # Every row ends with a comma; the last one is dropped.
-        return b"".join((b'{"requests":[', data[start : stop - 1], b"]}"))
+        """The ``{"requests":[...]}`` body of the rows at ``positions`` (already validated).
 
-    def _rows(self, positions: Positions) -> pa.Array:
-        tree = _tree(self._fields)
-        texts = {f.index: self._texts(f, positions) for f in self._fields if f.constant is None}
-        n = len(positions)
-        inner = self._object(tree, texts, n, positions)
-        return pc.binary_join_element_wise("{", inner, "},", "")
+        Columns are converted once per chunk to compact arrays; rows are turned into Python
+        objects and encoded ``_SLICE`` at a time into one growing buffer, so the objects alive
+        at once stay small next to the body itself.
+        """
+        sources = {f.index: self._source(f, positions) for f in self._fields if f.constant is None}
+        encoder = msgspec.json.Encoder()
+        buffer = bytearray(b'{"requests":')
+        for start in range(0, len(positions), _SLICE):
+            stop = min(start + _SLICE, len(positions))
+            columns = {i: self._values(i, src, start, stop) for i, src in sources.items()}
+            requests, _ = self._build(self._root, columns, stop - start, positions[start:stop])
+            del columns
+            # Each slice is encoded as a list; from the second on it is written over the
+            # previous closing "]", which then becomes the "," between the two: "...,...]".
+            end = len(buffer) - 1 if start else len(buffer)
+            encoder.encode_into(requests, buffer, end)
+            if start:
+                buffer[end] = ord(",")
+        buffer += b"}" if len(positions) else b"[]}"
+        return bytes(buffer)
 
-    def _texts(self, f: Field, positions: Positions) -> pa.Array:
+    def _source(self, f: Field, positions: Positions) -> tuple[Any, npt.NDArray[np.bool_]]:
+        """One field's values at ``positions`` in compact form, and where they are present."""
         if f.index in self._prebuilt:
-            return pc.take(self._prebuilt[f.index].values, pa.array(positions))
+            source = self._prebuilt[f.index].values
+            values = [source[i] for i in positions.tolist()]
+            return values, np.fromiter((v is not None for v in values), bool, len(values))
         series = self._frame.iloc[positions, f.index]
-        arr = to_arrow(series, f.kind, naive_tz=self._naive_tz, column=f.column)
-        text = encode(arr, f.kind)
-        return json_string(text) if f.as_text else text
+        present = ~source_missing(series)
+        if f.kind is Kind.STR and pd.api.types.is_object_dtype(series.dtype):
+            return series.to_numpy(dtype=object), present  # already Python str
+        return to_arrow(series, f.kind, naive_tz=self._naive_tz, column=f.column), present
 
-    def _object(
-        self, node: dict[str, Any], texts: dict[int, pa.Array], n: int, positions: Positions
-    ) -> pa.Array:
-        """Content of one JSON object (without braces), ``""`` where every member is missing."""
-        parts: list[pa.Array] = []
-        for key, child in node.items():
-            if isinstance(child, Field):
-                parts.append(_member(key, _leaf(child, texts, n)))
-            elif key == "schema":
-                parts.append(self._schema(child, texts, n, positions))
+    def _values(
+        self, index: int, source: tuple[Any, npt.NDArray[np.bool_]], start: int, stop: int
+    ) -> tuple[list[Any], npt.NDArray[np.bool_]]:
+        """Python values of rows ``start:stop`` of a source (UNSET where left out)."""
+        data, present_all = source
+        f = self._by_index[index]
+        present = present_all[start:stop]
+        if isinstance(data, pa.Array):
+            values = python_values(data.slice(start, stop - start), f.kind, as_text=f.as_text)
+        elif isinstance(data, np.ndarray):
+            values = data[start:stop].tolist()
+        else:
+            values = data[start:stop]
+        if f.keep_null:
+            for i in np.flatnonzero(~present).tolist():
+                values[i] = None  # NaN, NaT, pd.NA all become null (null policy "null")
+            return values, np.ones(len(values), dtype=bool)
+        for i in np.flatnonzero(~present).tolist():
+            values[i] = msgspec.UNSET  # left out of the object (null policy "omit")
+        return values, present
+
+    def _build(
+        self,
+        node: _Node,
+        columns: dict[int, tuple[list[Any], npt.NDArray[np.bool_]]],
+        n: int,
+        positions: Positions,
+    ) -> tuple[list[Any], npt.NDArray[np.bool_]]:
+        """One Struct per row for ``node``; UNSET where the object would be empty."""
+        members: list[Any] = []
+        has = np.zeros(n, dtype=bool)
+        for child in node.children:
+            if child is None:
+                values, present = self._schema(columns, n, positions)
+            elif isinstance(child, Field) and child.constant is not None:
+                values, present = [orjson.loads(child.constant)] * n, np.ones(n, dtype=bool)
+            elif isinstance(child, Field):
+                values, present = columns[child.index]
             else:
-                inner = self._object(child, texts, n, positions)
-                parts.append(_member(key, _wrap(inner, "{", "}")))
-        parts = [pc.fill_null(p, "") for p in parts]
-        joined = pc.binary_join_element_wise(*parts, "") if len(parts) > 1 else parts[0]
-        return pc.utf8_slice_codeunits(joined, 1)  # drop the leading comma of the first member
+                values, present = self._build(child, columns, n, positions)
+            members.append(values)
+            has |= present
+        structs: list[Any] = list(map(node.struct, *members))
+        for i in np.flatnonzero(~has).tolist():
+            structs[i] = msgspec.UNSET
+        return structs, has
 
     def _schema(
-        self, node: dict[str, Any], texts: dict[int, pa.Array], n: int, positions: Positions
-    ) -> pa.Array:
-        """``,"schema":{"properties":{...}}`` with only the present properties declared."""
-        parts: list[pa.Array] = []
-        for f in node["properties"]:
-            if f.index in self._prebuilt and self._prebuilt[f.index].schema is not None:
-                schema = self._prebuilt[f.index].schema
-                parts.append(pc.fill_null(pc.take(schema, pa.array(positions)), ""))
-            elif f.declare is not None:
-                present = texts[f.index].is_valid()
-                decl = f',"{f.name}":"{f.declare}"'
-                parts.append(pc.if_else(present, decl, ""))
-        if not parts:
-            return pa.nulls(n, pa.string())
-        joined = pc.binary_join_element_wise(*parts, "") if len(parts) > 1 else parts[0]
-        inner = pc.utf8_slice_codeunits(joined, 1)
-        props = _wrap(inner, '"properties":{', "}")
-        return _member("schema", _wrap(props, "{", "}"))
+        self,
+        columns: dict[int, tuple[list[Any], npt.NDArray[np.bool_]]],
+        n: int,
+        positions: Positions,
+    ) -> tuple[list[Any], npt.NDArray[np.bool_]]:
+        """``{"properties": {...}}`` declaring only the properties present in each row.
+
+        Rows share one dict per presence pattern, so this costs a few numpy passes.
+        """
+        scalar = [f for f in self._declared if f.index not in self._prebuilt]
+        patterns, inverse = _patterns([columns[f.index][1] for f in scalar], n)
+        shared = np.empty(len(patterns), dtype=object)
+        for k, bits in enumerate(patterns):
+            declared = {f.name: f.declare for f, bit in zip(scalar, bits, strict=True) if bit}
+            shared[k] = {"properties": declared} if declared else msgspec.UNSET
+        values: list[Any] = shared[inverse].tolist()
+        present = (shared != msgspec.UNSET)[inverse]
+        if len(scalar) < len(self._declared):
+            self._merge_prebuilt(values, present, positions)
+        return values, present
+
+    def _merge_prebuilt(
+        self, values: list[Any], present: npt.NDArray[np.bool_], positions: Positions
+    ) -> None:
+        """Add per-row declarations of list/dict columns (ints/dates found in each value)."""
+        for f in self._declared:
+            schema = self._prebuilt[f.index].schema if f.index in self._prebuilt else None
+            if schema is None:
+                continue
+            for k, i in enumerate(positions.tolist()):
+                extra = schema[i]
+                if extra:
+                    base = values[k]["properties"] if present[k] else {}
+                    values[k] = {"properties": {**base, **extra}}
+                    present[k] = True
 
 
-def _tree(fields: list[Field]) -> dict[str, Any]:
-    """Nest fields by path; ``schema`` collects the fields that declare a type, in order."""
+def _patterns(
+    masks: list[npt.NDArray[np.bool_]], n: int
+) -> tuple[list[list[bool]], npt.NDArray[np.intp]]:
+    """Distinct presence patterns of ``masks`` and, per row, the index of its pattern."""
+    if not masks:
+        return [[]], np.zeros(n, dtype=np.intp)
+    packed = np.packbits(np.column_stack(masks), axis=1, bitorder="little")
+    if packed.shape[1] <= 8:
+        # Up to 64 fields: one integer key per row, factorised by hashing (no sort).
+        keys = np.zeros((n, 8), dtype=np.uint8)
+        keys[:, : packed.shape[1]] = packed
+        codes, uniques = pd.factorize(keys.view(np.uint64).reshape(-1))
+        rows = np.unique(codes, return_index=True)[1]
+        first = packed[rows]
+    else:
+        first, codes = np.unique(packed, axis=0, return_inverse=True)
+    width = len(masks)
+    patterns = [np.unpackbits(row, bitorder="little")[:width].astype(bool).tolist() for row in first]
+    return patterns, np.asarray(codes, dtype=np.intp).reshape(-1)
+
+
+def _tree(fields: list[Field], with_schema: bool) -> dict[str, Any]:
+    """Nest fields by path; the ``schema`` member (``None``) comes last."""
     tree: dict[str, Any] = {}
-    declared: list[Field] = []
     for f in fields:
         node = tree
         for key in f.path[:-1]:
             node = node.setdefault(key, {})
         node[f.path[-1]] = f
-        if f.role == "property":
-            declared.append(f)
-    if declared:
-        tree["schema"] = {"properties": declared}
+    if with_schema:
+        tree["schema"] = None
     return tree
 
 
-def _leaf(f: Field, texts: dict[int, pa.Array], n: int) -> pa.Array:
-    if f.constant is not None:
-        return pc.fill_null(pa.nulls(n, pa.string()), f.constant)
-    values = texts[f.index]
-    return pc.fill_null(values, "null") if f.keep_null else values
-
-
-def _member(key: str, value: pa.Array) -> pa.Array:
-    """``,"key":value``, null where the value is null (so the member is left out)."""
-    return pc.binary_join_element_wise(f',"{key}":', value, "")
-
-
-def _wrap(inner: pa.Array, left: str, right: str) -> pa.Array:
-    """``left + inner + right``, null where ``inner`` is empty (an object with no members)."""
-    wrapped = pc.binary_join_element_wise(left, inner, right, "")
-    return pc.if_else(pc.equal(inner, ""), pa.scalar(None, pa.string()), wrapped)
+def _node(tree: dict[str, Any]) -> _Node:
+    keys = tuple(tree)
+    children = tuple(
+        child if child is None or isinstance(child, Field) else _node(child)
+        for child in tree.values()
+    )
+    names = [f"m{i}" for i in range(len(keys))]
+    struct = msgspec.defstruct(
+        "Request",
+        [(name, Any, msgspec.UNSET) for name in names],
+        omit_defaults=True,
+        rename=dict(zip(names, keys, strict=True)),
+        gc=False,  # never part of a cycle: skip GC tracking of a million short-lived objects
+    )
+    return _Node(keys, children, struct)

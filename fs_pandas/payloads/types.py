@@ -13,12 +13,13 @@ import enum
 from collections.abc import Hashable
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
 from fs_pandas.errors import InvalidDataError
 
-__all__ = ["PLURAL", "TYPE_NAMES", "Kind", "infer_kind", "to_arrow"]
+__all__ = ["PLURAL", "TYPE_NAMES", "Kind", "infer_kind", "source_missing", "to_arrow"]
 
 
 class Kind(enum.Enum):
@@ -128,6 +129,11 @@ def _container_kind(s: pd.Series, column: Hashable) -> Kind:
         return Kind.OBJECT
     names = ", ".join(sorted(t.__name__ for t in types))
     raise _refuse(column, f"a mix of value types ({names}) that has no single Fullstory type")
+
+
+def source_missing(series: pd.Series) -> npt.NDArray[np.bool_]:
+    """Missing values under the one null policy: NaN, None, NaT and pd.NA alike."""
+    return np.asarray(series.isna().to_numpy(dtype=bool, na_value=True))
 
 
 def to_arrow(s: pd.Series, kind: Kind, *, naive_tz: str, column: Hashable) -> pa.Array:

@@ -15,13 +15,11 @@ from fs_pandas.payloads.build import (
     column_index,
     finish,
     property_fields,
-    source_missing,
     validate_options,
 )
-from fs_pandas.payloads.encode import encode
 from fs_pandas.payloads.plan import Field, Plan
 from fs_pandas.payloads.rules import RejectionLog, Rule
-from fs_pandas.payloads.types import Kind, infer_kind, to_arrow
+from fs_pandas.payloads.types import Kind, infer_kind, source_missing, to_arrow
 
 __all__ = ["plan_users"]
 
@@ -154,7 +152,9 @@ def _reject_duplicates(
     """One uid per run (contract §3.1: rows are upserts keyed on uid, so later ones would
     silently overwrite earlier ones in an order the server does not promise)."""
     series = df.iloc[:, f.index]
-    text = encode(to_arrow(series, f.kind, naive_tz=naive_tz, column=f.column), f.kind)
+    text = to_arrow(series, f.kind, naive_tz=naive_tz, column=f.column)
+    if isinstance(text, pa.DictionaryArray):
+        text = text.dictionary_decode()
     eligible = ~log.is_rejected() & ~source_missing(series)
     positions = np.flatnonzero(eligible)
     if not len(positions):
