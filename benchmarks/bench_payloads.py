@@ -57,8 +57,13 @@ def make_frame(n: int, seed: int = 0) -> pd.DataFrame:
 
 
 def plan(df: pd.DataFrame) -> Any:
-    return plan_users(df, uid_col="uid", email_col="email", display_name_col="name",
-                      properties={c: c for c in df.columns if c not in ("uid", "email", "name")})
+    return plan_users(
+        df,
+        uid_col="uid",
+        email_col="email",
+        display_name_col="name",
+        properties={c: c for c in df.columns if c not in ("uid", "email", "name")},
+    )
 
 
 def ours(df: pd.DataFrame, chunk: int, workers: int) -> Iterator[bytes]:
@@ -87,8 +92,9 @@ def naive(df: pd.DataFrame, chunk: int, workers: int) -> Iterator[bytes]:
             if isinstance(value, float) and math.isnan(value):
                 continue
             if isinstance(value, pd.Timestamp):
-                value = (value.tz_localize("UTC") if value.tzinfo is None
-                         else value.tz_convert("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+                value = (
+                    value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
+                ).strftime("%Y-%m-%dT%H:%M:%SZ")
             elif isinstance(value, np.generic):
                 value = value.item()
             props[key] = value
@@ -103,8 +109,9 @@ def naive(df: pd.DataFrame, chunk: int, workers: int) -> Iterator[bytes]:
         yield json.dumps({"requests": requests}, separators=(",", ":")).encode()
 
 
-def timed(route: Callable[..., Iterator[bytes]], df: pd.DataFrame, chunk: int,
-          workers: int) -> tuple[float, int]:
+def timed(
+    route: Callable[..., Iterator[bytes]], df: pd.DataFrame, chunk: int, workers: int
+) -> tuple[float, int]:
     gc.collect()
     start = time.perf_counter()
     total = 0
@@ -113,8 +120,9 @@ def timed(route: Callable[..., Iterator[bytes]], df: pd.DataFrame, chunk: int,
     return time.perf_counter() - start, total
 
 
-def peak_memory(route: Callable[..., Iterator[bytes]], df: Any, chunk: int,
-                workers: int) -> tuple[int, int]:
+def peak_memory(
+    route: Callable[..., Iterator[bytes]], df: Any, chunk: int, workers: int
+) -> tuple[int, int]:
     """Peak Python + Arrow bytes allocated while the chunks are built (the plan exists
     already, as the frame does), and the largest body."""
     gc.collect()
@@ -137,8 +145,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chunk", type=int, default=50_000)
-    parser.add_argument("--baseline-rows", type=int, default=200_000,
-                        help="rows for the (slow) naive baseline; rows/s is what is compared")
+    parser.add_argument(
+        "--baseline-rows",
+        type=int,
+        default=200_000,
+        help="rows for the (slow) naive baseline; rows/s is what is compared",
+    )
     parser.add_argument("--no-memory", action="store_true")
     args = parser.parse_args()
     df = make_frame(args.rows)
@@ -149,12 +161,13 @@ def main() -> None:
     base = len(base_df) / t
     for workers in (1,):
         t, size = timed(ours, df, args.chunk, workers)
-        mem = None if args.no_memory else peak_memory(ours_chunks_only, plan(df), args.chunk,
-                                                      workers)
-        results.append((f"fs_pandas plan_users + chunks, {workers} worker(s)", args.rows / t,
-                        size, mem))
-    print(f"rows: {args.rows:,} (baseline on {len(base_df):,}), chunk {args.chunk:,}, "
-          f"12 columns")
+        mem = (
+            None if args.no_memory else peak_memory(ours_chunks_only, plan(df), args.chunk, workers)
+        )
+        results.append(
+            (f"fs_pandas plan_users + chunks, {workers} worker(s)", args.rows / t, size, mem)
+        )
+    print(f"rows: {args.rows:,} (baseline on {len(base_df):,}), chunk {args.chunk:,}, 12 columns")
     print(f"{'route':<50} {'rows/s':>12} {'x baseline':>11} {'peak MB':>9} {'body MB':>9}")
     for label, rate, _size, mem in results:
         peak = f"{mem[0] / 2**20:9.1f}" if mem else f"{'-':>9}"

@@ -296,7 +296,8 @@ def _check_scalar(series: pd.Series, f: Field, log: RejectionLog, naive_tz: str)
             message=f"{col}: not a whole number in the 64-bit range (declared int)",
         )
         if pa.types.is_unsigned_integer(arr.type):
-            big = pc.fill_null(pc.greater(arr, _INT64_MAX), False).to_numpy(zero_copy_only=False)
+            over = pc.greater(arr, pa.scalar(_INT64_MAX, pa.uint64()))
+            big = pc.fill_null(over, False).to_numpy(zero_copy_only=False)
             log.add(
                 big,
                 column=col,

@@ -14,13 +14,12 @@ from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
 import msgspec
+import numpy as np
 import numpy.typing as npt
 import orjson
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from fs_pandas.payloads.encode import python_values
 from fs_pandas.payloads.rules import MAX_CHUNK
@@ -319,13 +318,15 @@ def _patterns(
         # Up to 64 fields: one integer key per row, factorised by hashing (no sort).
         keys = np.zeros((n, 8), dtype=np.uint8)
         keys[:, : packed.shape[1]] = packed
-        codes, uniques = pd.factorize(keys.view(np.uint64).reshape(-1))
+        codes, _ = pd.factorize(keys.view(np.uint64).reshape(-1))
         rows = np.unique(codes, return_index=True)[1]
         first = packed[rows]
     else:
         first, codes = np.unique(packed, axis=0, return_inverse=True)
     width = len(masks)
-    patterns = [np.unpackbits(row, bitorder="little")[:width].astype(bool).tolist() for row in first]
+    patterns = [
+        np.unpackbits(row, bitorder="little")[:width].astype(bool).tolist() for row in first
+    ]
     return patterns, np.asarray(codes, dtype=np.intp).reshape(-1)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Hashable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -209,23 +210,27 @@ def _date_arrow(s: pd.Series, *, naive_tz: str, column: Hashable) -> pa.Array:
 
 
 def _parse_datetimes(s: pd.Series, column: Hashable) -> pd.Series:
-    values = s.astype(object).where(s.notna(), None)
-    values = values.map(_as_datetime)
+    """Object/Arrow columns of datetimes, dates or ISO-8601 text -> a datetime64 Series.
+
+    Text that does not parse becomes NaT (the validator rejects the row as ``invalid_date``).
+    """
+    values = s.astype(object).where(s.notna(), None).map(_as_datetime)
+    text = pd.api.types.infer_dtype(values, skipna=True) == "string"
+    options: dict[str, Any] = {"format": "ISO8601", "errors": "coerce"} if text else {}
     try:
-        return pd.Series(pd.to_datetime(values), index=s.index)
-    except (ValueError, TypeError) as exc:
-        if "Mixed timezones" in str(exc) or "tz-naive and tz-aware" in str(exc).replace(
-            "timezone-aware", "tz-aware"
-        ):
-            aware = {v.tzinfo is not None for v in values if v is not None}
-            if aware == {True}:
-                return pd.Series(pd.to_datetime(values, utc=True), index=s.index)
-        raise InvalidDataError(
-            f"column {column!r} mixes naive and time-zone-aware datetimes; convert it with "
-            "pd.to_datetime(..., utc=True) or localize it first",
-            column=str(column),
-            rule="unsupported_dtype",
-        ) from None
+        return pd.Series(pd.to_datetime(values, **options), index=s.index)
+    except (ValueError, TypeError):
+        pass
+    aware = {getattr(v, "tzinfo", None) is not None for v in values if v is not None}
+    if text or aware == {True}:
+        # Several UTC offsets (all explicit): the instants are what matter.
+        return pd.Series(pd.to_datetime(values, utc=True, **options), index=s.index)
+    raise InvalidDataError(
+        f"column {column!r} mixes naive and time-zone-aware datetimes; convert it with "
+        "pd.to_datetime(..., utc=True) or localize it first",
+        column=str(column),
+        rule="unsupported_dtype",
+    )
 
 
 def _as_datetime(v: object) -> object:

@@ -1,0 +1,126 @@
+"""Plan and Chunk: lazy chunks, exact deterministic bodies, positions mapping to source rows."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+from payload_helpers import parse, requests_of
+
+from fs_pandas.payloads import Chunk, Plan, plan_users
+
+
+def frame(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"uid": [f"u{i}" for i in range(n)], "score": np.arange(n) / 4})
+
+
+def test_plan_reports_kind_and_row_counts() -> None:
+    plan = plan_users(pd.DataFrame({"uid": ["a", None, "c"]}), uid_col="uid")
+    assert (plan.kind, plan.n_rows, len(plan.rejected)) == ("users", 3, 1)
+    assert plan.accepted_positions.dtype == np.int64
+    assert plan.accepted_positions.tolist() == [0, 2]
+
+
+def test_chunks_split_accepted_rows_by_size() -> None:
+    chunks = list(plan_users(frame(5), uid_col="uid").chunks(2))
+    assert [len(c) for c in chunks] == [2, 2, 1]
+    assert [c.number for c in chunks] == [0, 1, 2]
+
+
+def test_chunks_is_a_generator() -> None:
+    assert isinstance(plan_users(frame(3), uid_col="uid").chunks(1), types.GeneratorType)
+
+
+def test_first_chunk_is_built_without_building_later_ones() -> None:
+    plan = plan_users(frame(10), uid_col="uid")
+    built: list[int] = []
+    real_body = plan.body
+
+    def spy(positions: np.ndarray) -> bytes:
+        built.append(len(positions))
+        return real_body(positions)
+
+    plan.body = spy  # type: ignore[method-assign]
+    chunks = plan.chunks(3)
+    assert built == []  # nothing happens until the first chunk is asked for
+    next(chunks)
+    assert built == [3]
+
+
+def test_body_is_exactly_a_compact_requests_object() -> None:
+    plan = plan_users(pd.DataFrame({"uid": ["a"], "n": [1]}), uid_col="uid")
+    body = next(plan.chunks()).body
+    assert body == (
+        b'{"requests":[{"uid":"a","properties":{"n":1},"schema":{"properties":{"n":"int"}}}]}'
+    )
+
+
+def test_bodies_are_deterministic() -> None:
+    df = pd.DataFrame(
+        {
+            "uid": ["a", "b"],
+            "t": pd.to_datetime(["2024-01-01", None]),
+            "c": pd.Categorical(["x", None]),
+            "l": [[1], None],
+        }
+    )
+    first = [c.body for c in plan_users(df, uid_col="uid").chunks(1)]
+    second = [c.body for c in plan_users(df.copy(), uid_col="uid").chunks(1)]
+    assert first == second
+
+
+def test_chunk_is_frozen() -> None:
+    chunk = next(plan_users(frame(1), uid_col="uid").chunks())
+    assert isinstance(chunk, Chunk)
+    with pytest.raises(AttributeError):
+        chunk.number = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("size", [0, -1, 50_001])
+def test_chunk_size_outside_1_to_50000_is_refused(size: int) -> None:
+    with pytest.raises(ValueError, match="50000"):
+        plan_users(frame(1), uid_col="uid").chunks(size)
+
+
+def test_positions_are_source_positions_with_a_non_unique_index() -> None:
+    df = frame(4)
+    df.index = [7, 7, 3, 3]
+    df.loc[df.index[1:2], "uid"] = None  # label 7 appears twice; only position 1 is missing
+    df.iloc[1, 0] = None
+    plan = plan_users(df, uid_col="uid")
+    positions = np.concatenate([c.positions for c in plan.chunks(2)])
+    uids = [r["uid"] for r in requests_of(plan, 2)]
+    assert [df.iloc[p, 0] for p in positions] == uids
+    assert 1 in plan.rejected["position"].tolist()
+
+
+def test_positions_map_to_rows_with_a_multiindex() -> None:
+    df = frame(3)
+    df.index = pd.MultiIndex.from_tuples([("a", 1), ("a", 2), ("b", 1)])
+    plan = plan_users(df, uid_col="uid")
+    chunk = next(plan.chunks())
+    assert chunk.positions.tolist() == [0, 1, 2]
+    assert [r["uid"] for r in parse(chunk.body)["requests"]] == ["u0", "u1", "u2"]
+
+
+def test_requests_returns_every_accepted_request() -> None:
+    plan = plan_users(frame(3), uid_col="uid")
+    assert [r["uid"] for r in plan.requests()] == ["u0", "u1", "u2"]
+
+
+def test_empty_frame_plans_no_chunk() -> None:
+    plan = plan_users(pd.DataFrame({"uid": pd.Series([], dtype=object)}), uid_col="uid")
+    assert list(plan.chunks()) == []
+    assert plan.rejected.empty
+
+
+def test_bodies_span_the_internal_encoding_slices() -> None:
+    plan = plan_users(frame(12_001), uid_col="uid")
+    reqs = requests_of(plan, 12_001)
+    assert [r["uid"] for r in reqs] == [f"u{i}" for i in range(12_001)]
+
+
+def test_plan_is_a_plan() -> None:
+    assert isinstance(plan_users(frame(1), uid_col="uid"), Plan)
