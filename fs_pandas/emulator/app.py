@@ -34,11 +34,12 @@ def to_response(reply: Reply) -> Response:
     return Response(content, status_code=reply.status, headers=reply.headers, media_type=media)
 
 
-async def read_json(request: Request) -> Any:
+async def read_json(request: Request, state: OrgState) -> Any:
     """Parse the body as JSON whatever the Content-Type (§9.20; chunked bodies included)."""
     raw = await request.body()
     try:
-        return orjson.loads(raw)
+        with state.bulk:  # see GcPause: large batches parse 3-4x faster
+            return orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ApiError(400, "invalid_argument", "request body is not valid JSON") from None
 
@@ -70,8 +71,11 @@ def _v2_routes(state: OrgState) -> list[Route]:
     admin = endpoint(state, admin_only=True)
 
     async def create_with_key(request: Request, action: Callable[[Any], Reply]) -> Reply:
-        body = await read_json(request)
+        body = await read_json(request, state)
         key = request.headers.get("idempotency-key")
+        if key is None:
+            return action(body)
+        # §6: the same key with another body (or on another route) is a mismatch.
         fingerprint = request.url.path.encode() + b"\0" + canonical(body)
         return state.idempotent(key, fingerprint, lambda: _guard(lambda: action(body)))
 
@@ -97,7 +101,7 @@ def _v2_routes(state: OrgState) -> list[Route]:
 
     @std
     async def update_user(request: Request) -> Reply:
-        return state.update_user(request.path_params["id"], await read_json(request))
+        return state.update_user(request.path_params["id"], await read_json(request, state))
 
     @admin
     async def delete_user(request: Request) -> Reply:

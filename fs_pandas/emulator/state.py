@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import gc
 import hashlib
 import re
 import threading
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -245,49 +246,61 @@ def _check_str(obj: JsonDict, key: str, limit: int | None, where: str) -> None:
         raise RowError("invalid_argument", f"{where}{key} exceeds {limit} characters")
 
 
-def _check_value(path: str, value: Any) -> None:
-    """§3.3: a leaf value serialises within 8192 bytes; arrays may not hold objects."""
-    if isinstance(value, str):
-        if len(value) <= _SAFE_STR_CHARS:
-            return
-    elif isinstance(value, bool | int | float) or value is None:
-        return
-    elif isinstance(value, list) and any(isinstance(item, dict) for item in value):
-        raise RowError("invalid_argument", f"property {path}: arrays of objects are not supported")
+_SCALAR_TYPES = frozenset({int, float, bool, type(None)})
+
+
+def _check_name(path: str, name: str) -> None:
+    """§3.3: letter first, then [A-Za-z0-9_]; the dotted path within 512 characters."""
+    if not _NAME_RE.match(name):
+        raise RowError("invalid_argument", f"invalid property name {path!r}")
+    if len(path) > MAX_PATH_CHARS:
+        raise RowError(
+            "invalid_argument", f"property path {path[:40]}... exceeds {MAX_PATH_CHARS} chars"
+        )
+
+
+def _check_size(path: str, value: Any) -> None:
+    """§3.3: each value serialises within 8192 bytes (a larger one is rejected)."""
     if len(orjson.dumps(value)) > MAX_VALUE_BYTES:
         raise RowError("invalid_argument", f"property {path}: value exceeds {MAX_VALUE_BYTES} B")
 
 
-def _check_properties(props: Any, prefix: str, good_names: set[str]) -> None:
-    """§3.3 names (letter first, [A-Za-z0-9_], dotted path ≤ 512) and values, recursively."""
-    if not isinstance(props, dict):
-        raise RowError("invalid_argument", f"{prefix or 'properties'} must be an object")
+def _check_properties(props: JsonDict, prefix: str, good_paths: set[str]) -> None:
+    """§3.3 names and values, recursively. Hot path: 50,000 rows must validate in well
+    under a second, so known-good paths are cached and common scalars skip serialising."""
     for name, value in props.items():
-        if name not in good_names:
-            if not _NAME_RE.match(name):
-                raise RowError("invalid_argument", f"invalid property name {prefix + name!r}")
-            good_names.add(name)
-        path = prefix + name
-        if len(path) > MAX_PATH_CHARS:
-            raise RowError(
-                "invalid_argument", f"property path {path[:40]}... exceeds {MAX_PATH_CHARS} chars"
-            )
-        if isinstance(value, dict):
-            _check_properties(value, path + ".", good_names)
-        else:
-            _check_value(path, value)
+        path = prefix + name if prefix else name
+        if path not in good_paths:
+            _check_name(path, name)
+            good_paths.add(path)
+        kind = type(value)
+        if kind is str:
+            # A str this short cannot exceed 8192 bytes even if every char is escaped.
+            if len(value) > _SAFE_STR_CHARS:
+                _check_size(path, value)
+        elif kind is dict:
+            _check_properties(value, path + ".", good_paths)
+        elif kind is list:
+            # §3.3: arrays of objects are not supported.
+            if any(type(item) is dict for item in value):
+                raise RowError(
+                    "invalid_argument", f"property {path}: arrays of objects are not supported"
+                )
+            _check_size(path, value)
+        elif kind not in _SCALAR_TYPES:
+            _check_size(path, value)
 
 
-def check_properties(row: JsonDict, good_names: set[str]) -> None:
+def check_properties(row: JsonDict, good_paths: set[str]) -> None:
     """Validate ``row["properties"]``: ≤ 500 properties (top-level keys), names, values."""
     props = row.get("properties")
     if props is None:
         return
-    if not isinstance(props, dict):
+    if type(props) is not dict:
         raise RowError("invalid_argument", "properties must be an object")
     if len(props) > MAX_PROPERTIES:
         raise RowError("invalid_argument", f"more than {MAX_PROPERTIES} properties")
-    _check_properties(props, "", good_names)
+    _check_properties(props, "", good_paths)
 
 
 def flatten_schema(schema: Any, prefix: str = "") -> dict[str, str]:
@@ -315,20 +328,26 @@ def check_schema(row: JsonDict) -> dict[str, str] | None:
     return flatten_schema(schema.get("properties") or {})
 
 
+_USER_STR_LIMITS = (("uid", MAX_UID), ("display_name", MAX_DISPLAY_NAME), ("email", MAX_EMAIL),
+                    ("id", None))
+
+
 def check_user_row(row: Any, *, batch: bool, good_names: set[str]) -> None:
     """§3.1 user fields: known fields only, string lengths, properties, schema."""
-    if not isinstance(row, dict):
+    if type(row) is not dict:
         raise RowError("invalid_argument", "each request must be an object")
     allowed = _BATCH_USER_FIELDS if batch else _USER_FIELDS
-    extra = set(row) - allowed
-    if extra:
-        raise RowError("invalid_argument", f"unknown field(s): {', '.join(sorted(extra))}")
-    _check_str(row, "uid", MAX_UID, "")
-    _check_str(row, "display_name", MAX_DISPLAY_NAME, "")
-    _check_str(row, "email", MAX_EMAIL, "")
-    _check_str(row, "id", None, "")
-    check_properties(row, good_names)
-    check_schema(row)
+    if not allowed.issuperset(row):
+        extra = sorted(set(row) - allowed)
+        raise RowError("invalid_argument", f"unknown field(s): {', '.join(extra)}")
+    for key, limit in _USER_STR_LIMITS:
+        value = row.get(key)
+        if value is not None and (type(value) is not str or (limit and len(value) > limit)):
+            _check_str(row, key, limit, "")
+    if "properties" in row:
+        check_properties(row, good_names)
+    if "schema" in row:
+        check_schema(row)
 
 
 def _check_identification(row: JsonDict) -> None:
@@ -362,9 +381,9 @@ def check_event_row(row: Any, *, shared_context: bool, good_names: set[str]) -> 
     """§3.2 event rules: non-empty name, timestamp, identification, context, properties."""
     if not isinstance(row, dict):
         raise RowError("invalid_argument", "each request must be an object")
-    extra = set(row) - _EVENT_FIELDS
-    if extra:
-        raise RowError("invalid_argument", f"unknown field(s): {', '.join(sorted(extra))}")
+    if not _EVENT_FIELDS.issuperset(row):
+        extra = sorted(set(row) - _EVENT_FIELDS)
+        raise RowError("invalid_argument", f"unknown field(s): {', '.join(extra)}")
     name = row.get("name")
     if not isinstance(name, str) or not name:
         raise RowError("invalid_argument", "events must have a non-empty name")
@@ -423,22 +442,32 @@ def infer_schema(props: JsonDict, declared: dict[str, str], prefix: str = "") ->
     return out
 
 
-def _merge_props(target: JsonDict, new: JsonDict) -> None:
+def _merged(old: JsonDict, new: JsonDict) -> JsonDict:
     """§3.1: properties merge into the existing set; on collision the latest value wins.
 
-    Nulls are accepted and ignored (§9.10); nested objects merge key by key.
+    Returns a new dict (copy-on-write: stored dicts are never mutated, so import snapshots can
+    share them). Nulls are accepted and ignored (§9.10); nested objects merge key by key.
     """
+    if not old:
+        return _without_nulls(new)
+    out = dict(old)
     for name, value in new.items():
         if value is None:
             continue
-        old = target.get(name)
-        if isinstance(value, dict) and isinstance(old, dict):
-            _merge_props(old, value)
-        elif isinstance(value, dict):
-            target[name] = {}
-            _merge_props(target[name], value)
+        if type(value) is dict:
+            prior = out.get(name)
+            out[name] = _merged(prior if type(prior) is dict else {}, value)
         else:
-            target[name] = value
+            out[name] = value
+    return out
+
+
+def _without_nulls(props: JsonDict) -> JsonDict:
+    values = props.values()
+    if None not in values and dict not in map(type, values):
+        return props  # nothing to drop: share it (stored dicts are never mutated)
+    return {k: _without_nulls(v) if type(v) is dict else v
+            for k, v in props.items() if v is not None}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -446,9 +475,10 @@ def _merge_props(target: JsonDict, new: JsonDict) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class User:
-    """A stored user."""
+    """A stored user. ``properties``, ``declared`` and ``conflicts`` are replaced, never
+    mutated, so snapshots may share them."""
 
     id: str
     uid: str | None = None
@@ -460,16 +490,20 @@ class User:
 
     def apply(self, row: JsonDict) -> None:
         """Merge one create/update/batch row into this user."""
-        for key in ("display_name", "email"):
-            if row.get(key) is not None:
-                setattr(self, key, row[key])
-        props = row.get("properties")
+        get = row.get
+        if get("display_name") is not None:
+            self.display_name = row["display_name"]
+        if get("email") is not None:
+            self.email = row["email"]
+        props = get("properties")
         if props:
-            self._note_conflicts(props)
-            _merge_props(self.properties, props)
-        schema = row.get("schema")
+            if self.properties:
+                self._note_conflicts(props)
+            self.properties = _merged(self.properties, props)
+        schema = get("schema")
         if schema:
-            self.declared.update(flatten_schema(schema.get("properties") or {}))
+            self.declared = {**self.declared,
+                             **flatten_schema(schema.get("properties") or {})}
 
     def _note_conflicts(self, props: JsonDict) -> None:
         """§3.4 type_conflicts: a field that receives a second type."""
@@ -479,14 +513,12 @@ class User:
                 continue
             t_old, t_new = _type_of(old), _type_of(value)
             if t_old != t_new and t_new is not None:
-                self.conflicts[name] = t_new
+                self.conflicts = {**self.conflicts, name: t_new}
 
     def snapshot(self) -> Snapshot:
-        """A frozen copy for an imports page (the user as this import left it)."""
-        return Snapshot(
-            self.id, self.uid, self.display_name, self.email, _deep_copy(self.properties),
-            dict(self.declared), dict(self.conflicts)
-        )
+        """The user as this import left it (shares the copy-on-write dicts)."""
+        return Snapshot(self.id, self.uid, self.display_name, self.email, self.properties,
+                        self.declared, self.conflicts)
 
     def render(self, *, include_schema: bool, app_url: str) -> JsonDict:
         """GetUserResponse (§3.1)."""
@@ -496,13 +528,8 @@ class User:
         return body
 
 
-def _deep_copy(props: JsonDict) -> JsonDict:
-    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in props.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """A user as one import left it."""
+class Snapshot(NamedTuple):
+    """A user as one import left it (a tuple: 50,000 of them are built per big job)."""
 
     id: str
     uid: str | None
@@ -567,12 +594,41 @@ class _Stored:
     reply: Reply
 
 
+class GcPause:
+    """Pause the cyclic garbage collector around bulk work (re-entrant, thread-safe).
+
+    Parsing and importing 50,000 rows allocates millions of objects that all stay alive; with
+    the collector on, repeated collections scan that growing heap and cost as much again as
+    the work itself (measured: ``orjson.loads`` of a 10 MB batch 0.4-0.6 s with gc on,
+    0.12 s off). Nothing here creates reference cycles, so pausing loses nothing.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._was_enabled = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._was_enabled:
+                gc.enable()
+
+
 class OrgState:
     """All state of one emulated org; every public method takes the one lock."""
 
     def __init__(self, config: EmulatorConfig) -> None:
         self._initial = config
         self._lock = threading.RLock()
+        self.bulk = GcPause()
         self._reset_locked(config)
 
     # -- settings and lifecycle ----------------------------------------------------------------
@@ -656,6 +712,8 @@ class OrgState:
 
     def _fail_check(self, uid: Any) -> None:
         """Server-side row failures: ``fail_uids`` and ``row_error_rate`` (faults)."""
+        if not self.config.fail_uids and not self.config.faults.row_error_rate:
+            return
         if uid is not None and uid in self.config.fail_uids:
             raise RowError(self.config.faults.row_error_code, f"import of uid {uid} failed")
         if self.faults.row_fails():
@@ -665,16 +723,19 @@ class OrgState:
         """§3.1: upsert on uid; rows without uid create a new anonymous user (§9.18)."""
         uid = row.get("uid") or None
         user_id = row.get("id")
-        if user_id is not None:
-            user = self.users.get(user_id)
-            if user is None:
+        if user_id is None and uid is not None and uid not in self.by_uid:
+            user = self._new_user()  # the common case of a big import: a new identified user
+            user.uid = uid
+            self.by_uid[uid] = user.id
+        elif user_id is not None:
+            if user_id not in self.users:
                 raise RowError("user_not_found", f"user {user_id} does not exist")
+            user = self.users[user_id]
             self._set_uid(user, uid)
-        elif uid is not None and uid in self.by_uid:
+        elif uid is not None:
             user = self.users[self.by_uid[uid]]
         else:
             user = self._new_user()
-            self._set_uid(user, uid)
         user.apply(row)
         return user
 
@@ -821,6 +882,10 @@ class OrgState:
 
     def create_job(self, kind: str, body: Any, idempotency_key: str | None) -> Reply:
         """UB1/EB1: validate the envelope (400) and rows (row errors), admit (429), create."""
+        with self.bulk:
+            return self._create_job(kind, body, idempotency_key)
+
+    def _create_job(self, kind: str, body: Any, idempotency_key: str | None) -> Reply:
         requests, shared = self._envelope(kind, body)
         good: set[str] = set()
         if kind == "users":
@@ -927,10 +992,11 @@ class OrgState:
 
     def _finish(self, job: Job, at: float) -> None:
         """Apply the job's rows to the store; COMPLETED iff no row failed (§5.1)."""
-        if job.kind == "users":
-            self._finish_users(job)
-        else:
-            self._finish_events(job)
+        with self.bulk:
+            if job.kind == "users":
+                self._finish_users(job)
+            else:
+                self._finish_events(job)
         job.status = FAILED if job.errors else COMPLETED
         del self.active[job.id]
         job.finished = min(max(at, job.created), self.now())

@@ -1,4 +1,4 @@
-"""Helpers for the emulator's tests: plain ``requests`` against ``emu.url`` (no fs_pandas client)."""
+"""Helpers for the emulator tests: plain ``requests`` against ``emu.url`` (no fs_pandas client)."""
 
 from __future__ import annotations
 
