@@ -238,7 +238,7 @@ class Plan:
         if f.keep_null:
             for i in np.flatnonzero(~present).tolist():
                 values[i] = None  # NaN, NaT, pd.NA all become null (null policy "null")
-            return values, np.ones(len(values), dtype=bool)
+            return values, present  # the member is written (as null); present: has a value
         for i in np.flatnonzero(~present).tolist():
             values[i] = msgspec.UNSET  # left out of the object (null policy "omit")
         return values, present
@@ -260,6 +260,8 @@ class Plan:
                 values, present = [orjson.loads(child.constant)] * n, np.ones(n, dtype=bool)
             elif isinstance(child, Field):
                 values, present = columns[child.index]
+                if child.keep_null:
+                    present = np.ones(n, dtype=bool)  # written as null when missing
             else:
                 values, present = self._build(child, columns, n, positions)
             members.append(values)
