@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NOTEBOOK, write_kernelspec
+from notebook_helpers import KERNEL_NAME, NOTEBOOK, write_kernelspec
 
 pytestmark = pytest.mark.browser
 
@@ -70,9 +70,11 @@ class Lab:
     url: str
     token: str
 
-    def api(self, path: str, *, method: str = "GET") -> Any:
+    def api(self, path: str, *, method: str = "GET", body: Any = None) -> Any:
+        headers = {"Authorization": f"token {self.token}", "Content-Type": "application/json"}
+        data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
-            f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+            f"{self.url}{path}", data=data, method=method, headers=headers
         )
         with urllib.request.urlopen(request, timeout=5) as response:
             body = response.read()
@@ -105,9 +107,15 @@ def _write_settings(settings_dir: Path) -> None:
 
 def _lab_command(root: Path, home: Path, port: int, token: str) -> list[str]:
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
         f"--LabApp.user_settings_dir={home / 'settings'}",
         f"--LabApp.workspaces_dir={home / 'workspaces'}",
         "--LabApp.news_url=None",
@@ -176,11 +184,26 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     log = home / "jupyterlab.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            _lab_command(root, home, port, lab.token), env=_lab_env(home), cwd=root,
-            stdout=out, stderr=subprocess.STDOUT,
+            _lab_command(root, home, port, lab.token),
+            env=_lab_env(home),
+            cwd=root,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         try:
             _wait_until_up(lab, process, log)
+            # Start the notebook's kernel now, so that it boots while the browser starts and
+            # loads the page; JupyterLab attaches the page to this session (same path).
+            lab.api(
+                "/api/sessions",
+                method="POST",
+                body={
+                    "path": NOTEBOOK.name,
+                    "name": NOTEBOOK.name,
+                    "type": "notebook",
+                    "kernel": {"name": KERNEL_NAME},
+                },
+            )
             yield lab
         finally:
             _stop(lab, process)

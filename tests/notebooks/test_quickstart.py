@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import KERNEL_NAME, NOTEBOOK
+from notebook_helpers import KERNEL_NAME, NOTEBOOK
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
