@@ -231,3 +231,9 @@ def test_type_plan_lists_each_used_column(nulls: str) -> None:
     assert tp.columns.tolist() == ["column", "property", "type", "nulls", "note"]
     assert tp.set_index("column")["type"].to_dict() == {"uid": "uid", "n": "int", "when": "date"}
     assert tp.set_index("column")["nulls"].to_dict() == {"uid": 0, "n": 1, "when": 1}
+
+
+def test_null_policy_null_does_not_declare_a_type_for_a_null_value() -> None:
+    req = one([None], dtype="Int64", nulls="null")
+    assert req["properties"] == {"p": None}
+    assert "schema" not in req
