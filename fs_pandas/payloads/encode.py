@@ -1,9 +1,9 @@
 """Column-wise conversion of canonical Arrow arrays to plain Python values for the encoder.
 
-Each function works on a whole column (Arrow/numpy kernels, no per-row Python for scalar
-kinds) and returns a Python list plus the mask of missing rows; the request builder decides,
-with the null policy, whether a missing value is left out or written ``null``. Dates become
-RFC 3339 text here, in one place.
+A chunk's column is converted once (Arrow/numpy kernels, no per-row Python for scalar kinds);
+slices of it then become Python lists for the encoder. The request builder decides, with the
+null policy, whether a missing value is left out or written ``null``. Dates become RFC 3339
+text here, in one place.
 """
 
 from __future__ import annotations
@@ -11,42 +11,60 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from fs_pandas.payloads.types import Kind
 
-__all__ = ["python_values", "utc_iso"]
+__all__ = ["Prepared", "prepare", "utc_iso"]
 
 _UNITS = ("s", "ms", "us", "ns")
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
-def python_values(arr: pa.Array, kind: Kind, *, as_text: bool = False) -> list[Any]:
-    """Plain Python values of a canonical array (see ``types.to_arrow``); null -> ``None``.
+class Prepared:
+    """One column of a chunk, converted once, from which row slices become Python values.
 
-    Ints, floats and bools come out as Python scalars (never numpy scalars); dates as RFC 3339
-    UTC text; ``as_text`` writes numbers as text (uids of int columns become ``"123"``).
+    Values at missing rows are unspecified: the request builder overwrites them by mask.
+    """
+
+    def __init__(self, data: npt.NDArray[Any] | pa.Array, codes: npt.NDArray[Any] | None = None):
+        self._data = data
+        self._codes = codes
+
+    def values(self, start: int, stop: int) -> list[Any]:
+        """Plain Python values (never numpy scalars) of rows ``start:stop``."""
+        if self._codes is not None:
+            # Categoricals: each category converted once, gathered by code.
+            assert isinstance(self._data, np.ndarray)
+            return list(self._data[self._codes[start:stop]].tolist())
+        if isinstance(self._data, np.ndarray):
+            return list(self._data[start:stop].tolist())
+        return list(self._data.slice(start, stop - start).to_pylist())
+
+
+def prepare(arr: pa.Array, kind: Kind, *, as_text: bool = False) -> Prepared:
+    """Convert a canonical array (see ``types.to_arrow``) once per chunk.
+
+    Ints, floats and bools become numpy arrays (their ``tolist`` gives Python scalars); dates
+    become RFC 3339 UTC text; ``as_text`` writes numbers as text (int uids become ``"123"``).
     """
     if isinstance(arr, pa.DictionaryArray):
-        # Categoricals: convert each category once, then gather by code.
         categories = np.empty(len(arr.dictionary) + 1, dtype=object)
-        categories[:-1] = python_values(arr.dictionary, kind, as_text=as_text)
+        categories[:-1] = prepare(arr.dictionary, kind, as_text=as_text).values(
+            0, len(arr.dictionary)
+        )
         codes = pc.fill_null(arr.indices, -1).to_numpy(zero_copy_only=False)
-        return list(categories[codes].tolist())
+        return Prepared(categories, codes)
     if kind is Kind.DATE:
-        return list(utc_iso(arr).to_pylist())
+        return Prepared(utc_iso(arr))
     if as_text:
-        return list(pc.cast(arr, pa.string()).to_pylist())
-    if kind in (Kind.INT, Kind.REAL, Kind.BOOL) and arr.null_count:
-        filled = pc.fill_null(arr, False if kind is Kind.BOOL else 0)
-        values = list(filled.to_numpy(zero_copy_only=False).tolist())
-        for i in np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False)):
-            values[i] = None
-        return values
+        return Prepared(pc.cast(arr, pa.string()))
     if kind in (Kind.INT, Kind.REAL, Kind.BOOL):
-        return list(arr.to_numpy(zero_copy_only=False).tolist())
-    return list(arr.to_pylist())
+        filled = pc.fill_null(arr, False if kind is Kind.BOOL else 0)
+        return Prepared(filled.to_numpy(zero_copy_only=False))
+    return Prepared(arr)
 
 
 def utc_iso(arr: pa.Array) -> pa.Array:

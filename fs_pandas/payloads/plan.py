@@ -21,7 +21,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
-from fs_pandas.payloads.encode import python_values
+from fs_pandas.payloads.encode import Prepared, prepare
 from fs_pandas.payloads.rules import MAX_CHUNK
 from fs_pandas.payloads.types import Kind, source_missing, to_arrow
 
@@ -211,7 +211,7 @@ class Plan:
         return bytes(buffer)
 
     def _source(self, f: Field, positions: Positions) -> tuple[Any, npt.NDArray[np.bool_]]:
-        """One field's values at ``positions`` in compact form, and where they are present."""
+        """One field's values at ``positions``, converted once, and where they are present."""
         if f.index in self._prebuilt:
             source = self._prebuilt[f.index].values
             values = [source[i] for i in positions.tolist()]
@@ -219,8 +219,9 @@ class Plan:
         series = self._frame.iloc[positions, f.index]
         present = ~source_missing(series)
         if f.kind is Kind.STR and pd.api.types.is_object_dtype(series.dtype):
-            return series.to_numpy(dtype=object), present  # already Python str
-        return to_arrow(series, f.kind, naive_tz=self._naive_tz, column=f.column), present
+            return Prepared(series.to_numpy(dtype=object)), present  # already Python str
+        arr = to_arrow(series, f.kind, naive_tz=self._naive_tz, column=f.column)
+        return prepare(arr, f.kind, as_text=f.as_text), present
 
     def _values(
         self, index: int, source: tuple[Any, npt.NDArray[np.bool_]], start: int, stop: int
@@ -229,12 +230,7 @@ class Plan:
         data, present_all = source
         f = self._by_index[index]
         present = present_all[start:stop]
-        if isinstance(data, pa.Array):
-            values = python_values(data.slice(start, stop - start), f.kind, as_text=f.as_text)
-        elif isinstance(data, np.ndarray):
-            values = data[start:stop].tolist()
-        else:
-            values = data[start:stop]
+        values = data.values(start, stop) if isinstance(data, Prepared) else data[start:stop]
         if f.keep_null:
             for i in np.flatnonzero(~present).tolist():
                 values[i] = None  # NaN, NaT, pd.NA all become null (null policy "null")
