@@ -148,3 +148,26 @@ def test_invalid_single_create_is_400_with_message_and_code(admin: Api) -> None:
 def test_v2beta_alias_serves_the_same_routes(admin: Api) -> None:
     user_id = admin.post("/v2beta/users", {"uid": "u1"}).json()["id"]
     assert admin.get(f"/v2/users/{user_id}").json()["uid"] == "u1"
+
+
+def test_null_property_values_are_ignored_and_never_overwrite(admin: Api) -> None:
+    user_id = admin.post("/v2/users", {"uid": "u1", "properties": {"a": 1, "s": "null"}}).json()[
+        "id"]
+    admin.post("/v2/users", {"uid": "u1", "properties": {"a": None, "b": None, "n": {"c": None}}})
+    assert admin.get(f"/v2/users/{user_id}").json()["properties"] == {"a": 1, "s": "null",
+                                                                      "n": {}}
+
+
+def test_batch_import_drops_null_values_of_new_users(admin: Api) -> None:
+    job_id = admin.batch("users", [{"uid": "u1", "properties": {"a": None, "n": {"c": None,
+                                                                                  "d": 2}}}])
+    admin.finish("users", job_id)
+    (user,) = admin.pages("users", job_id, "imports")[0]["results"]
+    assert user["properties"] == {"n": {"d": 2}}
+
+
+def test_type_conflicts_record_a_second_type(admin: Api) -> None:
+    user_id = admin.post("/v2/users", {"uid": "u1", "properties": {"a": 1}}).json()["id"]
+    admin.post("/v2/users", {"uid": "u1", "properties": {"a": "one"}})
+    assert admin.get(f"/v2/users/{user_id}").json()["type_conflicts"] == {
+        "properties": {"a": "str"}}
