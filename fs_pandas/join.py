@@ -124,9 +124,14 @@ _UNRECONCILED = (
 def _match_errors(
     result: JobJoin, remaining: dict[int, Request], errors: Sequence[Request], echo_field: str
 ) -> None:
-    pool = _Pool(remaining.items(), canonical)
-    for error in errors:
-        position = pool.take(error.get(echo_field) or {})
+    if not errors:
+        return
+    echoes = [error.get(echo_field) or {} for error in errors]
+    # Canonical forms cost a serialisation each: make them only for rows an error may echo.
+    wanted = {_cheap_key(echo) for echo in echoes}
+    pool = _Pool(((p, r) for p, r in remaining.items() if _cheap_key(r) in wanted), canonical)
+    for error, echo in zip(errors, echoes, strict=True):
+        position = pool.take(echo)
         if position is None:
             result.unmatched_results += 1
             continue
@@ -142,6 +147,8 @@ def _match_user_imports(
     for imported in imports:
         if imported.get("uid"):
             _record_import(result, remaining, by_uid.take(imported), imported.get("id"))
+    if not anonymous:
+        return
     # Anonymous rows: match on what a new user echoes back, then by order as a last resort.
     by_content = _Pool(((p, r) for p, r in remaining.items() if not r.get("uid")), _user_content)
     leftovers = []
@@ -193,6 +200,11 @@ def _record_import(
     del remaining[position]
     result.imported.append(position)
     result.fullstory_ids.append(None if fs_id is None else str(fs_id))
+
+
+def _cheap_key(obj: Request) -> tuple[Any, Any]:
+    """A user's uid or an event's name: equal for a request and its echo, and cheap."""
+    return (obj.get("uid"), obj.get("name"))
 
 
 def _uid(obj: Request) -> str:
