@@ -9,6 +9,7 @@ that becomes ``chunk.body`` with a single copy.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +20,6 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 import pandas as pd
-import pyarrow as pa
 
 from fs_pandas.payloads.encode import Prepared, prepare
 from fs_pandas.payloads.rules import MAX_CHUNK
@@ -30,7 +30,7 @@ __all__ = ["Chunk", "Field", "Plan"]
 logger = logging.getLogger(__name__)
 
 Positions = npt.NDArray[np.int64]
-_SLICE = 5_000  # rows turned into Python objects at once while encoding a chunk
+_SLICE = 2_000  # rows turned into Python objects at once while encoding a chunk
 
 
 @dataclass(frozen=True)
@@ -190,25 +190,25 @@ class Plan:
         """The ``{"requests":[...]}`` body of the rows at ``positions`` (already validated).
 
         Columns are converted once per chunk to compact arrays; rows are turned into Python
-        objects and encoded ``_SLICE`` at a time into one growing buffer, so the objects alive
-        at once stay small next to the body itself.
+        objects and encoded ``_SLICE`` at a time, so the objects alive at once stay small next
+        to the body; each encoded slice is appended to the body as soon as it exists.
         """
         sources = {f.index: self._source(f, positions) for f in self._fields if f.constant is None}
         encoder = msgspec.json.Encoder()
-        buffer = bytearray(b'{"requests":')
+        out = io.BytesIO()
+        out.write(b'{"requests":[')
         for start in range(0, len(positions), _SLICE):
             stop = min(start + _SLICE, len(positions))
             columns = {i: self._values(i, src, start, stop) for i, src in sources.items()}
             requests, _ = self._build(self._root, columns, stop - start, positions[start:stop])
             del columns
-            # Each slice is encoded as a list; from the second on it is written over the
-            # previous closing "]", which then becomes the "," between the two: "...,...]".
-            end = len(buffer) - 1 if start else len(buffer)
-            encoder.encode_into(requests, buffer, end)
             if start:
-                buffer[end] = ord(",")
-        buffer += b"}" if len(positions) else b"[]}"
-        return bytes(buffer)
+                out.write(b",")
+            out.write(memoryview(encoder.encode(requests))[1:-1])  # the list without [ ]
+            del requests
+        out.write(b"]}")
+        # BytesIO hands over its own buffer here (no copy): peak is about one body.
+        return out.getvalue()
 
     def _source(self, f: Field, positions: Positions) -> tuple[Any, npt.NDArray[np.bool_]]:
         """One field's values at ``positions``, converted once, and where they are present."""
