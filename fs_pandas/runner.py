@@ -40,7 +40,7 @@ from fs_pandas.events import (
     RunFinished,
     RunStarted,
 )
-from fs_pandas.join import JobJoin, join_job
+from fs_pandas.join import JobJoin, join_job, slim_import
 from fs_pandas.ledger import Ledger
 from fs_pandas.models import Job, JobKind, JobStatus, Page
 
@@ -349,7 +349,10 @@ class Runner:
                 delay = self.options.poll_interval * not_ready
                 self.sleep(min(delay, self.options.max_poll_interval))
                 continue
-            into.extend(page.results)
+            if what == "imports":
+                into.extend(slim_import(self.kind, result) for result in page.results)
+            else:
+                into.extend(page.results)
             yield PageFetched(record.number, record.job_id, what, len(page.results))
             if not page.next_page_token or page.next_page_token == token:
                 return
