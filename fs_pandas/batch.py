@@ -21,7 +21,7 @@ from fs_pandas.events import ProgressEvent
 from fs_pandas.ledger import Ledger, read_ledger
 from fs_pandas.models import JobKind
 from fs_pandas.payloads import Plan, plan_events, plan_users
-from fs_pandas.progress import ProgressOption, ProgressState, choose_display, consume
+from fs_pandas.progress import Display, ProgressOption, ProgressState, choose_display, consume
 from fs_pandas.result import BatchResult, _Run
 from fs_pandas.runner import Runner, RunOptions, idempotency_key
 
@@ -183,6 +183,22 @@ def _open_ledger(setup: _Setup, plan: Plan) -> Ledger | None:
 _DONE = object()
 
 
+class _AlreadyShown:
+    """A display that is already on screen: starting it again must not show a second one."""
+
+    def __init__(self, display: Display):
+        self._display = display
+
+    def start(self, state: ProgressState) -> None:
+        self._display.update(state)
+
+    def update(self, state: ProgressState) -> None:
+        self._display.update(state)
+
+    def close(self, state: ProgressState) -> None:
+        self._display.close(state)
+
+
 class RunHandle:
     """A run in progress (``wait=False``): jobs go on while the notebook stays usable.
 
@@ -202,6 +218,7 @@ class RunHandle:
         self._events: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._result: BatchResult | None = None
+        self._shown: Display | None = None
 
     @property
     def ledger_path(self) -> str | None:
@@ -221,7 +238,8 @@ class RunHandle:
     def wait(self) -> BatchResult:
         """Block until the run ends, showing progress, and return its result."""
         if self._result is None:
-            display = choose_display(self._progress)
+            # Animate the widget this handle last showed, if any, rather than a second one.
+            display = _AlreadyShown(self._shown) if self._shown else choose_display(self._progress)
             try:
                 consume(self._event_stream(), display, self._state)
             except FullstoryError as exc:
@@ -238,6 +256,12 @@ class RunHandle:
     def result(self) -> BatchResult:
         """The result; waits for the run to end first (same as :meth:`wait`)."""
         return self.wait()
+
+    def _ipython_display_(self) -> None:
+        """Show progress so far; showing the handle again shows it as it is then."""
+        self._shown = choose_display(self._progress)
+        self._shown.start(self.status())
+        self._shown.update(self._state)
 
     def __repr__(self) -> str:
         state = self.status()
