@@ -55,6 +55,7 @@ class TextDisplay:
         self._width = 0
         self._closed = False
         self.draws = 0
+        self._announced = False
 
     @property
     def stream(self) -> TextIO:
@@ -87,6 +88,8 @@ class TextDisplay:
         self._closed = True
 
     def _draw(self, state: ProgressState, *, closed: bool) -> None:
+        if state.ledger_path and not self._announced:
+            self._announce(state.ledger_path)
         line = render_line(state, closed=closed)
         if self._tty:
             # A line longer than the terminal wraps, and "\r" then only redraws its last part;
@@ -102,6 +105,13 @@ class TextDisplay:
             self.stream.write(line + "\n")
         self.stream.flush()
         self.draws += 1
+
+    def _announce(self, ledger_path: str) -> None:
+        """Say once where the run's journal is: it is what ``resume`` needs after a crash."""
+        text = f"run journal: {ledger_path}"
+        self.stream.write(("\r" + text.ljust(self._width) if self._tty else text) + "\n")
+        self._width = 0
+        self._announced = True
 
     def __repr__(self) -> str:
         return f"TextDisplay(tty={self._tty})"

@@ -139,6 +139,9 @@ def render_label(state: ProgressState, *, closed: bool = False) -> str:
     if state.started:
         lines += [html.escape(row_counts(state)), html.escape(job_counts(state))]
         lines.append(html.escape(timing(state)))
+    if state.ledger_path:
+        # What fs_pandas.resume needs after a crash, shown from the start of the run.
+        lines.append(f"<small>run journal: {html.escape(state.ledger_path)}</small>")
     body = "<br>".join(lines)
     return (
         f'<div class="{LABEL_CLASS}" data-state="{state_tone}" '

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from progress_helpers import FakeClock, two_job_run
 
@@ -25,8 +26,20 @@ def _run(clock: FakeClock, events: list[ProgressEvent], *, tty: bool, width: int
     return stream.getvalue()
 
 
+def _run_lines(clock: FakeClock, events: list[ProgressEvent], **options: object) -> str:
+    """What :func:`_run` writes, without the one-off journal announcement."""
+    return re.sub(r"\r?run journal: [^\n]*\n", "", _run(clock, events, **options))  # type: ignore[arg-type]
+
+
+def test_the_journal_path_is_announced_once_on_its_own_line(clock: FakeClock) -> None:
+    for tty in (True, False):
+        out = _run(clock, two_job_run(), tty=tty)
+        assert out.count("run journal: l.db") == 1
+        assert re.search(r"(^|\r)run journal: l\.db *\n", out)
+
+
 def test_tty_redraws_one_line_with_carriage_returns(clock: FakeClock) -> None:
-    out = _run(clock, two_job_run(), tty=True)
+    out = _run_lines(clock, two_job_run(), tty=True)
     assert out.count("\n") == 1
     assert out.endswith("\n")
     assert out.count("\r") == len(two_job_run()) + 2  # start, each event, close
@@ -35,7 +48,7 @@ def test_tty_redraws_one_line_with_carriage_returns(clock: FakeClock) -> None:
 def test_tty_pads_a_shorter_line_over_a_longer_one(clock: FakeClock) -> None:
     retrying = Retrying(reason="HTTP 503", attempt=2, delay=1.5)
     events: list[ProgressEvent] = [*two_job_run()[:2], retrying, ChunkPlanned(chunk=1, rows=50)]
-    long_line, short_line = _run(clock, events, tty=True).rstrip("\n").split("\r")[-3:-1]
+    long_line, short_line = _run_lines(clock, events, tty=True).rstrip("\n").split("\r")[-3:-1]
     assert "retrying" in long_line and "retrying" not in short_line
     assert len(short_line) == len(long_line)  # spaces wipe what the longer line left behind
     assert short_line.endswith(" ")
@@ -44,19 +57,21 @@ def test_tty_pads_a_shorter_line_over_a_longer_one(clock: FakeClock) -> None:
 def test_tty_redraws_are_cut_to_the_terminal_width_but_the_final_line_is_whole(
     clock: FakeClock,
 ) -> None:
-    *redraws, final = _run(clock, two_job_run(), tty=True, width=60).rstrip("\n").split("\r")[1:]
+    *redraws, final = (
+        _run_lines(clock, two_job_run(), tty=True, width=60).rstrip("\n").split("\r")[1:]
+    )
     assert all(len(line) <= 60 for line in redraws)
     assert "jobs 0 waiting, 0 processing, 2 completed" in final
 
 
 def test_non_tty_writes_whole_lines(clock: FakeClock) -> None:
-    out = _run(clock, two_job_run(), tty=False)
+    out = _run_lines(clock, two_job_run(), tty=False)
     assert "\r" not in out
     assert len(out.splitlines()) == len(two_job_run()) + 1  # each event, then close
 
 
 def test_non_tty_waits_for_the_run_to_start_before_writing(clock: FakeClock) -> None:
-    first = _run(clock, two_job_run(), tty=False).splitlines()[0]
+    first = _run_lines(clock, two_job_run(), tty=False).splitlines()[0]
     assert first.startswith("users import: 5 / 105 rows (5%)")
 
 
@@ -78,7 +93,7 @@ def test_final_line_has_elapsed_time_and_rate(clock: FakeClock) -> None:
 
 
 def test_running_line_has_an_eta(clock: FakeClock) -> None:
-    lines = _run(clock, two_job_run(), tty=False).splitlines()
+    lines = _run_lines(clock, two_job_run(), tty=False).splitlines()
     # Line 7 follows job-a's JobFinished: 50 rows sent in 7 s, 50 pending -> 7 s to go.
     assert "ETA 7.0 s" in lines[7]
 
