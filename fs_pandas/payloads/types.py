@@ -157,6 +157,8 @@ def to_arrow(s: pd.Series, kind: Kind, *, naive_tz: str, column: Hashable) -> pa
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
         return pa.array(values, type=pa.float64(), from_pandas=True)
     if kind is Kind.BOOL:
+        if s.dtype == np.bool_:
+            return pa.array(s.to_numpy(), type=pa.bool_())
         return pa.array(pd.array(s.to_numpy(dtype=object), dtype="boolean"), type=pa.bool_())
     if kind is Kind.DATE:
         return _date_arrow(s, naive_tz=naive_tz, column=column)

@@ -10,11 +10,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from payload_helpers import parse
 
 from fs_pandas.payloads import plan_events, plan_users
+from fs_pandas.payloads.encode import utc_iso
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3}|\.\d{6}|\.\d{9})?Z$")
@@ -205,3 +207,32 @@ def test_any_finite_float_round_trips_exactly(value: float) -> None:
     df = pd.DataFrame({"uid": ["a"], "p": np.array([value], dtype=np.float64)})
     body = next(plan_users(df, uid_col="uid").chunks()).body
     assert parse(body)["requests"][0]["properties"]["p"] == value
+
+
+def expected_iso(moment: dt.datetime) -> str:
+    """The documented form, written the slow obvious way."""
+    text = (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    )
+    micros = moment.microsecond
+    if micros and micros % 1000 == 0:
+        text += f".{micros // 1000:03d}"
+    elif micros:
+        text += f".{micros:06d}"
+    return text + "Z"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.datetimes(
+            min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31, 23, 59, 59)
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_utc_iso_matches_the_calendar_for_any_date(moments: list[dt.datetime]) -> None:
+    arr = pa.array(moments, type=pa.timestamp("us", "UTC"))
+    assert utc_iso(arr).tolist() == [expected_iso(m) for m in moments]
