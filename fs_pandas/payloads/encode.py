@@ -17,8 +17,9 @@ import pyarrow.compute as pc
 
 from fs_pandas.payloads.types import Kind
 
-__all__ = ["Prepared", "prepare", "utc_iso"]
+__all__ = ["Prepared", "iso_text", "prepare", "utc_iso"]
 
+_DATE_BLOCK = 10_000  # rows of date text formatted at once
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
@@ -28,9 +29,17 @@ class Prepared:
     Values at missing rows are unspecified: the request builder overwrites them by mask.
     """
 
-    def __init__(self, data: npt.NDArray[Any] | pa.Array, codes: npt.NDArray[Any] | None = None):
+    def __init__(
+        self,
+        data: npt.NDArray[Any] | pa.Array,
+        codes: npt.NDArray[Any] | None = None,
+        *,
+        date_unit: str | None = None,
+    ):
         self._data = data
         self._codes = codes
+        self._date_unit = date_unit  # data holds int64 ticks: text made per block
+        self._block: tuple[int, npt.NDArray[np.str_]] = (0, np.empty(0, dtype="<U30"))
 
     def values(self, start: int, stop: int) -> list[Any]:
         """Plain Python values (never numpy scalars) of rows ``start:stop``."""
@@ -38,9 +47,22 @@ class Prepared:
             # Categoricals: each category converted once, gathered by code.
             assert isinstance(self._data, np.ndarray)
             return list(self._data[self._codes[start:stop]].tolist())
+        if self._date_unit is not None:
+            return list(self._dates(start, stop).tolist())
         if isinstance(self._data, np.ndarray):
             return list(self._data[start:stop].tolist())
         return list(self._data.slice(start, stop - start).to_pylist())
+
+    def _dates(self, start: int, stop: int) -> npt.NDArray[np.str_]:
+        """Date text of rows ``start:stop``, formatted ``_DATE_BLOCK`` rows at a time (the
+        per-call cost of NumPy is amortised; only one block of text is alive at once)."""
+        assert isinstance(self._data, np.ndarray) and self._date_unit is not None
+        first, text = self._block
+        if not first <= start or stop > first + len(text):
+            end = max(stop, start + _DATE_BLOCK)
+            text = iso_text(self._data[start:end], self._date_unit)
+            first, self._block = start, (start, text)
+        return text[start - first : stop - first]
 
 
 def prepare(arr: pa.Array, kind: Kind, *, as_text: bool = False) -> Prepared:
@@ -57,7 +79,9 @@ def prepare(arr: pa.Array, kind: Kind, *, as_text: bool = False) -> Prepared:
         codes = pc.fill_null(arr.indices, -1).to_numpy(zero_copy_only=False)
         return Prepared(categories, codes)
     if kind is Kind.DATE:
-        return Prepared(utc_iso(arr))
+        # Text is made slice by slice: a chunk's worth of it would be ~6 bytes/char x 30.
+        ticks = pc.fill_null(pc.cast(arr, pa.int64()), 0).to_numpy(zero_copy_only=False)
+        return Prepared(ticks, date_unit=arr.type.unit)
     if as_text:
         return Prepared(pc.cast(arr, pa.string()))
     if kind in (Kind.INT, Kind.REAL, Kind.BOOL):
@@ -74,8 +98,15 @@ def utc_iso(arr: pa.Array) -> npt.NDArray[np.str_]:
     composed with integer arithmetic over whole columns (a fixed-width byte matrix), because
     formatting through Arrow or Python costs about ten times more per value.
     """
-    per_second = _PER_SECOND[arr.type.unit]
     ticks = pc.fill_null(pc.cast(arr, pa.int64()), 0).to_numpy(zero_copy_only=False)
+    out = iso_text(ticks, arr.type.unit)
+    out[~arr.is_valid().to_numpy(zero_copy_only=False)] = ""
+    return out
+
+
+def iso_text(ticks: npt.NDArray[np.int64], unit: str) -> npt.NDArray[np.str_]:
+    """RFC 3339 UTC text of epoch ``ticks`` in ``unit`` (see :func:`utc_iso`)."""
+    per_second = _PER_SECOND[unit]
     seconds = np.floor_divide(ticks, per_second)
     nanos = (ticks - seconds * per_second) * (1_000_000_000 // per_second)
     days, second_of_day = np.divmod(seconds, 86_400)
@@ -94,7 +125,6 @@ def utc_iso(arr: pa.Array) -> npt.NDArray[np.str_]:
     _fraction(text, nanos)
     # Rows are NUL-padded; NumPy drops trailing NULs when it turns them into str.
     out: npt.NDArray[np.str_] = text.view("<U30").reshape(-1)
-    out[~arr.is_valid().to_numpy(zero_copy_only=False)] = ""
     return out
 
 
