@@ -17,7 +17,7 @@ import pandas as pd
 
 from fs_pandas.client import Client
 from fs_pandas.errors import FullstoryError, LedgerError
-from fs_pandas.events import ProgressEvent
+from fs_pandas.events import ProgressEvent, Retrying
 from fs_pandas.ledger import Ledger, read_ledger
 from fs_pandas.models import JobKind
 from fs_pandas.payloads import Plan, plan_events, plan_users
@@ -241,7 +241,7 @@ class RunHandle:
             # Animate the widget this handle last showed, if any, rather than a second one.
             display = _AlreadyShown(self._shown) if self._shown else choose_display(self._progress)
             try:
-                consume(self._event_stream(), display, self._state)
+                consume(self._event_stream(display), display, self._state)
             except FullstoryError as exc:
                 if self.ledger_path is not None:
                     exc.add_note(
@@ -272,10 +272,17 @@ class RunHandle:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _event_stream(self) -> Iterator[ProgressEvent]:
+    def _event_stream(self, display: Display) -> Iterator[ProgressEvent]:
         if self._thread is None:
+
+            def show_retry(event: Retrying) -> None:
+                # Called on this thread in the middle of a request: draw it now, not after.
+                self._state.apply(event)
+                display.update(self._state)
+
             try:
-                yield from self._runner.events()
+                with self._setup.client.retry_listener(show_retry):
+                    yield from self._runner.events()
             finally:
                 self._close_ledger()
             return
@@ -290,8 +297,9 @@ class RunHandle:
     def _start_background(self) -> None:
         def work() -> None:
             try:
-                for event in self._runner.events():
-                    self._events.put(event)
+                with self._setup.client.retry_listener(self._events.put):
+                    for event in self._runner.events():
+                        self._events.put(event)
             except BaseException as exc:  # handed to the thread that waits
                 self._events.put(exc)
             finally:

@@ -18,6 +18,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, NoReturn, get_args
@@ -145,6 +146,7 @@ class Client:
         self._timeout = _check_timeout(timeout)
         self._retry = retry if retry is not None else RetryPolicy()
         self._on_retry = on_retry
+        self._retry_listeners: list[Callable[[Retrying], None]] = []
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
         self._session = self._new_session(integration_source)
@@ -191,6 +193,19 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client(base_url={self._base_url!r}, key={_MASK})"
+
+    @contextmanager
+    def retry_listener(self, callback: Callable[[Retrying], None]) -> Iterator[None]:
+        """Also report each retry to ``callback`` while the ``with`` block runs.
+
+        A run uses it to show "retrying" in its progress display, whatever ``on_retry`` the
+        client was built with.
+        """
+        self._retry_listeners.append(callback)
+        try:
+            yield
+        finally:
+            self._retry_listeners.remove(callback)
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -415,6 +430,8 @@ class Client:
         logger.info("retry %d in %.2f s after: %s", event.attempt, delay, event.reason)
         if self._on_retry is not None:
             self._on_retry(event)
+        for listener in list(self._retry_listeners):
+            listener(event)
         self._sleep(delay)
 
     def _send(

@@ -237,3 +237,15 @@ def test_validate_lists_rejected_rows_without_sending(emu: Emulator) -> None:
     assert rejected.index.tolist() == [2]
     assert rejected["fs_column"].tolist() == ["uid"]
     assert emu.jobs() == []
+
+
+def test_retries_during_a_run_reach_its_progress(
+    emu: Emulator, client: Client, tmp_path: Path
+) -> None:
+    emu.configure(faults=Faults(rate_5xx=0.3, seed=2))
+    handle = customers(20).fullstory.batch_update(
+        uid_col="uid", client=client, wait=False, chunk_size=10, ledger_dir=tmp_path, **FAST
+    )
+    assert isinstance(handle, fs_pandas.RunHandle)
+    assert handle.wait().counts["imported"] == 20
+    assert handle.status().last_retry is not None

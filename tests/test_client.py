@@ -677,3 +677,17 @@ def test_api_errors_carry_no_response_object(client: Client) -> None:
     with pytest.raises(ApiError) as caught:
         client.job_status("users", "nope")
     assert set(vars(caught.value)) == {"status", "code", "message", "method", "path", "body"}
+
+
+def test_retry_listener_hears_retries_only_inside_its_block(
+    emu: Any, make_client: Callable[..., Client]
+) -> None:
+    emu.configure(faults=Faults(rate_5xx=1.0))
+    client = make_client(retry=RetryPolicy(total=1))
+    heard: list[Retrying] = []
+    with client.retry_listener(heard.append), pytest.raises(RetryExhaustedError):
+        client.job_status("users", "abc")
+    with pytest.raises(RetryExhaustedError):
+        client.job_status("users", "abc")
+    assert len(heard) == 1
+    assert heard[0].attempt == 1
