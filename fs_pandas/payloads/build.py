@@ -226,7 +226,7 @@ def finish(
     naive_tz: str,
     extra_checks: Any = None,
 ) -> Plan:
-    """Validate every field column-wise, run ``extra_checks(log, texts)``, and build the Plan."""
+    """Validate every field column-wise, run ``extra_checks(log)``, and build the Plan."""
     type_rows: list[dict[str, Any]] = []
     prebuilt: dict[int, Prebuilt] = {}
     counts = np.zeros(len(frame), dtype=np.int64)
