@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from payload_helpers import only, parse, requests_of
 
@@ -237,3 +238,37 @@ def test_null_policy_null_does_not_declare_a_type_for_a_null_value() -> None:
     req = one([None], dtype="Int64", nulls="null")
     assert req["properties"] == {"p": None}
     assert "schema" not in req
+
+
+@pytest.mark.parametrize(
+    ("series", "expected", "declared"),
+    [
+        (pd.Series([1], dtype="int64[pyarrow]"), 1, "int"),
+        (pd.Series([1.5], dtype="double[pyarrow]"), 1.5, None),
+        (pd.Series([True], dtype="bool[pyarrow]"), True, None),
+        (pd.Series(["x"], dtype=pd.ArrowDtype(pa.string())), "x", None),
+        (
+            pd.Series([dt.date(2024, 1, 2)], dtype=pd.ArrowDtype(pa.date32())),
+            "2024-01-02T00:00:00Z",
+            "date",
+        ),
+        (
+            pd.Series([pd.Timestamp("2024-01-01 12:00")], dtype=pd.ArrowDtype(pa.timestamp("ns"))),
+            "2024-01-01T12:00:00Z",
+            "date",
+        ),
+        (pd.Series([[1, 2]], dtype=pd.ArrowDtype(pa.list_(pa.int64()))), [1, 2], "ints"),
+        (
+            pd.Series([{"a": 1}], dtype=pd.ArrowDtype(pa.struct([("a", pa.int64())]))),
+            {"a": 1},
+            None,
+        ),
+    ],
+)
+def test_pyarrow_backed_dtypes_follow_the_same_plan(
+    series: pd.Series, expected: object, declared: str | None
+) -> None:
+    req = only(plan_users(pd.DataFrame({"uid": ["u"], "p": series}), uid_col="uid"))
+    assert req["properties"] == {"p": expected}
+    if declared is not None:
+        assert req["schema"]["properties"]["p"] == declared
