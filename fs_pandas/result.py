@@ -131,7 +131,11 @@ class BatchResult:
         for outcome in OUTCOMES:
             positions, extra = self._parts[outcome]
             for name, values in extra.items():
-                column = out[name].to_numpy() if name in out else np.full(n, None, dtype=object)
+                column = (
+                    out[name].to_numpy(dtype=object, copy=True)
+                    if name in out
+                    else np.full(n, None, dtype=object)
+                )
                 column[positions] = values
                 out[name] = column
         return out

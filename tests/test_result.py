@@ -81,3 +81,25 @@ def test_retry_failed_takes_corrected_rows_from_data(result: BatchResult, emu: E
     assert again.counts["imported"] == 2
     stored = {u["uid"]: u["properties"] for u in emu.users()}
     assert stored["u3"]["note"] == "fixed"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pd.DataFrame({"uid": pd.Series([], dtype=str), "n": pd.Series([], dtype=int)}),
+        pd.DataFrame({"uid": [None, None], "n": [1, 2]}),
+    ],
+    ids=["empty", "all-rejected"],
+)
+def test_a_run_with_nothing_to_send_still_gives_a_whole_result(
+    frame: pd.DataFrame, emu: Emulator, tmp_path: Path
+) -> None:
+    client = Client(api_key=emu.api_key, base_url=emu.url)
+    result = frame.fullstory.batch_update(
+        uid_col="uid", client=client, progress=False, ledger_dir=tmp_path
+    )
+    assert isinstance(result, BatchResult)
+    assert result.counts["rejected"] == len(frame) and result.complete
+    assert len(result.table()) == len(frame)
+    assert "fs-pandas-result" in result._repr_html_()
+    assert emu.jobs() == []
