@@ -159,7 +159,8 @@ def _reject_duplicates(
     positions = np.flatnonzero(eligible)
     if not len(positions):
         return
-    codes = pc.dictionary_encode(text.filter(pa.array(eligible))).indices
+    kept_text = text.filter(pa.array(eligible))
+    codes = pc.dictionary_encode(kept_text).indices
     codes = codes.to_numpy(zero_copy_only=False).astype(np.int64)
     order = np.argsort(codes, kind="stable")  # rows grouped by uid, source order inside
     starts = np.searchsorted(codes[order], np.arange(codes.max() + 1))
@@ -175,8 +176,12 @@ def _reject_duplicates(
     else:
         kept = first if policy == "first" else last
         dup = kept[codes] != positions
+        # Analysts read index labels; the position is kept for df.iloc.
+        uids = kept_text.filter(pa.array(dup)).to_pylist()
         message = [
-            f"duplicate uid: the row at position {kept[c]} is sent instead" for c in codes[dup]
+            f"uid {str(uid)!r} repeats the row labelled {df.index[kept[c]]!r} "
+            f"(position {kept[c]}), which is sent instead"
+            for uid, c in zip(uids, codes[dup].tolist(), strict=True)
         ]
     mask = np.zeros(len(df), dtype=bool)
     mask[positions[dup]] = True

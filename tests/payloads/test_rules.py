@@ -145,6 +145,15 @@ def test_duplicate_uid_first_policy_sends_the_first_row() -> None:
     assert "position 0" in plan.rejected["message"].iloc[0]
 
 
+def test_duplicate_uid_message_names_the_index_label_of_the_row_sent() -> None:
+    df = pd.DataFrame({"uid": ["a", "b", "a"]}, index=["cust-1", "cust-2", "cust-3"])
+    plan = plan_users(df, uid_col="uid")
+    message = plan.rejected["message"].iloc[0]
+    assert (
+        message == "uid 'a' repeats the row labelled 'cust-1' (position 0), which is sent instead"
+    )
+
+
 def test_duplicate_uid_last_policy_sends_the_last_row() -> None:
     plan = plan_users(pd.DataFrame({"uid": ["a", "b", "a"]}), uid_col="uid", duplicates="last")
     assert rules(plan) == {0: "duplicate_uid"}
