@@ -1015,7 +1015,7 @@ class OrgState:
         for row, err in zip(job.rows, job.prefailed, strict=True):
             if err is None:
                 uid = row.get("uid")
-                if uid and uid not in by_uid and "id" not in row and "schema" not in row:
+                if uid and uid not in by_uid and "id" not in row:
                     # Fast path, the bulk of a big import: a brand-new identified user.
                     imports.append(self._insert_new(uid, row))
                     continue
@@ -1030,9 +1030,10 @@ class OrgState:
         """Store a new user with ``uid`` from a valid row (same result as ``_upsert``)."""
         self._counter += 1
         user_id = str(1_000_000_000 + self._counter)
-        props = row.get("properties")
+        props, schema = row.get("properties"), row.get("schema")
         user = User(user_id, uid, row.get("display_name"), row.get("email"),
-                    _without_nulls(props) if props else {})
+                    _without_nulls(props) if props else {},
+                    flatten_schema(schema.get("properties") or {}) if schema else {})
         self.users[user_id] = user
         self.by_uid[uid] = user_id
         return Snapshot(user_id, uid, user.display_name, user.email, user.properties,
