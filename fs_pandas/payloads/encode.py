@@ -1,15 +1,17 @@
-"""Column-wise conversion of canonical Arrow arrays to plain Python values for the encoder.
+"""Column-wise JSON texts of canonical Arrow arrays: the values of request bodies.
 
-A chunk's column is converted once (Arrow/numpy kernels, no per-row Python for scalar kinds);
-slices of it then become Python lists for the encoder. The request builder decides, with the
-null policy, whether a missing value is left out or written ``null``. Dates become RFC 3339
-text here, in one place.
+A chunk's column is converted once (see ``types.to_arrow``); slices of it then become Arrow
+``binary`` arrays holding each value's compact JSON text, null where the value is missing, with
+vectorised kernels (Arrow, NumPy) instead of one Python object per value. The request builder
+(``plan.py``) decides, with the null policy, whether a missing value is left out or written
+``null``, and joins the texts into objects. Dates become RFC 3339 text here, in one place.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -17,77 +19,167 @@ import pyarrow.compute as pc
 
 from fs_pandas.payloads.types import Kind
 
-__all__ = ["Prepared", "iso_text", "prepare", "utc_iso"]
+__all__ = ["Members", "iso_text", "utc_iso"]
 
-_DATE_BLOCK = 10_000  # rows of date text formatted at once
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
-class Prepared:
-    """One column of a chunk, converted once, from which row slices become Python values.
+class Members:
+    """One field of a chunk, converted once, whose row slices become ``"key":value,`` texts.
 
-    Values at missing rows are unspecified: the request builder overwrites them by mask.
+    ``texts(start, stop)`` gives an Arrow ``binary`` array: per row the member text (key,
+    compact JSON value, trailing comma), null where the value is missing (or ``"key":null,``
+    with ``keep_null``). Key and comma are written together with the value, so each kind
+    costs one or two vectorised kernels (Arrow, NumPy) per slice; Python touches values one
+    by one only for floats (msgspec's shortest round-trip form, encoded as one list) and for
+    the rare strings that need JSON escapes.
     """
 
     def __init__(
         self,
-        data: npt.NDArray[Any] | pa.Array,
-        codes: npt.NDArray[Any] | None = None,
+        arr: pa.Array,
+        kind: Kind,
         *,
-        date_unit: str | None = None,
-    ):
-        self._data = data
-        self._codes = codes
-        self._date_unit = date_unit  # data holds int64 ticks: text made per block
-        self._block: tuple[int, npt.NDArray[np.str_]] = (0, np.empty(0, dtype="<U30"))
+        key: bytes,
+        as_text: bool = False,
+        keep_null: bool = False,
+    ) -> None:
+        self._kind = kind
+        self._as_text = as_text
+        self._key = key  # '"name":'
+        self._null = pa.scalar(key + b"null,", pa.binary()) if keep_null else None
+        self._dictionary: pa.BinaryArray | None = None
+        self._escape: npt.NDArray[np.bool_] | None = None
+        if isinstance(arr, pa.DictionaryArray):
+            # Categoricals: each category becomes text once, rows gather it by code.
+            category = Members(arr.dictionary, kind, key=key, as_text=as_text)
+            self._dictionary = category.texts(0, len(arr.dictionary))
+            arr = arr.indices
+        elif kind is Kind.STR and not as_text:
+            arr = arr.cast(pa.string())
+            self._escape = _needs_escape(arr)
+        self._arr = arr
 
-    def values(self, start: int, stop: int) -> list[Any]:
-        """Plain Python values (never numpy scalars) of rows ``start:stop``."""
-        if self._codes is not None:
-            # Categoricals: each category converted once, gathered by code.
-            assert isinstance(self._data, np.ndarray)
-            return list(self._data[self._codes[start:stop]].tolist())
-        if self._date_unit is not None:
-            return list(self._dates(start, stop).tolist())
-        if isinstance(self._data, np.ndarray):
-            return list(self._data[start:stop].tolist())
-        return list(self._data.slice(start, stop - start).to_pylist())
+    def present(self, start: int, stop: int) -> npt.NDArray[np.bool_]:
+        """Where rows ``start:stop`` have a value."""
+        valid = self._arr.slice(start, stop - start).is_valid()
+        return np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool)
 
-    def _dates(self, start: int, stop: int) -> npt.NDArray[np.str_]:
-        """Date text of rows ``start:stop``, formatted ``_DATE_BLOCK`` rows at a time (the
-        per-call cost of NumPy is amortised; only one block of text is alive at once)."""
-        assert isinstance(self._data, np.ndarray) and self._date_unit is not None
-        first, text = self._block
-        if not first <= start or stop > first + len(text):
-            end = max(stop, start + _DATE_BLOCK)
-            text = iso_text(self._data[start:end], self._date_unit)
-            first, self._block = start, (start, text)
-        return text[start - first : stop - first]
+    def texts(self, start: int, stop: int) -> pa.BinaryArray:
+        """Member texts of rows ``start:stop`` (null where left out)."""
+        out = self._texts(self._arr.slice(start, stop - start), start, stop)
+        return out if self._null is None else pc.fill_null(out, self._null)
+
+    def _texts(self, arr: pa.Array, start: int, stop: int) -> pa.BinaryArray:
+        key = self._key
+        if self._dictionary is not None:
+            return pc.take(self._dictionary, arr)
+        if self._as_text:
+            return _wrap(key + b'"', pc.cast(arr, pa.string()), b'",')
+        if self._kind is Kind.STR:
+            escape = None if self._escape is None else self._escape[start:stop]
+            return _str_texts(key, arr, escape)
+        if self._kind is Kind.INT:
+            return _wrap(key, pc.cast(arr, pa.string()), b",")
+        if self._kind is Kind.REAL:
+            return _wrap(key, _real_texts(arr), b",")
+        if self._kind is Kind.BOOL:
+            return pc.if_else(arr, _binary(key + b"true,"), _binary(key + b"false,"))
+        if self._kind is Kind.DATE:
+            return _date_texts(key, arr)
+        raise ValueError(f"no JSON texts for {self._kind}")
 
 
-def prepare(arr: pa.Array, kind: Kind, *, as_text: bool = False) -> Prepared:
-    """Convert a canonical array (see ``types.to_arrow``) once per chunk.
+def _binary(text: bytes) -> pa.Scalar:
+    return pa.scalar(text, pa.binary())
 
-    Ints, floats and bools become numpy arrays (their ``tolist`` gives Python scalars); dates
-    become RFC 3339 UTC text; ``as_text`` writes numbers as text (int uids become ``"123"``).
-    """
-    if isinstance(arr, pa.DictionaryArray):
-        categories = np.empty(len(arr.dictionary) + 1, dtype=object)
-        categories[:-1] = prepare(arr.dictionary, kind, as_text=as_text).values(
-            0, len(arr.dictionary)
-        )
-        codes = pc.fill_null(arr.indices, -1).to_numpy(zero_copy_only=False)
-        return Prepared(categories, codes)
-    if kind is Kind.DATE:
-        # Text is made slice by slice: a chunk's worth of it would be ~6 bytes/char x 30.
-        ticks = pc.fill_null(pc.cast(arr, pa.int64()), 0).to_numpy(zero_copy_only=False)
-        return Prepared(ticks, date_unit=arr.type.unit)
-    if as_text:
-        return Prepared(pc.cast(arr, pa.string()))
-    if kind in (Kind.INT, Kind.REAL, Kind.BOOL):
-        filled = pc.fill_null(arr, False if kind is Kind.BOOL else 0)
-        return Prepared(filled.to_numpy(zero_copy_only=False))
-    return Prepared(arr)
+
+def _wrap(before: bytes, text: pa.Array, after: bytes) -> pa.BinaryArray:
+    """``before + text + after`` per row (null stays null)."""
+    return pc.binary_join_element_wise(
+        _binary(before), pc.cast(text, pa.binary()), _binary(after), _binary(b"")
+    )
+
+
+def _needs_escape(arr: pa.Array) -> npt.NDArray[np.bool_] | None:
+    """Rows whose text needs a JSON escape (``"``, ``\\``, control characters), or ``None``
+    when none does: one pass over the bytes, a regex only for a column that has some."""
+    data = arr.buffers()[2]
+    if data is None or len(arr) == 0:
+        return None
+    bounds = np.frombuffer(arr.buffers()[1], dtype=np.int32)
+    offsets = bounds[arr.offset : arr.offset + len(arr) + 1]
+    raw = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    if not ((raw < 0x20) | (raw == 0x22) | (raw == 0x5C)).any():
+        return None
+    found = pc.match_substring_regex(arr, r'[\x00-\x1f"\\]')
+    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _str_texts(key: bytes, arr: pa.Array, escape: npt.NDArray[np.bool_] | None) -> pa.BinaryArray:
+    """Quoted strings; the few that need escapes are encoded one by one by msgspec."""
+    out = _wrap(key + b'"', arr, b'",')
+    if escape is None or not escape.any():
+        return out
+    mask = pa.array(escape)
+    encoded = [key + msgspec.json.encode(s) + b"," for s in arr.filter(mask).to_pylist()]
+    return pc.replace_with_mask(out, mask, pa.array(encoded, type=pa.binary()))
+
+
+def _from_parts(
+    data: npt.NDArray[np.uint8], lengths: npt.NDArray[np.int64], valid: npt.NDArray[np.bool_]
+) -> pa.BinaryArray:
+    """A binary array from back-to-back texts, their lengths and where they are valid."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(
+        pa.binary(),
+        len(lengths),
+        [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)],
+        null_count=-1,
+    )
+
+
+def _real_texts(arr: pa.Array) -> pa.BinaryArray:
+    """Floats in msgspec's shortest form that reads back to the same double (``0.1``,
+    ``1e300``, ``2.0``): the column is encoded as one JSON list and cut at its commas."""
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    values = pc.fill_null(arr, 0.0).to_numpy(zero_copy_only=False).tolist()
+    inner = np.frombuffer(msgspec.json.encode(values), dtype=np.uint8)[1:-1]
+    comma = inner == ord(",")
+    ends = np.append(np.flatnonzero(comma), len(inner))
+    lengths = np.diff(ends, prepend=-1) - 1  # a null keeps its "0.0" behind the null bit
+    return _from_parts(inner[~comma], lengths, valid)
+
+
+def _date_texts(key: bytes, arr: pa.Array) -> pa.BinaryArray:
+    """``"key":"<RFC 3339 UTC>",`` of a UTC timestamp array (see :func:`utc_iso`), composed
+    in a byte matrix: key, quotes and comma are constant columns of it."""
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    ticks = pc.fill_null(pc.cast(arr, pa.int64()), 0).to_numpy(zero_copy_only=False)
+    n, k = len(ticks), len(key) + 1  # the text starts after the key and a quote
+    matrix = np.zeros((n, k + 32), dtype=np.uint8)
+    matrix[:, :k] = np.frombuffer(key + b'"', dtype=np.uint8)
+    _iso_codes(matrix[:, k : k + 30], ticks, arr.type.unit)
+    lengths = np.count_nonzero(matrix[:, k + 19 : k + 30], axis=1) + k + 21
+    rows = np.arange(n)
+    matrix[rows, lengths - 2] = ord('"')
+    matrix[rows, lengths - 1] = ord(",")
+    widths, counts = np.unique(lengths[valid], return_counts=True)
+    common = int(widths[np.argmax(counts)]) if len(widths) else k + 22
+    # Rows of the usual width are taken as they lie in the matrix (no compaction); null rows
+    # keep bytes behind their null bit; the other widths (a fraction here and there) are
+    # compacted apart and put in their place.
+    usual = valid & (lengths == common)
+    data = np.ascontiguousarray(matrix[:, :common]).reshape(-1)
+    out = _from_parts(data, np.full(n, common, dtype=np.int64), usual)
+    other = valid & ~usual
+    if not other.any():
+        return out
+    rest = matrix[other]
+    texts = _from_parts(rest[rest != 0], lengths[other], np.ones(len(rest), dtype=bool))
+    return pc.replace_with_mask(out, pa.array(other), texts)
 
 
 def utc_iso(arr: pa.Array) -> npt.NDArray[np.str_]:
@@ -106,26 +198,62 @@ def utc_iso(arr: pa.Array) -> npt.NDArray[np.str_]:
 
 def iso_text(ticks: npt.NDArray[np.int64], unit: str) -> npt.NDArray[np.str_]:
     """RFC 3339 UTC text of epoch ``ticks`` in ``unit`` (see :func:`utc_iso`)."""
+    # One row of UCS-4 code points per value, viewed in place as NumPy "U30" strings.
+    text = np.zeros((len(ticks), 30), dtype=np.uint32)
+    _iso_codes(text, ticks, unit)
+    # Rows are NUL-padded; NumPy drops trailing NULs when it turns them into str.
+    out: npt.NDArray[np.str_] = text.view("<U30").reshape(-1)
+    return out
+
+
+def _iso_codes(text: npt.NDArray[Any], ticks: npt.NDArray[np.int64], unit: str) -> None:
+    """Write the RFC 3339 text of ``ticks`` as code points into the NUL-filled rows of
+    ``text`` (30 columns; ASCII, so the same code serves UCS-4 and UTF-8 matrices).
+
+    Everything is written column by column (NumPy is fast along a column and slow at
+    gathering small row blocks); each distinct day is converted once.
+    """
+    if not len(ticks):
+        return
     per_second = _PER_SECOND[unit]
     seconds = np.floor_divide(ticks, per_second)
     nanos = (ticks - seconds * per_second) * (1_000_000_000 // per_second)
     days, second_of_day = np.divmod(seconds, 86_400)
-    year, month, day = _civil(days)
-    # One row of UCS-4 code points per value, viewed in place as NumPy "U30" strings.
-    text = np.zeros((len(ticks), 30), dtype=np.uint32)
-    _digits(text, 0, year, 4)
-    _digits(text, 5, month, 2)
-    _digits(text, 8, day, 2)
+    _calendar(text, days)
     _digits(text, 11, second_of_day // 3600, 2)
     _digits(text, 14, second_of_day // 60 % 60, 2)
     _digits(text, 17, second_of_day % 60, 2)
-    text[:, [4, 7]] = ord("-")
     text[:, 10] = ord("T")
-    text[:, [13, 16]] = ord(":")
+    text[:, 13] = ord(":")
+    text[:, 16] = ord(":")
     _fraction(text, nanos)
-    # Rows are NUL-padded; NumPy drops trailing NULs when it turns them into str.
-    out: npt.NDArray[np.str_] = text.view("<U30").reshape(-1)
-    return out
+
+
+def _calendar(text: npt.NDArray[Any], days: npt.NDArray[np.int64]) -> None:
+    """``YYYY-MM-DD`` of days since the epoch in columns 0..9: the calendar is computed once
+    per distinct day (a chunk spans few days next to its rows), then spread to the rows."""
+    first = int(days.min())
+    span = int(days.max()) - first + 1
+    if span > len(days):
+        _day_text(text, days)
+        return
+    # The date as one number YYYYMMDD per distinct day, gathered per row, then digits.
+    year, month, day = _civil(np.arange(first, first + span, dtype=np.int64))
+    number = (year * 10_000 + month * 100 + day)[days - first]
+    _digits(text, 8, number % 100, 2)
+    _digits(text, 5, number // 100 % 100, 2)
+    _digits(text, 0, number // 10_000, 4)
+    text[:, 4] = ord("-")
+    text[:, 7] = ord("-")
+
+
+def _day_text(text: npt.NDArray[Any], days: npt.NDArray[np.int64]) -> None:
+    year, month, day = _civil(days)
+    _digits(text, 0, year, 4)
+    _digits(text, 5, month, 2)
+    _digits(text, 8, day, 2)
+    text[:, 4] = ord("-")
+    text[:, 7] = ord("-")
 
 
 def _civil(days: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
@@ -143,9 +271,7 @@ def _civil(days: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
     return year, month, day
 
 
-def _digits(
-    text: npt.NDArray[np.uint32], at: int, value: npt.NDArray[np.int64], width: int
-) -> None:
+def _digits(text: npt.NDArray[Any], at: int, value: npt.NDArray[np.int64], width: int) -> None:
     """Write ``value`` as ``width`` decimal digits (code points) into columns ``at...``."""
     rest = value.astype(np.uint32)  # every field here is below 10**9
     for column in range(at + width - 1, at - 1, -1):
@@ -153,20 +279,19 @@ def _digits(
         np.add(digit, np.uint32(ord("0")), out=text[:, column])
 
 
-def _fraction(text: npt.NDArray[np.uint32], nanos: npt.NDArray[np.int64]) -> None:
+def _fraction(text: npt.NDArray[Any], nanos: npt.NDArray[np.int64]) -> None:
     """``Z``, or ``.fff``/``.ffffff``/``.fffffffff`` then ``Z``, from column 19 on."""
-    whole = nanos == 0
-    if whole.all():
+    if not nanos.any():
         text[:, 19] = ord("Z")
         return
     _digits(text, 20, nanos, 9)
     text[:, 19] = ord(".")
-    milli = nanos % 1_000_000 == 0
-    micro = ~milli & (nanos % 1_000 == 0)
-    text[~milli & ~micro, 29] = ord("Z")
-    text[micro, 26] = ord("Z")
-    text[micro, 27:] = 0
-    text[milli, 23] = ord("Z")
-    text[milli, 24:] = 0
-    text[whole, 19] = ord("Z")
-    text[whole, 20:] = 0
+    # Where the Z goes: after as few digit groups as represent the value exactly.
+    z = np.where(
+        nanos == 0,
+        19,
+        np.where(nanos % 1_000_000 == 0, 23, np.where(nanos % 1_000 == 0, 26, 29)),
+    )
+    for column in range(19, 30):
+        at = z == column
+        text[:, column] = np.where(at, ord("Z"), np.where(z < column, 0, text[:, column]))

@@ -1,17 +1,20 @@
 """Plan and Chunk: validated rows, the type plan, and lazily built HTTP bodies.
 
 A :class:`Plan` holds the frame, the fields (which column feeds which JSON path) and the rows
-that passed validation. Bodies are assembled one chunk at a time from column-wise JSON texts:
-each field's values become ``,"key":value`` fragments (null when omitted), fragments of one
-object are concatenated, and the rows of a chunk are laid out back to back in one Arrow buffer
-that becomes ``chunk.body`` with a single copy.
+that passed validation. Bodies are assembled one chunk at a time from column-wise JSON texts
+(``encode.Texts``): each field's values become ``"key":value,`` members (empty when the value
+is left out), the members of one object are concatenated row-wise by Arrow kernels, and each
+slice of rows is appended to the body as soon as it exists.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Hashable, Iterator
+import os
+from collections import deque
+from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,17 +23,19 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from fs_pandas.payloads.encode import Prepared, prepare
+from fs_pandas.payloads.encode import Members
 from fs_pandas.payloads.rules import MAX_CHUNK
-from fs_pandas.payloads.types import Kind, source_missing, to_arrow
+from fs_pandas.payloads.types import Kind, to_arrow
 
 __all__ = ["Chunk", "Field", "Plan"]
 
 logger = logging.getLogger(__name__)
 
 Positions = npt.NDArray[np.int64]
-_SLICE = 2_000  # rows turned into Python objects at once while encoding a chunk
+_SLICE = 8_192  # rows turned into JSON text at once while building a chunk
 
 
 @dataclass(frozen=True)
@@ -110,11 +115,10 @@ class Prebuilt:
 
 @dataclass(frozen=True)
 class _Node:
-    """A JSON object of the request: its members and the msgspec Struct that encodes it."""
+    """A JSON object of the request: its members' ``"key":`` texts and where values come from."""
 
-    keys: tuple[str, ...]
+    prefixes: tuple[bytes, ...]
     children: tuple[Field | _Node | None, ...]  # None: the schema member
-    struct: type[msgspec.Struct]
 
 
 class Plan:
@@ -166,132 +170,174 @@ class Plan:
             out.extend(orjson.loads(chunk.body)["requests"])
         return out
 
-    def chunks(self, size: int = MAX_CHUNK) -> Iterator[Chunk]:
+    def chunks(self, size: int = MAX_CHUNK, *, threads: int | None = None) -> Iterator[Chunk]:
         """Chunks of at most ``size`` requests, each built only when the iterator reaches it.
+
+        ``threads`` (default: the machine's cores, at most 4) build slices of one chunk at
+        once; the work is mostly Arrow/NumPy kernels, which release the GIL. ``threads=1``
+        builds on the calling thread only. Bodies are the same whatever the setting.
 
         Raises
         ------
         ValueError
-            ``size`` is below 1 or above 50,000 (contract §4).
+            ``size`` is below 1 or above 50,000 (contract §4), or ``threads`` below 1.
         """
         if isinstance(size, bool) or not isinstance(size, int | np.integer):
             raise TypeError(f"size must be an int, got {type(size).__name__}")
         if not 1 <= size <= MAX_CHUNK:
             raise ValueError(f"size must be between 1 and {MAX_CHUNK}, got {size}")
-        return self._chunks(int(size))
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        return self._chunks(int(size), threads)
 
-    def _chunks(self, size: int) -> Iterator[Chunk]:
+    def _chunks(self, size: int, threads: int | None) -> Iterator[Chunk]:
         accepted = self.accepted_positions
         for number, start in enumerate(range(0, len(accepted), size)):
             positions = accepted[start : start + size]
-            yield Chunk(number, positions, self.body(positions))
+            body = (
+                self.body(positions) if threads is None else self.body(positions, threads=threads)
+            )
+            yield Chunk(number, positions, body)
 
-    def body(self, positions: Positions) -> bytes:
+    def body(self, positions: Positions, *, threads: int | None = None) -> bytes:
         """The ``{"requests":[...]}`` body of the rows at ``positions`` (already validated).
 
-        Columns are converted once per chunk to compact arrays; rows are turned into Python
-        objects and encoded ``_SLICE`` at a time, so the objects alive at once stay small next
-        to the body; each encoded slice is appended to the body as soon as it exists.
+        Columns are converted once per chunk to compact Arrow arrays; rows become JSON text
+        ``_SLICE`` at a time (so the texts alive at once stay small next to the body), and each
+        slice is appended to the body as soon as it exists, in order. With several threads,
+        the next slices are built while one is appended (at most ``threads`` ahead).
         """
-        sources = {f.index: self._source(f, positions) for f in self._fields if f.constant is None}
-        encoder = msgspec.json.Encoder()
+        workers = _default_threads() if threads is None else threads
         out = io.BytesIO()
         out.write(b'{"requests":[')
-        for start in range(0, len(positions), _SLICE):
-            stop = min(start + _SLICE, len(positions))
-            columns = {i: self._values(i, src, start, stop) for i, src in sources.items()}
-            requests, _ = self._build(self._root, columns, stop - start, positions[start:stop])
-            del columns
-            if start:
-                out.write(b",")
-            out.write(memoryview(encoder.encode(requests))[1:-1])  # the list without [ ]
-            del requests
+        starts = range(0, len(positions), _SLICE)
+        if workers == 1 or len(starts) < 2:
+            sources = self._sources(positions, map)
+            for start in starts:
+                _write(out, self._rows(sources, positions, start))
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                sources = self._sources(positions, pool.map)
+                pending: deque[Future[pa.BinaryArray]] = deque()
+                for start in starts:
+                    pending.append(pool.submit(self._rows, sources, positions, start))
+                    if len(pending) > workers:
+                        _write(out, pending.popleft().result())
+                while pending:
+                    _write(out, pending.popleft().result())
+        if len(positions):
+            out.seek(-1, io.SEEK_END)  # the last row's comma becomes the closing bracket
         out.write(b"]}")
         # BytesIO hands over its own buffer here (no copy): peak is about one body.
         return out.getvalue()
 
-    def _source(self, f: Field, positions: Positions) -> tuple[Any, npt.NDArray[np.bool_]]:
-        """One field's values at ``positions``, converted once, and where they are present."""
+    def _sources(
+        self, positions: Positions, mapper: Callable[..., Iterator[Members | None]]
+    ) -> dict[int, Members | None]:
+        """Every column of the chunk converted once (possibly on several threads)."""
+        fields = [f for f in self._fields if f.constant is None]
+        converted = mapper(lambda f: self._source(f, positions), fields)
+        return {f.index: src for f, src in zip(fields, converted, strict=True)}
+
+    def _rows(
+        self, sources: dict[int, Members | None], positions: Positions, start: int
+    ) -> pa.BinaryArray:
+        """The request texts of rows ``start:start+_SLICE``, each ``{...},``."""
+        stop = min(start + _SLICE, len(positions))
+        texts = {i: self._texts(i, src, positions, start, stop) for i, src in sources.items()}
+        members = self._members(self._root, texts, stop - start, positions[start:stop])
+        del texts
+        # Each row is {members without the last comma},  -- the rows' commas included.
+        rows: pa.BinaryArray = pc.binary_join_element_wise(
+            _OPEN, _drop_last(members), _CLOSE_ROW, _EMPTY
+        )
+        return rows
+
+    def _source(self, f: Field, positions: Positions) -> Members | None:
+        """One field's values at ``positions``, converted once (``None``: prebuilt values)."""
         if f.index in self._prebuilt:
-            source = self._prebuilt[f.index].values
-            values = [source[i] for i in positions.tolist()]
-            return values, np.fromiter((v is not None for v in values), bool, len(values))
+            return None
         series = self._frame.iloc[positions, f.index]
-        present = ~source_missing(series)
-        if f.kind is Kind.STR and pd.api.types.is_object_dtype(series.dtype):
-            return Prepared(series.to_numpy(dtype=object)), present  # already Python str
         arr = to_arrow(series, f.kind, naive_tz=self._naive_tz, column=f.column)
-        return prepare(arr, f.kind, as_text=f.as_text), present
+        key = orjson.dumps(f.path[-1]) + b":"
+        return Members(arr, f.kind, key=key, as_text=f.as_text, keep_null=f.keep_null)
 
-    def _values(
-        self, index: int, source: tuple[Any, npt.NDArray[np.bool_]], start: int, stop: int
-    ) -> tuple[list[Any], npt.NDArray[np.bool_]]:
-        """Python values of rows ``start:stop`` of a source (UNSET where left out)."""
-        data, present_all = source
+    def _texts(
+        self, index: int, source: Members | None, positions: Positions, start: int, stop: int
+    ) -> tuple[pa.BinaryArray, npt.NDArray[np.bool_] | None]:
+        """Member texts of rows ``start:stop`` of a field, and (for declared fields) where
+        the field has a value."""
         f = self._by_index[index]
-        present = present_all[start:stop]
-        values = data.values(start, stop) if isinstance(data, Prepared) else data[start:stop]
-        if f.keep_null:
-            for i in np.flatnonzero(~present).tolist():
-                values[i] = None  # NaN, NaT, pd.NA all become null (null policy "null")
-            return values, present  # the member is written (as null); present: has a value
-        for i in np.flatnonzero(~present).tolist():
-            values[i] = msgspec.UNSET  # left out of the object (null policy "omit")
-        return values, present
+        if source is not None:
+            present = source.present(start, stop) if f.declare is not None else None
+            return source.texts(start, stop), present
+        values = self._prebuilt[index].values
+        key = orjson.dumps(f.path[-1]) + b":"
+        null = key + b"null," if f.keep_null else None
+        encoded = [
+            null if values[i] is None else key + msgspec.json.encode(values[i]) + b","
+            for i in positions[start:stop].tolist()
+        ]
+        return pa.array(encoded, type=pa.binary()), None
 
-    def _build(
+    def _members(
         self,
         node: _Node,
-        columns: dict[int, tuple[list[Any], npt.NDArray[np.bool_]]],
+        texts: dict[int, tuple[pa.BinaryArray, npt.NDArray[np.bool_] | None]],
         n: int,
         positions: Positions,
-    ) -> tuple[list[Any], npt.NDArray[np.bool_]]:
-        """One Struct per row for ``node``; UNSET where the object would be empty."""
-        members: list[Any] = []
-        has = np.zeros(n, dtype=bool)
-        for child in node.children:
+    ) -> pa.BinaryArray:
+        """Per row, the members of ``node`` present in that row, each ``"key":value,``."""
+        parts: list[pa.BinaryArray | pa.Scalar] = []
+        for prefix, child in zip(node.prefixes, node.children, strict=True):
             if child is None:
-                values, present = self._schema(columns, n, positions)
+                parts.append(self._schema(texts, n, positions))
             elif isinstance(child, Field) and child.constant is not None:
-                values, present = [orjson.loads(child.constant)] * n, np.ones(n, dtype=bool)
+                parts.append(pa.scalar(prefix + child.constant.encode() + b",", pa.binary()))
             elif isinstance(child, Field):
-                values, present = columns[child.index]
-                if child.keep_null:
-                    present = np.ones(n, dtype=bool)  # written as null when missing
+                parts.append(texts[child.index][0])
             else:
-                values, present = self._build(child, columns, n, positions)
-            members.append(values)
-            has |= present
-        structs: list[Any] = list(map(node.struct, *members))
-        for i in np.flatnonzero(~has).tolist():
-            structs[i] = msgspec.UNSET
-        return structs, has
+                inner = self._members(child, texts, n, positions)
+                # An object whose members are all left out is left out too (null policy).
+                joined = pc.binary_join_element_wise(
+                    prefix + b"{", _drop_last(inner), _CLOSE_MEMBER, _EMPTY
+                )
+                parts.append(pc.if_else(pc.equal(pc.binary_length(inner), 0), _EMPTY, joined))
+        # Missing members (null) are left out of the object: replaced by nothing.
+        out = pc.binary_join_element_wise(
+            *parts, _EMPTY, null_handling="replace", null_replacement=b""
+        )
+        if isinstance(out, pa.Scalar):  # only constants: the same text on every row
+            return pa.repeat(out, n)
+        return out
 
     def _schema(
         self,
-        columns: dict[int, tuple[list[Any], npt.NDArray[np.bool_]]],
+        texts: dict[int, tuple[pa.BinaryArray, npt.NDArray[np.bool_] | None]],
         n: int,
         positions: Positions,
-    ) -> tuple[list[Any], npt.NDArray[np.bool_]]:
-        """``{"properties": {...}}`` declaring only the properties present in each row.
+    ) -> pa.BinaryArray:
+        """``"schema":{"properties":{...}},`` declaring only the properties present in each
+        row (contract §3.4), or null where none is.
 
-        Rows share one dict per presence pattern, so this costs a few numpy passes.
+        Rows share one text per presence pattern, so this costs a few numpy passes.
         """
         scalar = [f for f in self._declared if f.index not in self._prebuilt]
-        patterns, inverse = _patterns([columns[f.index][1] for f in scalar], n)
-        shared = np.empty(len(patterns), dtype=object)
-        for k, bits in enumerate(patterns):
-            declared = {f.name: f.declare for f, bit in zip(scalar, bits, strict=True) if bit}
-            shared[k] = {"properties": declared} if declared else msgspec.UNSET
-        values: list[Any] = shared[inverse].tolist()
-        present = (shared != msgspec.UNSET)[inverse]
-        if len(scalar) < len(self._declared):
-            self._merge_prebuilt(values, present, positions)
-        return values, present
+        masks = [_present(texts[f.index][1]) for f in scalar]
+        patterns, inverse = _patterns(masks, n)
+        declared = [
+            {f.name: f.declare for f, bit in zip(scalar, bits, strict=True) if bit}
+            for bits in patterns
+        ]
+        if len(scalar) == len(self._declared):
+            shared = [_schema_text(d) if d else None for d in declared]
+            return pc.take(pa.array(shared, type=pa.binary()), pa.array(inverse))
+        rows = self._merge_prebuilt([declared[k] for k in inverse.tolist()], positions)
+        return pa.array([_schema_text(d) if d else None for d in rows], type=pa.binary())
 
     def _merge_prebuilt(
-        self, values: list[Any], present: npt.NDArray[np.bool_], positions: Positions
-    ) -> None:
+        self, rows: list[dict[str, Any]], positions: Positions
+    ) -> list[dict[str, Any]]:
         """Add per-row declarations of list/dict columns (ints/dates found in each value)."""
         for f in self._declared:
             schema = self._prebuilt[f.index].schema if f.index in self._prebuilt else None
@@ -300,9 +346,49 @@ class Plan:
             for k, i in enumerate(positions.tolist()):
                 extra = schema[i]
                 if extra:
-                    base = values[k]["properties"] if present[k] else {}
-                    values[k] = {"properties": {**base, **extra}}
-                    present[k] = True
+                    rows[k] = {**rows[k], **extra}
+        return rows
+
+
+_EMPTY = pa.scalar(b"", pa.binary())
+_COMMA = pa.scalar(b",", pa.binary())
+_OPEN = pa.scalar(b"{", pa.binary())
+_CLOSE_ROW = pa.scalar(b"},", pa.binary())
+_CLOSE_MEMBER = pa.scalar(b"},", pa.binary())
+
+
+def _default_threads() -> int:
+    """Cores available to this process, at most 4 (slices are small; more threads wait)."""
+    return max(
+        1,
+        min(
+            4,
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1,
+        ),
+    )
+
+
+def _present(mask: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.bool_]:
+    assert mask is not None  # declared scalar fields always report where they are present
+    return mask
+
+
+def _drop_last(members: pa.BinaryArray) -> pa.BinaryArray:
+    """Each row without its last byte (the comma after the last member)."""
+    return pc.binary_slice(members, 0, -1)
+
+
+def _schema_text(declared: dict[str, Any]) -> bytes:
+    return b'"schema":' + msgspec.json.encode({"properties": declared}) + b","
+
+
+def _write(out: io.BytesIO, rows: pa.BinaryArray) -> None:
+    """Append the rows' text (back to back in the array's data buffer) to ``out``."""
+    _, offsets, data = rows.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int32)[rows.offset : rows.offset + len(rows) + 1]
+    out.write(memoryview(data)[int(bounds[0]) : int(bounds[-1])])
 
 
 def _patterns(
@@ -342,17 +428,9 @@ def _tree(fields: list[Field], with_schema: bool) -> dict[str, Any]:
 
 
 def _node(tree: dict[str, Any]) -> _Node:
-    keys = tuple(tree)
+    prefixes = tuple(orjson.dumps(key) + b":" for key in tree)
     children = tuple(
         child if child is None or isinstance(child, Field) else _node(child)
         for child in tree.values()
     )
-    names = [f"m{i}" for i in range(len(keys))]
-    struct = msgspec.defstruct(
-        "Request",
-        [(name, Any, msgspec.UNSET) for name in names],
-        omit_defaults=True,
-        rename=dict(zip(names, keys, strict=True)),
-        gc=False,  # never part of a cycle: skip GC tracking of a million short-lived objects
-    )
-    return _Node(keys, children, struct)
+    return _Node(prefixes, children)

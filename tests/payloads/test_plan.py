@@ -124,3 +124,14 @@ def test_bodies_span_the_internal_encoding_slices() -> None:
 
 def test_plan_is_a_plan() -> None:
     assert isinstance(plan_users(frame(1), uid_col="uid"), Plan)
+
+
+def test_bodies_do_not_depend_on_the_number_of_threads() -> None:
+    plan = plan_users(frame(20_000), uid_col="uid")
+    one = [c.body for c in plan.chunks(15_000, threads=1)]
+    assert [c.body for c in plan.chunks(15_000, threads=3)] == one
+
+
+def test_threads_below_one_are_refused() -> None:
+    with pytest.raises(ValueError, match="threads"):
+        plan_users(frame(1), uid_col="uid").chunks(threads=0)
