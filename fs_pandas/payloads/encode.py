@@ -9,7 +9,7 @@ vectorised kernels (Arrow, NumPy) instead of one Python object per value. The re
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import msgspec
 import numpy as np
@@ -24,15 +24,20 @@ __all__ = ["Members", "iso_text", "utc_iso"]
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
-class Members:
-    """One field of a chunk, converted once, whose row slices become ``"key":value,`` texts.
+Part: TypeAlias = pa.Array | pa.Scalar  # binary texts joined row-wise into a request
 
-    ``texts(start, stop)`` gives an Arrow ``binary`` array: per row the member text (key,
-    compact JSON value, trailing comma), null where the value is missing (or ``"key":null,``
-    with ``keep_null``). Key and comma are written together with the value, so each kind
-    costs one or two vectorised kernels (Arrow, NumPy) per slice; Python touches values one
-    by one only for floats (msgspec's shortest round-trip form, encoded as one list) and for
-    the rare strings that need JSON escapes.
+
+class Members:
+    """One field of a chunk, converted once, whose row slices become member texts.
+
+    ``parts(start, stop, before=..., after=...)`` gives what to join row-wise for the rows
+    ``start:stop``: per row ``before + "key":value + after`` (``before``/``after``: the comma
+    on the side the object needs), nothing where the value is missing (or ``"key":null``
+    with ``keep_null``). When no value of the slice is missing, key and affixes are constant
+    parts next to the raw values (one kernel less); otherwise one array of member texts,
+    null where missing. Every kind costs one or two vectorised kernels (Arrow, NumPy) per
+    slice; Python touches values one by one only for floats (msgspec's shortest round-trip
+    form, encoded as one list) and for the rare strings that need JSON escapes.
     """
 
     def __init__(
@@ -43,19 +48,21 @@ class Members:
         key: bytes,
         as_text: bool = False,
         keep_null: bool = False,
+        raw: bool = False,
     ) -> None:
         self._kind = kind
         self._as_text = as_text
+        self._raw = raw  # values are JSON texts already (list/dict values)
         self._key = key  # '"name":'
-        self._null = pa.scalar(key + b"null,", pa.binary()) if keep_null else None
-        self._dictionary: pa.BinaryArray | None = None
+        self._keep_null = keep_null
+        self._categories: Members | None = None
         self._escape: npt.NDArray[np.bool_] | None = None
         if isinstance(arr, pa.DictionaryArray):
-            # Categoricals: each category becomes text once, rows gather it by code.
-            category = Members(arr.dictionary, kind, key=key, as_text=as_text)
-            self._dictionary = category.texts(0, len(arr.dictionary))
+            # Categoricals: each category becomes text once per form, rows gather it by code.
+            self._categories = Members(arr.dictionary, kind, key=key, as_text=as_text)
+            self._forms: dict[tuple[bytes, bytes], pa.BinaryArray] = {}
             arr = arr.indices
-        elif kind is Kind.STR and not as_text:
+        elif kind is Kind.STR and not as_text and not raw:
             arr = arr.cast(pa.string())
             self._escape = _needs_escape(arr)
         self._arr = arr
@@ -65,29 +72,76 @@ class Members:
         valid = self._arr.slice(start, stop - start).is_valid()
         return np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool)
 
-    def texts(self, start: int, stop: int) -> pa.BinaryArray:
-        """Member texts of rows ``start:stop`` (null where left out)."""
-        out = self._texts(self._arr.slice(start, stop - start), start, stop)
-        return out if self._null is None else pc.fill_null(out, self._null)
+    def always(self, start: int, stop: int) -> bool:
+        """Whether every row of ``start:stop`` writes this member."""
+        return self._keep_null or self._arr.slice(start, stop - start).null_count == 0
 
-    def _texts(self, arr: pa.Array, start: int, stop: int) -> pa.BinaryArray:
-        key = self._key
-        if self._dictionary is not None:
-            return pc.take(self._dictionary, arr)
+    def parts(self, start: int, stop: int, *, before: bytes, after: bytes) -> list[Part]:
+        """Parts to join row-wise for rows ``start:stop`` (see the class docstring)."""
+        arr = self._arr.slice(start, stop - start)
+        head = before + self._key
+        if arr.null_count == 0 and self._categories is None:
+            inline = self._inline(arr, start, stop)
+            if inline is not None:
+                opening, values, closing = inline
+                return [_binary(head + opening), values, _binary(closing + after)]
+        out = self._texts(arr, start, stop, before, after)
+        if self._keep_null:
+            out = pc.fill_null(out, _binary(head + b"null" + after))
+        return [out]
+
+    def _inline(self, arr: pa.Array, start: int, stop: int) -> tuple[bytes, pa.Array, bytes] | None:
+        """Raw texts of a slice with no missing value, and what goes around each."""
+        if self._raw:
+            return b"", arr, b""
         if self._as_text:
-            return _wrap(key + b'"', pc.cast(arr, pa.string()), b'",')
+            return b'"', pc.cast(pc.cast(arr, pa.string()), pa.binary()), b'"'
+        if self._kind is Kind.STR:
+            if self._escape is not None and self._escape[start:stop].any():
+                return None
+            return b'"', pc.cast(arr, pa.binary()), b'"'
+        if self._kind is Kind.INT:
+            return b"", pc.cast(pc.cast(arr, pa.string()), pa.binary()), b""
+        if self._kind is Kind.REAL:
+            return b"", _real_texts(arr), b""
+        return None
+
+    def _texts(
+        self, arr: pa.Array, start: int, stop: int, before: bytes, after: bytes
+    ) -> pa.BinaryArray:
+        """One array of member texts, null where the value is missing."""
+        head = before + self._key
+        if self._categories is not None:
+            return pc.take(self._category_texts(before, after), arr)
+        if self._raw:
+            return _wrap(head, arr, after)
+        if self._as_text:
+            return _wrap(head + b'"', pc.cast(arr, pa.string()), b'"' + after)
         if self._kind is Kind.STR:
             escape = None if self._escape is None else self._escape[start:stop]
-            return _str_texts(key, arr, escape)
+            return _str_texts(head, arr, escape, after)
         if self._kind is Kind.INT:
-            return _wrap(key, pc.cast(arr, pa.string()), b",")
+            return _wrap(head, pc.cast(arr, pa.string()), after)
         if self._kind is Kind.REAL:
-            return _wrap(key, _real_texts(arr), b",")
+            return _wrap(head, _real_texts(arr), after)
         if self._kind is Kind.BOOL:
-            return pc.if_else(arr, _binary(key + b"true,"), _binary(key + b"false,"))
+            return pc.if_else(
+                arr, _binary(head + b"true" + after), _binary(head + b"false" + after)
+            )
         if self._kind is Kind.DATE:
-            return _date_texts(key, arr)
+            return _date_texts(head, arr, after)
         raise ValueError(f"no JSON texts for {self._kind}")
+
+    def _category_texts(self, before: bytes, after: bytes) -> pa.BinaryArray:
+        """Member texts of every category, made once per form (threads may race to make the
+        same form: both results are equal, either is kept)."""
+        assert self._categories is not None
+        form = self._forms.get((before, after))
+        if form is None:
+            size = len(self._categories._arr)
+            form = self._categories._texts(self._categories._arr, 0, size, before, after)
+            self._forms[(before, after)] = form
+        return form
 
 
 def _binary(text: bytes) -> pa.Scalar:
@@ -116,13 +170,15 @@ def _needs_escape(arr: pa.Array) -> npt.NDArray[np.bool_] | None:
     return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _str_texts(key: bytes, arr: pa.Array, escape: npt.NDArray[np.bool_] | None) -> pa.BinaryArray:
+def _str_texts(
+    head: bytes, arr: pa.Array, escape: npt.NDArray[np.bool_] | None, after: bytes
+) -> pa.BinaryArray:
     """Quoted strings; the few that need escapes are encoded one by one by msgspec."""
-    out = _wrap(key + b'"', arr, b'",')
+    out = _wrap(head + b'"', arr, b'"' + after)
     if escape is None or not escape.any():
         return out
     mask = pa.array(escape)
-    encoded = [key + msgspec.json.encode(s) + b"," for s in arr.filter(mask).to_pylist()]
+    encoded = [head + msgspec.json.encode(s) + after for s in arr.filter(mask).to_pylist()]
     return pc.replace_with_mask(out, mask, pa.array(encoded, type=pa.binary()))
 
 
@@ -153,21 +209,22 @@ def _real_texts(arr: pa.Array) -> pa.BinaryArray:
     return _from_parts(inner[~comma], lengths, valid)
 
 
-def _date_texts(key: bytes, arr: pa.Array) -> pa.BinaryArray:
-    """``"key":"<RFC 3339 UTC>",`` of a UTC timestamp array (see :func:`utc_iso`), composed
-    in a byte matrix: key, quotes and comma are constant columns of it."""
+def _date_texts(key: bytes, arr: pa.Array, after: bytes) -> pa.BinaryArray:
+    """``key"<RFC 3339 UTC>"after`` of a UTC timestamp array (see :func:`utc_iso`), composed
+    in a byte matrix: key, quotes and affix are constant columns of it."""
     valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     ticks = pc.fill_null(pc.cast(arr, pa.int64()), 0).to_numpy(zero_copy_only=False)
     n, k = len(ticks), len(key) + 1  # the text starts after the key and a quote
-    matrix = np.zeros((n, k + 32), dtype=np.uint8)
+    matrix = np.zeros((n, k + 31 + len(after)), dtype=np.uint8)
     matrix[:, :k] = np.frombuffer(key + b'"', dtype=np.uint8)
     _iso_codes(matrix[:, k : k + 30], ticks, arr.type.unit)
-    lengths = np.count_nonzero(matrix[:, k + 19 : k + 30], axis=1) + k + 21
+    end = np.count_nonzero(matrix[:, k + 19 : k + 30], axis=1) + k + 19  # closing quote
     rows = np.arange(n)
-    matrix[rows, lengths - 2] = ord('"')
-    matrix[rows, lengths - 1] = ord(",")
+    for at, byte in enumerate(b'"' + after):
+        matrix[rows, end + at] = byte
+    lengths = end + 1 + len(after)
     widths, counts = np.unique(lengths[valid], return_counts=True)
-    common = int(widths[np.argmax(counts)]) if len(widths) else k + 22
+    common = int(widths[np.argmax(counts)]) if len(widths) else k + 21 + len(after)
     # Rows of the usual width are taken as they lie in the matrix (no compaction); null rows
     # keep bytes behind their null bit; the other widths (a fraction here and there) are
     # compacted apart and put in their place.

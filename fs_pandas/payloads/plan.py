@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fs_pandas.payloads.encode import Members
+from fs_pandas.payloads.encode import Members, Part
 from fs_pandas.payloads.rules import MAX_CHUNK
 from fs_pandas.payloads.types import Kind, to_arrow
 
@@ -244,10 +244,15 @@ class Plan:
     ) -> pa.BinaryArray:
         """The request texts of rows ``start:start+_SLICE``, each ``{...},``."""
         stop = min(start + _SLICE, len(positions))
-        texts = {i: self._texts(i, src, positions, start, stop) for i, src in sources.items()}
-        members = self._members(self._root, texts, stop - start, positions[start:stop])
-        del texts
-        # Each row is {members without the last comma},  -- the rows' commas included.
+        n, here = stop - start, positions[start:stop]
+        slices = {i: self._slice(i, src, here, start, stop) for i, src in sources.items()}
+        schema = self._schema(slices, n, here) if self._declared else None
+        parts, surely = self._member_parts(self._root, slices, schema)
+        if surely:
+            return _join([_OPEN, *parts, _CLOSE_ROW], n)
+        # No member is sure to be written: every member ends with a comma, the last one of
+        # each row is dropped. Each row is {members},  -- the rows' commas included.
+        members = _join(parts, n)
         rows: pa.BinaryArray = pc.binary_join_element_wise(
             _OPEN, _drop_last(members), _CLOSE_ROW, _EMPTY
         )
@@ -262,68 +267,87 @@ class Plan:
         key = orjson.dumps(f.path[-1]) + b":"
         return Members(arr, f.kind, key=key, as_text=f.as_text, keep_null=f.keep_null)
 
-    def _texts(
+    def _slice(
         self, index: int, source: Members | None, positions: Positions, start: int, stop: int
-    ) -> tuple[pa.BinaryArray, npt.NDArray[np.bool_] | None]:
-        """Member texts of rows ``start:stop`` of a field, and (for declared fields) where
-        the field has a value."""
-        f = self._by_index[index]
+    ) -> _Slice:
+        """Rows ``start:stop`` of a field (list/dict values are encoded here, per slice)."""
         if source is not None:
-            present = source.present(start, stop) if f.declare is not None else None
-            return source.texts(start, stop), present
+            return _Slice(source, start, stop)
+        f = self._by_index[index]
         values = self._prebuilt[index].values
-        key = orjson.dumps(f.path[-1]) + b":"
-        null = key + b"null," if f.keep_null else None
         encoded = [
-            null if values[i] is None else key + msgspec.json.encode(values[i]) + b","
-            for i in positions[start:stop].tolist()
+            None if values[i] is None else msgspec.json.encode(values[i])
+            for i in positions.tolist()
         ]
-        return pa.array(encoded, type=pa.binary()), None
+        raw = pa.array(encoded, type=pa.binary())
+        key = orjson.dumps(f.path[-1]) + b":"
+        members = Members(raw, f.kind, key=key, keep_null=f.keep_null, raw=True)
+        return _Slice(members, 0, len(encoded))
 
-    def _members(
+    def _always(
+        self, child: Field | _Node | None, slices: dict[int, _Slice], schema: _Slice | None
+    ) -> bool:
+        """Whether ``child`` is written in every row of the slice."""
+        if child is None:
+            return schema is not None and schema.always()
+        if isinstance(child, Field):
+            return child.constant is not None or slices[child.index].always()
+        return any(self._always(c, slices, schema) for c in child.children)
+
+    def _member_parts(
+        self, node: _Node, slices: dict[int, _Slice], schema: _Slice | None
+    ) -> tuple[list[Part], bool]:
+        """Parts that write the members of ``node`` row-wise, and whether one is sure.
+
+        Commas: the first member written in every row (the lead) has none, members before it
+        end with one, members after it start with one, so any subset written is valid JSON.
+        Without a lead every member ends with a comma (the caller drops the last one).
+        """
+        written = [self._always(child, slices, schema) for child in node.children]
+        lead = written.index(True) if any(written) else len(written)
+        parts: list[Part] = []
+        for i, (prefix, child) in enumerate(zip(node.prefixes, node.children, strict=True)):
+            before, after = (b"", b",") if i < lead else (b"", b"") if i == lead else (b",", b"")
+            if child is None:
+                assert schema is not None
+                parts += schema.parts(before, after)
+            elif isinstance(child, Field) and child.constant is not None:
+                parts.append(_binary(before + prefix + child.constant.encode() + after))
+            elif isinstance(child, Field):
+                parts += slices[child.index].parts(before, after)
+            else:
+                parts += self._object_parts(child, slices, schema, prefix, before, after)
+        return parts, lead < len(written)
+
+    def _object_parts(
         self,
         node: _Node,
-        texts: dict[int, tuple[pa.BinaryArray, npt.NDArray[np.bool_] | None]],
-        n: int,
-        positions: Positions,
-    ) -> pa.BinaryArray:
-        """Per row, the members of ``node`` present in that row, each ``"key":value,``."""
-        parts: list[pa.BinaryArray | pa.Scalar] = []
-        for prefix, child in zip(node.prefixes, node.children, strict=True):
-            if child is None:
-                parts.append(self._schema(texts, n, positions))
-            elif isinstance(child, Field) and child.constant is not None:
-                parts.append(pa.scalar(prefix + child.constant.encode() + b",", pa.binary()))
-            elif isinstance(child, Field):
-                parts.append(texts[child.index][0])
-            else:
-                inner = self._members(child, texts, n, positions)
-                # An object whose members are all left out is left out too (null policy).
-                joined = pc.binary_join_element_wise(
-                    prefix + b"{", _drop_last(inner), _CLOSE_MEMBER, _EMPTY
-                )
-                parts.append(pc.if_else(pc.equal(pc.binary_length(inner), 0), _EMPTY, joined))
-        # Missing members (null) are left out of the object: replaced by nothing.
-        out = pc.binary_join_element_wise(
-            *parts, _EMPTY, null_handling="replace", null_replacement=b""
+        slices: dict[int, _Slice],
+        schema: _Slice | None,
+        prefix: bytes,
+        before: bytes,
+        after: bytes,
+    ) -> list[Part]:
+        """A nested object member (``"properties":{...}``)."""
+        inner, surely = self._member_parts(node, slices, schema)
+        if surely:
+            return [_binary(before + prefix + b"{"), *inner, _binary(b"}" + after)]
+        members = _join(inner, slices_length(slices, schema))
+        joined = pc.binary_join_element_wise(
+            _binary(before + prefix + b"{"), _drop_last(members), _binary(b"}" + after), _EMPTY
         )
-        if isinstance(out, pa.Scalar):  # only constants: the same text on every row
-            return pa.repeat(out, n)
-        return out
+        # An object whose members are all left out is left out too (null policy).
+        empty = pc.equal(pc.binary_length(members), 0)
+        return [pc.if_else(empty, pa.scalar(None, pa.binary()), joined)]
 
-    def _schema(
-        self,
-        texts: dict[int, tuple[pa.BinaryArray, npt.NDArray[np.bool_] | None]],
-        n: int,
-        positions: Positions,
-    ) -> pa.BinaryArray:
-        """``"schema":{"properties":{...}},`` declaring only the properties present in each
-        row (contract §3.4), or null where none is.
+    def _schema(self, slices: dict[int, _Slice], n: int, positions: Positions) -> _Slice:
+        """``"schema":{"properties":{...}}`` declaring only the properties present in each
+        row (contract §3.4), left out where none is.
 
         Rows share one text per presence pattern, so this costs a few numpy passes.
         """
         scalar = [f for f in self._declared if f.index not in self._prebuilt]
-        masks = [_present(texts[f.index][1]) for f in scalar]
+        masks = [slices[f.index].present() for f in scalar]
         patterns, inverse = _patterns(masks, n)
         declared = [
             {f.name: f.declare for f, bit in zip(scalar, bits, strict=True) if bit}
@@ -331,9 +355,11 @@ class Plan:
         ]
         if len(scalar) == len(self._declared):
             shared = [_schema_text(d) if d else None for d in declared]
-            return pc.take(pa.array(shared, type=pa.binary()), pa.array(inverse))
-        rows = self._merge_prebuilt([declared[k] for k in inverse.tolist()], positions)
-        return pa.array([_schema_text(d) if d else None for d in rows], type=pa.binary())
+            texts = pc.take(pa.array(shared, type=pa.binary()), pa.array(inverse))
+        else:
+            rows = self._merge_prebuilt([declared[k] for k in inverse.tolist()], positions)
+            texts = pa.array([_schema_text(d) if d else None for d in rows], type=pa.binary())
+        return _Slice(Members(texts, Kind.OBJECT, key=b'"schema":', raw=True), 0, n)
 
     def _merge_prebuilt(
         self, rows: list[dict[str, Any]], positions: Positions
@@ -350,11 +376,55 @@ class Plan:
         return rows
 
 
+@dataclass(frozen=True)
+class _Slice:
+    """Rows ``start:stop`` of one field's members."""
+
+    members: Members
+    start: int
+    stop: int
+
+    def always(self) -> bool:
+        return self.members.always(self.start, self.stop)
+
+    def present(self) -> npt.NDArray[np.bool_]:
+        return self.members.present(self.start, self.stop)
+
+    def parts(self, before: bytes, after: bytes) -> list[Part]:
+        return self.members.parts(self.start, self.stop, before=before, after=after)
+
+
+def slices_length(slices: dict[int, _Slice], schema: _Slice | None) -> int:
+    """Rows in the current slice."""
+    any_slice = schema if schema is not None else next(iter(slices.values()))
+    return any_slice.stop - any_slice.start
+
+
+def _binary(text: bytes) -> pa.Scalar:
+    return pa.scalar(text, pa.binary())
+
+
+def _join(parts: list[Part], n: int) -> pa.BinaryArray:
+    """Row-wise concatenation of ``parts`` (adjacent constants merged first); a null part
+    writes nothing (a member left out)."""
+    merged: list[Part] = []
+    for part in parts:
+        if isinstance(part, pa.Scalar) and merged and isinstance(merged[-1], pa.Scalar):
+            merged[-1] = _binary(merged[-1].as_py() + part.as_py())
+        else:
+            merged.append(part)
+    out = pc.binary_join_element_wise(
+        *merged, _EMPTY, null_handling="replace", null_replacement=b""
+    )
+    if isinstance(out, pa.Scalar):  # only constants: the same text on every row
+        return pa.repeat(out, n)
+    joined: pa.BinaryArray = out
+    return joined
+
+
 _EMPTY = pa.scalar(b"", pa.binary())
-_COMMA = pa.scalar(b",", pa.binary())
 _OPEN = pa.scalar(b"{", pa.binary())
 _CLOSE_ROW = pa.scalar(b"},", pa.binary())
-_CLOSE_MEMBER = pa.scalar(b"},", pa.binary())
 
 
 def _default_threads() -> int:
@@ -370,18 +440,13 @@ def _default_threads() -> int:
     )
 
 
-def _present(mask: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.bool_]:
-    assert mask is not None  # declared scalar fields always report where they are present
-    return mask
-
-
 def _drop_last(members: pa.BinaryArray) -> pa.BinaryArray:
     """Each row without its last byte (the comma after the last member)."""
     return pc.binary_slice(members, 0, -1)
 
 
 def _schema_text(declared: dict[str, Any]) -> bytes:
-    return b'"schema":' + msgspec.json.encode({"properties": declared}) + b","
+    return msgspec.json.encode({"properties": declared})
 
 
 def _write(out: io.BytesIO, rows: pa.BinaryArray) -> None:
