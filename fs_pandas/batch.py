@@ -42,7 +42,6 @@ class _Setup:
     client: Client
     options: RunOptions
     ledger_dir: Path | None
-    journal: bool
     known_jobs: Mapping[int, str] = field(default_factory=dict)
     ledger_path: Path | None = None
 
@@ -57,7 +56,6 @@ def run(
     progress: ProgressOption = True,
     wait: bool = True,
     ledger_dir: str | os.PathLike[str] | None = None,
-    journal: bool = True,
 ) -> BatchResult | RunHandle:
     """Plan ``frame`` into requests and push them through Fullstory batch jobs.
 
@@ -71,7 +69,6 @@ def run(
         client=client if client is not None else Client.from_env(),
         options=options or RunOptions(),
         ledger_dir=Path(ledger_dir) if ledger_dir is not None else None,
-        journal=journal,
     )
     return _start(setup, progress=progress, wait=wait)
 
@@ -119,7 +116,6 @@ def resume(
         client=client if client is not None else Client.from_env(),
         options=options or RunOptions(chunk_size=state.chunk_size),
         ledger_dir=None,
-        journal=True,
         known_jobs=state.jobs,
         ledger_path=state.path,
     )
@@ -157,8 +153,7 @@ def _start(
     runner = Runner(
         setup.client, plan, options=setup.options, ledger=ledger, known_jobs=setup.known_jobs
     )
-    if ledger is not None:
-        log.info("fs_pandas run journal: %s", ledger.path)
+    log.info("fs_pandas run journal: %s", ledger.path)
     handle = RunHandle(setup, runner, ledger, progress=progress)
     if not wait:
         handle._start_background()
@@ -166,11 +161,9 @@ def _start(
     return handle.wait()
 
 
-def _open_ledger(setup: _Setup, plan: Plan) -> Ledger | None:
+def _open_ledger(setup: _Setup, plan: Plan) -> Ledger:
     if setup.ledger_path is not None:
         return Ledger(setup.ledger_path)
-    if not setup.journal:
-        return None
     return Ledger.create(
         kind=setup.kind,
         options=setup.plan_options,
@@ -206,9 +199,7 @@ class RunHandle:
     :meth:`wait` (ipykernel only accepts display updates from the cell's own thread).
     """
 
-    def __init__(
-        self, setup: _Setup, runner: Runner, ledger: Ledger | None, *, progress: ProgressOption
-    ):
+    def __init__(self, setup: _Setup, runner: Runner, ledger: Ledger, *, progress: ProgressOption):
         self._setup = setup
         self._runner = runner
         self._ledger = ledger
@@ -221,8 +212,9 @@ class RunHandle:
         self._shown: Display | None = None
 
     @property
-    def ledger_path(self) -> str | None:
-        return None if self._ledger is None else str(self._ledger.path)
+    def ledger_path(self) -> str:
+        """The run's journal; pass it to :func:`fs_pandas.resume` after a crash."""
+        return str(self._ledger.path)
 
     def status(self) -> ProgressState:
         """Progress so far (folds in the events that arrived since the last look)."""
@@ -243,12 +235,11 @@ class RunHandle:
             try:
                 consume(self._event_stream(display), display, self._state)
             except FullstoryError as exc:
-                if self.ledger_path is not None:
-                    exc.add_note(
-                        f"The run's jobs are journalled in {self.ledger_path}; once the cause is "
-                        "fixed, fs_pandas.resume(that_path, df) finishes the run without sending "
-                        "anything twice."
-                    )
+                exc.add_note(
+                    f"The run's jobs are journalled in {self.ledger_path}; once the cause is "
+                    "fixed, fs_pandas.resume(that_path, df) finishes the run without sending "
+                    "anything twice."
+                )
                 raise
             self._result = self._build()
         return self._result
@@ -323,8 +314,7 @@ class RunHandle:
             self._state.apply(item)
 
     def _close_ledger(self) -> None:
-        if self._ledger is not None:
-            self._ledger.close()
+        self._ledger.close()
 
     def _build(self) -> BatchResult:
         setup = self._setup
@@ -339,7 +329,6 @@ class RunHandle:
                 options=setup.options,
                 progress=self._progress,
                 ledger_dir=setup.ledger_dir,
-                journal=setup.journal,
             )
             assert isinstance(again, BatchResult)
             return again
