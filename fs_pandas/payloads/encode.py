@@ -209,34 +209,79 @@ def _real_texts(arr: pa.Array) -> pa.BinaryArray:
     return _from_parts(inner[~comma], lengths, valid)
 
 
-def _date_texts(key: bytes, arr: pa.Array, after: bytes) -> pa.BinaryArray:
-    """``key"<RFC 3339 UTC>"after`` of a UTC timestamp array (see :func:`utc_iso`), composed
-    in a byte matrix: key, quotes and affix are constant columns of it."""
+_TEXT_WIDTH = {"s": 19, "ms": 23, "us": 26, "ns": 29}  # Arrow's timestamp -> string
+
+
+def _date_texts(head: bytes, arr: pa.Array, after: bytes) -> pa.BinaryArray:
+    """``head"<RFC 3339 UTC>"after`` of a UTC timestamp array (see :func:`utc_iso`).
+
+    Arrow's cast to string writes ``YYYY-MM-DD HH:MM:SS`` and every fraction digit of the
+    unit at a fixed width; the rows are laid in a byte matrix next to ``head``, the space
+    becomes ``T``, and per precision class (whole, milli, micro, nano seconds: contract
+    §9.12 wants as few digits as represent the value) ``Z"`` and ``after`` are written at
+    their column. The usual class is taken as it lies (no compaction); the others are
+    put in their place.
+    """
+    unit = arr.type.unit
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    ticks = pc.fill_null(pc.cast(arr, pa.int64()), 0)
+    text = pc.cast(pc.cast(ticks, pa.timestamp(unit)), pa.string())
+    n, width, k = len(ticks), _TEXT_WIDTH[unit], len(head) + 1
+    _, offsets, data = text.buffers()
+    if n == 0 or np.frombuffer(offsets, dtype=np.int32)[n] != n * width:
+        return _date_texts_numpy(head, arr, after)  # not Arrow's usual layout: compose it
+    matrix = np.zeros((n, k + width + 2 + len(after)), dtype=np.uint8)
+    matrix[:, :k] = np.frombuffer(head + b'"', dtype=np.uint8)
+    matrix[:, k : k + width] = np.frombuffer(data, dtype=np.uint8)[: n * width].reshape(n, width)
+    matrix[:, k + 10] = ord("T")
+    ends = _zulu_columns(ticks.to_numpy(zero_copy_only=False), unit)
+    classes, counts = np.unique(ends[valid], return_counts=True)
+    usual = int(classes[np.argmax(counts)]) if len(classes) else 19
+    others = []  # (copied apart first: the usual class writes over their digits)
+    for end in classes.tolist():
+        if end != usual:
+            rows = valid & (ends == end)
+            texts = _date_class(matrix[rows], k + end, after, np.ones(int(rows.sum()), bool))
+            others.append((rows, texts))
+    out = _date_class(matrix, k + usual, after, valid & (ends == usual))
+    for rows, texts in others:
+        out = pc.replace_with_mask(out, pa.array(rows), texts)
+    return out
+
+
+def _zulu_columns(ticks: npt.NDArray[np.int64], unit: str) -> npt.NDArray[np.int64]:
+    """Column of the ``Z`` in each text: 19, or after 3, 6 or 9 fraction digits."""
+    per_second = _PER_SECOND[unit]
+    nanos = (ticks % per_second) * (1_000_000_000 // per_second)
+    return np.where(
+        nanos == 0,
+        19,
+        np.where(nanos % 1_000_000 == 0, 23, np.where(nanos % 1_000 == 0, 26, 29)),
+    )
+
+
+def _date_class(
+    matrix: npt.NDArray[np.uint8], end: int, after: bytes, valid: npt.NDArray[np.bool_]
+) -> pa.BinaryArray:
+    """Rows of one precision class: ``Z"`` + ``after`` written at column ``end``, then each
+    row's first bytes taken back to back."""
+    tail = b'Z"' + after
+    matrix[:, end : end + len(tail)] = np.frombuffer(tail, dtype=np.uint8)
+    size = end + len(tail)
+    data = np.ascontiguousarray(matrix[:, :size]).reshape(-1)
+    return _from_parts(data, np.full(len(matrix), size, dtype=np.int64), valid)
+
+
+def _date_texts_numpy(head: bytes, arr: pa.Array, after: bytes) -> pa.BinaryArray:
+    """The same texts composed with integer arithmetic (see :func:`iso_text`)."""
     valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     ticks = pc.fill_null(pc.cast(arr, pa.int64()), 0).to_numpy(zero_copy_only=False)
-    n, k = len(ticks), len(key) + 1  # the text starts after the key and a quote
-    matrix = np.zeros((n, k + 31 + len(after)), dtype=np.uint8)
-    matrix[:, :k] = np.frombuffer(key + b'"', dtype=np.uint8)
-    _iso_codes(matrix[:, k : k + 30], ticks, arr.type.unit)
-    end = np.count_nonzero(matrix[:, k + 19 : k + 30], axis=1) + k + 19  # closing quote
-    rows = np.arange(n)
-    for at, byte in enumerate(b'"' + after):
-        matrix[rows, end + at] = byte
-    lengths = end + 1 + len(after)
-    widths, counts = np.unique(lengths[valid], return_counts=True)
-    common = int(widths[np.argmax(counts)]) if len(widths) else k + 21 + len(after)
-    # Rows of the usual width are taken as they lie in the matrix (no compaction); null rows
-    # keep bytes behind their null bit; the other widths (a fraction here and there) are
-    # compacted apart and put in their place.
-    usual = valid & (lengths == common)
-    data = np.ascontiguousarray(matrix[:, :common]).reshape(-1)
-    out = _from_parts(data, np.full(n, common, dtype=np.int64), usual)
-    other = valid & ~usual
-    if not other.any():
-        return out
-    rest = matrix[other]
-    texts = _from_parts(rest[rest != 0], lengths[other], np.ones(len(rest), dtype=bool))
-    return pc.replace_with_mask(out, pa.array(other), texts)
+    texts = iso_text(ticks, arr.type.unit).astype(object)
+    encoded = [
+        head + b'"' + t.encode() + b'"' + after if ok else None
+        for t, ok in zip(texts.tolist(), valid.tolist(), strict=True)
+    ]
+    return pa.array(encoded, type=pa.binary())
 
 
 def utc_iso(arr: pa.Array) -> npt.NDArray[np.str_]:

@@ -236,3 +236,21 @@ def expected_iso(moment: dt.datetime) -> str:
 def test_utc_iso_matches_the_calendar_for_any_date(moments: list[dt.datetime]) -> None:
     arr = pa.array(moments, type=pa.timestamp("us", "UTC"))
     assert utc_iso(arr).tolist() == [expected_iso(m) for m in moments]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.datetimes(
+            min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31, 23, 59, 59)
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_body_dates_match_the_calendar_for_any_date(moments: list[dt.datetime]) -> None:
+    column = pd.Series(np.array(moments, dtype="datetime64[us]"))
+    df = pd.DataFrame({"uid": [f"u{i}" for i in range(len(moments))], "t": column})
+    body = next(plan_users(df, uid_col="uid").chunks()).body
+    sent = [r["properties"]["t"] for r in parse(body)["requests"]]
+    assert sent == [expected_iso(m) for m in moments]
