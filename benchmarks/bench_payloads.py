@@ -125,11 +125,19 @@ def timed(
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def peak_memory(route: Callable[..., Iterator[bytes]], df: Any, chunk: int) -> tuple[int, int]:
+def peak_memory(
+    route: Callable[..., Iterator[bytes]], df: Any, chunk: int, pools: list[Any]
+) -> tuple[int, int]:
     """Peak Python + Arrow bytes allocated while the chunks are built (the plan exists
-    already, as the frame does), and the largest body."""
+    already, as the frame does), and the largest body.
+
+    The proxy pool is appended to ``pools``, which the caller keeps until the end: buffers
+    Arrow allocated through it (caches included) may outlive this call, and freeing them
+    through a destroyed pool crashes the process.
+    """
     gc.collect()
     pool = pa.proxy_memory_pool(pa.default_memory_pool())
+    pools.append(pool)
     pa.set_memory_pool(pool)
     tracemalloc.start()
     largest = 0
@@ -181,9 +189,10 @@ def main() -> None:
         plan(df)
         keep("plan", args.rows, (time.perf_counter() - wall, time.process_time() - cpu))
     mem = None
+    pools: list[Any] = []  # kept alive until the process ends (see peak_memory)
     if not args.no_memory:
         route = partial(ours_chunks_only, threads=args.threads)
-        mem = peak_memory(route, plan(df), args.chunk)
+        mem = peak_memory(route, plan(df), args.chunk, pools)
     threads = args.threads or _default_threads()
     print(
         f"rows: {args.rows:,} (baseline on {len(base_df):,}), chunk {args.chunk:,}, "

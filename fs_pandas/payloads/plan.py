@@ -197,7 +197,10 @@ class Plan:
             body = (
                 self.body(positions) if threads is None else self.body(positions, threads=threads)
             )
-            yield Chunk(number, positions, body)
+            chunk = Chunk(number, positions, body)
+            del body  # the consumer holds the body, not this suspended frame (peak memory)
+            yield chunk
+            del chunk
 
     def body(self, positions: Positions, *, threads: int | None = None) -> bytes:
         """The ``{"requests":[...]}`` body of the rows at ``positions`` (already validated).
@@ -210,19 +213,22 @@ class Plan:
         workers = _default_threads() if threads is None else threads
         out = io.BytesIO()
         out.write(b'{"requests":[')
-        starts = range(0, len(positions), _SLICE)
+        # Several threads keep several slices alive: smaller ones keep the peak under 2x body.
+        size = _SLICE if workers == 1 else _SLICE * 3 // 4
+        starts = range(0, len(positions), size)
         if workers == 1 or len(starts) < 2:
             sources = self._sources(positions, map)
             for start in starts:
-                _write(out, self._rows(sources, positions, start))
+                _write(out, self._rows(sources, positions, start, size))
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 sources = self._sources(positions, pool.map)
                 pending: deque[Future[pa.BinaryArray]] = deque()
                 for start in starts:
-                    pending.append(pool.submit(self._rows, sources, positions, start))
-                    if len(pending) > workers:
+                    if len(pending) == workers:  # at most `workers` slices alive (memory)
                         _write(out, pending.popleft().result())
+                    task = pool.submit(self._rows, sources, positions, start, size)
+                    pending.append(task)
                 while pending:
                     _write(out, pending.popleft().result())
         if len(positions):
@@ -240,10 +246,10 @@ class Plan:
         return {f.index: src for f, src in zip(fields, converted, strict=True)}
 
     def _rows(
-        self, sources: dict[int, Members | None], positions: Positions, start: int
+        self, sources: dict[int, Members | None], positions: Positions, start: int, size: int
     ) -> pa.BinaryArray:
-        """The request texts of rows ``start:start+_SLICE``, each ``{...},``."""
-        stop = min(start + _SLICE, len(positions))
+        """The request texts of rows ``start:start+size``, each ``{...},``."""
+        stop = min(start + size, len(positions))
         n, here = stop - start, positions[start:stop]
         slices = {i: self._slice(i, src, here, start, stop) for i, src in sources.items()}
         schema = self._schema(slices, n, here) if self._declared else None
