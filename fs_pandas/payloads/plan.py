@@ -211,31 +211,26 @@ class Plan:
         the next slices are built while one is appended (at most ``threads`` ahead).
         """
         workers = _default_threads() if threads is None else threads
-        out = io.BytesIO()
-        out.write(b'{"requests":[')
+        out = _Body(len(positions))
         # Several threads keep several slices alive: smaller ones keep the peak under 2x body.
         size = _SLICE if workers == 1 else _SLICE * 3 // 4
         starts = range(0, len(positions), size)
         if workers == 1 or len(starts) < 2:
             sources = self._sources(positions, map)
             for start in starts:
-                _write(out, self._rows(sources, positions, start, size))
+                out.add(self._rows(sources, positions, start, size))
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 sources = self._sources(positions, pool.map)
                 pending: deque[Future[pa.BinaryArray]] = deque()
                 for start in starts:
                     if len(pending) == workers:  # at most `workers` slices alive (memory)
-                        _write(out, pending.popleft().result())
+                        out.add(pending.popleft().result())
                     task = pool.submit(self._rows, sources, positions, start, size)
                     pending.append(task)
                 while pending:
-                    _write(out, pending.popleft().result())
-        if len(positions):
-            out.seek(-1, io.SEEK_END)  # the last row's comma becomes the closing bracket
-        out.write(b"]}")
-        # BytesIO hands over its own buffer here (no copy): peak is about one body.
-        return out.getvalue()
+                    out.add(pending.popleft().result())
+        return out.finish()
 
     def _sources(
         self, positions: Positions, mapper: Callable[..., Iterator[Members | None]]
@@ -455,11 +450,45 @@ def _schema_text(declared: dict[str, Any]) -> bytes:
     return msgspec.json.encode({"properties": declared})
 
 
-def _write(out: io.BytesIO, rows: pa.BinaryArray) -> None:
-    """Append the rows' text (back to back in the array's data buffer) to ``out``."""
-    _, offsets, data = rows.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int32)[rows.offset : rows.offset + len(rows) + 1]
-    out.write(memoryview(data)[int(bounds[0]) : int(bounds[-1])])
+class _Body:
+    """The body of one chunk, appended slice by slice into one buffer sized once.
+
+    Growing a buffer slice by slice copies what is already in it at every step (about three
+    bodies' worth of copying for a chunk); the size is instead estimated from the first slice
+    (rows of one frame are alike) and reserved at once. The buffer becomes the ``bytes``
+    without a copy (``BytesIO.getvalue``), so the peak stays about one body.
+    """
+
+    def __init__(self, rows: int) -> None:
+        self._rows = rows
+        self._out = io.BytesIO()
+        self._out.write(b'{"requests":[')
+        self._sized = False
+
+    def add(self, rows: pa.BinaryArray) -> None:
+        """Append the rows' text (each ``{...},``, back to back in the array's data buffer)."""
+        _, offsets, data = rows.buffers()
+        bounds = np.frombuffer(offsets, dtype=np.int32)[rows.offset : rows.offset + len(rows) + 1]
+        text = memoryview(data)[int(bounds[0]) : int(bounds[-1])]
+        if not self._sized and len(rows):
+            self._sized = True
+            estimate = self._out.tell() + len(text) * self._rows * 51 // (50 * len(rows)) + 2
+            here = self._out.tell()
+            self._out.seek(estimate)
+            self._out.write(b"\0")  # reserves the buffer (a larger body still grows it)
+            self._out.seek(here)
+        self._out.write(text)
+
+    def finish(self) -> bytes:
+        """``]}`` in place of the last row's comma; the reserve beyond it is cut off."""
+        end = self._out.tell()
+        if self._sized:
+            end -= 1  # the last row's comma becomes the closing bracket
+        self._out.seek(end)
+        self._out.write(b"]}")
+        self._out.truncate()
+        # BytesIO hands over its own buffer here (no copy): peak is about one body.
+        return self._out.getvalue()
 
 
 def _patterns(
