@@ -1,10 +1,10 @@
 """Column-wise JSON texts of canonical Arrow arrays: the values of request bodies.
 
 A chunk's column is converted once (see ``types.to_arrow``); slices of it then become Arrow
-``binary`` arrays holding each value's compact JSON text, null where the value is missing, with
-vectorised kernels (Arrow, NumPy) instead of one Python object per value. The request builder
-(``plan.py``) decides, with the null policy, whether a missing value is left out or written
-``null``, and joins the texts into objects. Dates become RFC 3339 text here, in one place.
+``binary`` member texts (``"key":value`` with the commas the object needs), nothing where the
+value is left out or ``"key":null`` under ``nulls="null"``, with vectorised kernels (Arrow,
+NumPy) instead of one Python object per value. The request builder (``plan.py``) joins them
+row-wise into requests. Dates become RFC 3339 text here, in one place.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from fs_pandas.payloads.types import Kind
 
-__all__ = ["Members", "iso_text", "utc_iso"]
+__all__ = ["Members", "Part", "iso_text", "utc_iso"]
 
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 

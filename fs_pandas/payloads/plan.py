@@ -2,9 +2,10 @@
 
 A :class:`Plan` holds the frame, the fields (which column feeds which JSON path) and the rows
 that passed validation. Bodies are assembled one chunk at a time from column-wise JSON texts
-(``encode.Texts``): each field's values become ``"key":value,`` members (empty when the value
-is left out), the members of one object are concatenated row-wise by Arrow kernels, and each
-slice of rows is appended to the body as soon as it exists.
+(``encode.Members``): each field's values become ``"key":value`` member texts (nothing when
+the value is left out), the members of a request are concatenated row-wise by one Arrow
+kernel call per slice of rows, and each slice is appended to the body as soon as it exists
+(slices may be built on several threads: the kernels release the GIL).
 """
 
 from __future__ import annotations
@@ -194,6 +195,7 @@ class Plan:
         accepted = self.accepted_positions
         for number, start in enumerate(range(0, len(accepted), size)):
             positions = accepted[start : start + size]
+            # body(positions) alone by default: callers may wrap body() (a test spies on it).
             body = (
                 self.body(positions) if threads is None else self.body(positions, threads=threads)
             )
@@ -248,7 +250,7 @@ class Plan:
         n, here = stop - start, positions[start:stop]
         slices = {i: self._slice(i, src, here, start, stop) for i, src in sources.items()}
         schema = self._schema(slices, n, here) if self._declared else None
-        parts, surely = self._member_parts(self._root, slices, schema)
+        parts, surely = self._member_parts(self._root, slices, schema, n)
         if surely:
             return _join([_OPEN, *parts, _CLOSE_ROW], n)
         # No member is sure to be written: every member ends with a comma, the last one of
@@ -296,7 +298,7 @@ class Plan:
         return any(self._always(c, slices, schema) for c in child.children)
 
     def _member_parts(
-        self, node: _Node, slices: dict[int, _Slice], schema: _Slice | None
+        self, node: _Node, slices: dict[int, _Slice], schema: _Slice | None, n: int
     ) -> tuple[list[Part], bool]:
         """Parts that write the members of ``node`` row-wise, and whether one is sure.
 
@@ -317,7 +319,7 @@ class Plan:
             elif isinstance(child, Field):
                 parts += slices[child.index].parts(before, after)
             else:
-                parts += self._object_parts(child, slices, schema, prefix, before, after)
+                parts += self._object_parts(child, slices, schema, n, (prefix, before, after))
         return parts, lead < len(written)
 
     def _object_parts(
@@ -325,15 +327,16 @@ class Plan:
         node: _Node,
         slices: dict[int, _Slice],
         schema: _Slice | None,
-        prefix: bytes,
-        before: bytes,
-        after: bytes,
+        n: int,
+        affixes: tuple[bytes, bytes, bytes],
     ) -> list[Part]:
-        """A nested object member (``"properties":{...}``)."""
-        inner, surely = self._member_parts(node, slices, schema)
+        """A nested object member (``"properties":{...}``); ``affixes``: its ``"key":``
+        text and the commas before and after it."""
+        prefix, before, after = affixes
+        inner, surely = self._member_parts(node, slices, schema, n)
         if surely:
             return [_binary(before + prefix + b"{"), *inner, _binary(b"}" + after)]
-        members = _join(inner, slices_length(slices, schema))
+        members = _join(inner, n)
         joined = pc.binary_join_element_wise(
             _binary(before + prefix + b"{"), _drop_last(members), _binary(b"}" + after), _EMPTY
         )
@@ -393,12 +396,6 @@ class _Slice:
 
     def parts(self, before: bytes, after: bytes) -> list[Part]:
         return self.members.parts(self.start, self.stop, before=before, after=after)
-
-
-def slices_length(slices: dict[int, _Slice], schema: _Slice | None) -> int:
-    """Rows in the current slice."""
-    any_slice = schema if schema is not None else next(iter(slices.values()))
-    return any_slice.stop - any_slice.start
 
 
 def _binary(text: bytes) -> pa.Scalar:
