@@ -114,22 +114,13 @@ class FullstoryAccessor:
             "naive_tz": naive_tz,
             "duplicates": duplicates,
         }
-        options = RunOptions(
+        pacing = RunOptions(
             chunk_size=chunk_size,
             max_jobs_in_flight=max_jobs_in_flight,
             max_rows_in_flight=max_rows_in_flight,
             poll_interval=poll_interval,
         )
-        return batch.run(
-            "users",
-            self._frame,
-            plan_options=plan_options,
-            client=client,
-            options=options,
-            progress=progress,
-            wait=wait,
-            ledger_dir=ledger_dir,
-        )
+        return self._send("users", plan_options, pacing, client, progress, wait, ledger_dir)
 
     def batch_events(
         self,
@@ -196,18 +187,30 @@ class FullstoryAccessor:
             "nulls": nulls,
             "naive_tz": naive_tz,
         }
-        options = RunOptions(
+        pacing = RunOptions(
             chunk_size=chunk_size,
             max_jobs_in_flight=max_jobs_in_flight,
             max_rows_in_flight=max_rows_in_flight,
             poll_interval=poll_interval,
         )
+        return self._send("events", plan_options, pacing, client, progress, wait, ledger_dir)
+
+    def _send(
+        self,
+        kind: Kind,
+        plan_options: Mapping[str, Any],
+        pacing: RunOptions,
+        client: Client | None,
+        progress: ProgressOption,
+        wait: bool,
+        ledger_dir: str | os.PathLike[str] | None,
+    ) -> BatchResult | batch.RunHandle:
         return batch.run(
-            "events",
+            kind,
             self._frame,
             plan_options=plan_options,
             client=client,
-            options=options,
+            options=pacing,
             progress=progress,
             wait=wait,
             ledger_dir=ledger_dir,
