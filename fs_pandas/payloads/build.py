@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numpy as np
@@ -20,7 +21,7 @@ from fs_pandas.payloads.nested import (
     normalise_list,
     normalise_object,
 )
-from fs_pandas.payloads.plan import Field, Plan, Prebuilt
+from fs_pandas.payloads.plan import Field, Plan, Prebuilt, default_threads
 from fs_pandas.payloads.rules import (
     MAX_DISPLAY_NAME,
     MAX_EMAIL,
@@ -226,21 +227,36 @@ def finish(
     naive_tz: str,
     extra_checks: Any = None,
 ) -> Plan:
-    """Validate every field column-wise, run ``extra_checks(log)``, and build the Plan."""
+    """Validate every field column-wise, run ``extra_checks(log)``, and build the Plan.
+
+    Scalar columns are checked on threads (mostly Arrow kernels, which release the GIL);
+    what each finds is added to ``log`` in field order, so the first rule a row broke does
+    not depend on which thread finished first.
+    """
     type_rows: list[dict[str, Any]] = []
     prebuilt: dict[int, Prebuilt] = {}
     counts = np.zeros(len(frame), dtype=np.int64)
-    for f in fields:
-        if f.constant is not None:
-            continue
-        series = frame.iloc[:, f.index]
-        if f.kind in (Kind.LIST, Kind.OBJECT):
-            built, per_row = _check_nested(series, f, log, naive_tz)
-            prebuilt[f.index] = built
-            counts += per_row
-        else:
-            _check_scalar(series, f, log, naive_tz)
-        type_rows.append(_type_row(f, series, built=prebuilt.get(f.index)))
+    columns = {f.index: frame.iloc[:, f.index] for f in fields if f.constant is None}
+    scalar = [f for f in fields if f.index in columns and f.kind not in (Kind.LIST, Kind.OBJECT)]
+    with ThreadPoolExecutor(max_workers=_workers(len(frame), len(scalar))) as pool:
+        checked = {
+            f.index: pool.submit(_check_scalar, columns[f.index], f, naive_tz) for f in scalar
+        }
+        for f in fields:
+            if f.index not in columns:
+                continue
+            if f.index in checked:
+                findings = checked[f.index].result()
+                findings.replay(log)
+                nulls = findings.nulls
+            else:
+                built, per_row = _check_nested(columns[f.index], f, log, naive_tz)
+                prebuilt[f.index] = built
+                counts += per_row
+                nulls = sum(1 for v in built.values if v is None)
+            type_rows.append(
+                _type_row(f, columns[f.index], nulls=nulls, built=prebuilt.get(f.index))
+            )
     n_props = sum(1 for f in fields if f.role == "property")
     log.add(
         counts + n_props > MAX_PROPERTIES,
@@ -263,13 +279,41 @@ def finish(
     )
 
 
+def _workers(rows: int, columns: int) -> int:
+    """Threads for the column checks: one for small frames (a thread costs more than it
+    saves there), else the cores the payload builder uses."""
+    if rows < 20_000:
+        return 1
+    return max(1, min(columns, default_threads()))
+
+
+class _Findings:
+    """The rows one column's checks reject, kept to be added to the log in field order."""
+
+    def __init__(self) -> None:
+        self.nulls = 0
+        self._items: list[tuple[npt.NDArray[np.bool_], str | None, str, str]] = []
+
+    def add(
+        self, mask: npt.NDArray[np.bool_], *, column: str | None, rule: str, message: str
+    ) -> None:
+        self._items.append((mask, column, rule, message))
+
+    def replay(self, log: RejectionLog) -> None:
+        for mask, column, rule, message in self._items:
+            log.add(mask, column=column, rule=rule, message=message)
+
+
 def _dense(arr: pa.Array) -> pa.Array:
     return arr.dictionary_decode() if isinstance(arr, pa.DictionaryArray) else arr
 
 
-def _check_scalar(series: pd.Series, f: Field, log: RejectionLog, naive_tz: str) -> None:
+def _check_scalar(series: pd.Series, f: Field, naive_tz: str) -> _Findings:
+    """The rules of one scalar column (runs on a worker thread: touches nothing shared)."""
+    log = _Findings()
     arr = _dense(to_arrow(series, f.kind, naive_tz=naive_tz, column=f.column))
     missing = source_missing(series)
+    log.nulls = int(missing.sum())
     lost = arr.is_null().to_numpy(zero_copy_only=False) & ~missing
     col = str(f.column)
     if f.kind is Kind.DATE:
@@ -309,9 +353,10 @@ def _check_scalar(series: pd.Series, f: Field, log: RejectionLog, naive_tz: str)
         log.add(inf, column=col, rule=Rule.NON_FINITE, message=f"{col}: ±inf has no JSON form")
     if f.kind is Kind.STR or f.as_text:
         _check_text(arr, f, log, missing)
+    return log
 
 
-def _check_text(arr: pa.Array, f: Field, log: RejectionLog, missing: Any) -> None:
+def _check_text(arr: pa.Array, f: Field, log: _Findings, missing: Any) -> None:
     col = str(f.column)
     text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
     if f.role in ("uid", "name"):
@@ -400,11 +445,7 @@ def _is_missing(v: object) -> bool:
     return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
 
 
-def _type_row(f: Field, series: pd.Series, *, built: Prebuilt | None) -> dict[str, Any]:
-    if built is None:
-        nulls = int(source_missing(series).sum())
-    else:
-        nulls = sum(1 for v in built.values if v is None)
+def _type_row(f: Field, series: pd.Series, *, nulls: int, built: Prebuilt | None) -> dict[str, Any]:
     if f.role == "property":
         type_ = f.kind.value
         if built is not None and f.kind is Kind.LIST:

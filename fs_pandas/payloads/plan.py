@@ -2,10 +2,12 @@
 
 A :class:`Plan` holds the frame, the fields (which column feeds which JSON path) and the rows
 that passed validation. Bodies are assembled one chunk at a time from column-wise JSON texts
-(``encode.Members``): each field's values become ``"key":value`` member texts (nothing when
-the value is left out), the members of a request are concatenated row-wise by one Arrow
-kernel call per slice of rows, and each slice is appended to the body as soon as it exists
-(slices may be built on several threads: the kernels release the GIL).
+built a slice of rows at a time (``encode.Members``): each field's values for the slice are
+taken from the frame and become ``"key":value`` member texts (nothing when the value is left
+out), the members of a request are concatenated row-wise by one Arrow kernel call, and each
+slice is appended to the body as soon as it exists. Slices may be built on several threads
+(most of the work is Arrow/NumPy kernels, which release the GIL), a few ahead of the one
+being appended, across chunk boundaries.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import io
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Generator, Hashable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -27,16 +29,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fs_pandas.payloads.encode import Members, Part
+from fs_pandas.payloads.encode import Categories, Members, Part, binary_scalar
 from fs_pandas.payloads.rules import MAX_CHUNK
-from fs_pandas.payloads.types import Kind, to_arrow
+from fs_pandas.payloads.types import Kind, column_taker, to_arrow
 
-__all__ = ["Chunk", "Field", "Plan"]
+__all__ = ["Chunk", "Field", "Plan", "default_threads"]
 
 logger = logging.getLogger(__name__)
 
 Positions = npt.NDArray[np.int64]
-_SLICE = 8_192  # rows turned into JSON text at once while building a chunk
+_SLICE = 10_240  # rows turned into JSON text at once (3/4 of it with several threads)
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,13 @@ class Plan:
         self._prebuilt = prebuilt
         self._declared = [f for f in fields if f.role == "property" and f.declare is not None]
         self._by_index = {f.index: f for f in fields if f.constant is None}
+        self._category_texts: dict[int, Categories] = {}
+        self._columns = {i: frame.iloc[:, i] for i in self._by_index}
+        self._takers = {
+            i: column_taker(self._columns[i], f.kind, naive_tz=naive_tz, column=f.column)
+            for i, f in self._by_index.items()
+            if i not in prebuilt
+        }
         self._root = _node(_tree(fields, bool(self._declared)))
 
     def __repr__(self) -> str:
@@ -174,9 +183,11 @@ class Plan:
     def chunks(self, size: int = MAX_CHUNK, *, threads: int | None = None) -> Iterator[Chunk]:
         """Chunks of at most ``size`` requests, each built only when the iterator reaches it.
 
-        ``threads`` (default: the machine's cores, at most 4) build slices of one chunk at
-        once; the work is mostly Arrow/NumPy kernels, which release the GIL. ``threads=1``
-        builds on the calling thread only. Bodies are the same whatever the setting.
+        ``threads`` (default: the machine's cores, at most 4) build slices of rows at once,
+        at most ``threads + 1`` ahead of the one being appended (the next chunk's first
+        slices while the consumer holds this one); the work is mostly Arrow/NumPy kernels,
+        which release the GIL. ``threads=1`` builds on the calling thread only, nothing
+        ahead. Bodies are the same whatever the setting.
 
         Raises
         ------
@@ -192,113 +203,123 @@ class Plan:
         return self._chunks(int(size), threads)
 
     def _chunks(self, size: int, threads: int | None) -> Iterator[Chunk]:
+        workers = default_threads() if threads is None else threads
         accepted = self.accepted_positions
-        for number, start in enumerate(range(0, len(accepted), size)):
-            positions = accepted[start : start + size]
-            # body(positions) alone by default: callers may wrap body() (a test spies on it).
-            body = (
-                self.body(positions) if threads is None else self.body(positions, threads=threads)
-            )
-            chunk = Chunk(number, positions, body)
-            del body  # the consumer holds the body, not this suspended frame (peak memory)
-            yield chunk
-            del chunk
+        starts = range(0, len(accepted), size)
+        step = _SLICE if workers == 1 else _SLICE * 3 // 4  # see _in_order (memory)
+        slices = (
+            accepted[first : min(first + size, len(accepted))][start : start + step]
+            for first in starts
+            for start in range(0, min(size, len(accepted) - first), step)
+        )
+        texts = self._in_order(slices, workers)
+        try:
+            for number, first in enumerate(starts):
+                positions = accepted[first : first + size]
+                body = _Body(len(positions))
+                for _ in range(0, len(positions), step):
+                    body.add(next(texts))
+                chunk = Chunk(number, positions, body.finish())
+                del body  # the consumer holds the body, not this suspended frame (peak memory)
+                yield chunk
+                del chunk
+        finally:
+            texts.close()
 
-    def body(self, positions: Positions, *, threads: int | None = None) -> bytes:
-        """The ``{"requests":[...]}`` body of the rows at ``positions`` (already validated).
+    def _in_order(
+        self, slices: Iterator[Positions], workers: int
+    ) -> Generator[pa.BinaryArray, None, None]:
+        """The request texts of each slice of rows, in order (see :meth:`_slice_text`).
 
-        Columns are converted once per chunk to compact Arrow arrays; rows become JSON text
-        ``_SLICE`` at a time (so the texts alive at once stay small next to the body), and each
-        slice is appended to the body as soon as it exists, in order. With several threads,
-        the next slices are built while one is appended (at most ``threads`` ahead).
+        With several threads, slices are built ahead, across chunk boundaries: at most
+        ``workers + 1`` at once, so one is always queued (a thread that finishes starts the
+        next at once, rather than idle until this thread, which must first get the GIL back,
+        hands it one) and the texts alive stay small next to a body. The next chunk's first
+        slices are built while the consumer holds the chunk just yielded.
         """
-        workers = _default_threads() if threads is None else threads
-        out = _Body(len(positions))
-        # Several threads keep several slices alive: smaller ones keep the peak under 2x body.
-        size = _SLICE if workers == 1 else _SLICE * 3 // 4
-        starts = range(0, len(positions), size)
-        if workers == 1 or len(starts) < 2:
-            sources = self._sources(positions, map)
-            for start in starts:
-                out.add(self._rows(sources, positions, start, size))
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                sources = self._sources(positions, pool.map)
-                pending: deque[Future[pa.BinaryArray]] = deque()
-                for start in starts:
-                    if len(pending) == workers:  # at most `workers` slices alive (memory)
-                        out.add(pending.popleft().result())
-                    task = pool.submit(self._rows, sources, positions, start, size)
-                    pending.append(task)
-                while pending:
-                    out.add(pending.popleft().result())
-        return out.finish()
+        if workers == 1:
+            yield from map(self._slice_text, slices)
+            return
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fs_pandas-payloads")
+        try:
+            pending: deque[Future[pa.BinaryArray]] = deque()
+            for positions in slices:
+                if len(pending) == workers + 1:
+                    yield pending.popleft().result()
+                pending.append(pool.submit(self._slice_text, positions))
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
-    def _sources(
-        self, positions: Positions, mapper: Callable[..., Iterator[Members | None]]
-    ) -> dict[int, Members | None]:
-        """Every column of the chunk converted once (possibly on several threads)."""
-        fields = [f for f in self._fields if f.constant is None]
-        converted = mapper(lambda f: self._source(f, positions), fields)
-        return {f.index: src for f, src in zip(fields, converted, strict=True)}
+    def _slice_text(self, positions: Positions) -> pa.BinaryArray:
+        """The requests of the rows at ``positions`` (a slice of a chunk, validated), each
+        ``{...},``, back to back in one array's data.
 
-    def _rows(
-        self, sources: dict[int, Members | None], positions: Positions, start: int, size: int
-    ) -> pa.BinaryArray:
-        """The request texts of rows ``start:start+size``, each ``{...},``."""
-        stop = min(start + size, len(positions))
-        n, here = stop - start, positions[start:stop]
-        slices = {i: self._slice(i, src, here, start, stop) for i, src in sources.items()}
-        schema = self._schema(slices, n, here) if self._declared else None
-        parts, surely = self._member_parts(self._root, slices, schema, n)
+        Every field's values are taken and converted for these rows only, become member
+        texts, and the members of each request are concatenated row-wise.
+        """
+        n = len(positions)
+        members = {i: self._members(f, positions) for i, f in self._by_index.items()}
+        schema = self._schema(members, n, positions) if self._declared else None
+        parts, surely = self._member_parts(self._root, members, schema, n)
         if surely:
             return _join([_OPEN, *parts, _CLOSE_ROW], n)
         # No member is sure to be written: every member ends with a comma, the last one of
         # each row is dropped. Each row is {members},  -- the rows' commas included.
-        members = _join(parts, n)
+        joined = _join(parts, n)
         rows: pa.BinaryArray = pc.binary_join_element_wise(
-            _OPEN, _drop_last(members), _CLOSE_ROW, _EMPTY
+            _OPEN, _drop_last(joined), _CLOSE_ROW, _EMPTY
         )
         return rows
 
-    def _source(self, f: Field, positions: Positions) -> Members | None:
-        """One field's values at ``positions``, converted once (``None``: prebuilt values)."""
-        if f.index in self._prebuilt:
-            return None
-        series = self._frame.iloc[positions, f.index]
-        arr = to_arrow(series, f.kind, naive_tz=self._naive_tz, column=f.column)
-        key = orjson.dumps(f.path[-1]) + b":"
+    def _members(self, f: Field, positions: Positions) -> Members:
+        """One field's values at ``positions``, ready to become member texts."""
+        key = _key(f.path[-1])
+        if f.index in self._prebuilt:  # list/dict values: normalised while planning
+            values = self._prebuilt[f.index].values
+            encoded = [
+                None if values[i] is None else msgspec.json.encode(values[i])
+                for i in positions.tolist()
+            ]
+            raw = pa.array(encoded, type=pa.binary())
+            return Members(raw, f.kind, key=key, keep_null=f.keep_null, raw=True)
+        column = self._columns[f.index]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes = column.array.codes.take(positions)
+            indices = pa.array(codes, mask=codes < 0, type=pa.int32())
+            return Members(
+                indices,
+                f.kind,
+                key=key,
+                keep_null=f.keep_null,
+                categories=self._categories(f, column.dtype.categories),
+            )
+        arr = self._takers[f.index](positions)
         return Members(arr, f.kind, key=key, as_text=f.as_text, keep_null=f.keep_null)
 
-    def _slice(
-        self, index: int, source: Members | None, positions: Positions, start: int, stop: int
-    ) -> _Slice:
-        """Rows ``start:stop`` of a field (list/dict values are encoded here, per slice)."""
-        if source is not None:
-            return _Slice(source, start, stop)
-        f = self._by_index[index]
-        values = self._prebuilt[index].values
-        encoded = [
-            None if values[i] is None else msgspec.json.encode(values[i])
-            for i in positions.tolist()
-        ]
-        raw = pa.array(encoded, type=pa.binary())
-        key = orjson.dumps(f.path[-1]) + b":"
-        members = Members(raw, f.kind, key=key, keep_null=f.keep_null, raw=True)
-        return _Slice(members, 0, len(encoded))
+    def _categories(self, f: Field, categories: pd.Index) -> Categories:
+        """The texts of a categorical field's categories, made once for the whole frame
+        (threads may race to make them: both are equal, either is kept)."""
+        found = self._category_texts.get(f.index)
+        if found is None:
+            arr = to_arrow(pd.Series(categories), f.kind, naive_tz=self._naive_tz, column=f.column)
+            found = Categories(arr, f.kind, key=_key(f.path[-1]), as_text=f.as_text)
+            self._category_texts[f.index] = found
+        return found
 
     def _always(
-        self, child: Field | _Node | None, slices: dict[int, _Slice], schema: _Slice | None
+        self, child: Field | _Node | None, members: dict[int, Members], schema: Members | None
     ) -> bool:
         """Whether ``child`` is written in every row of the slice."""
         if child is None:
             return schema is not None and schema.always()
         if isinstance(child, Field):
-            return child.constant is not None or slices[child.index].always()
-        return any(self._always(c, slices, schema) for c in child.children)
+            return child.constant is not None or members[child.index].always()
+        return any(self._always(c, members, schema) for c in child.children)
 
     def _member_parts(
-        self, node: _Node, slices: dict[int, _Slice], schema: _Slice | None, n: int
+        self, node: _Node, members: dict[int, Members], schema: Members | None, n: int
     ) -> tuple[list[Part], bool]:
         """Parts that write the members of ``node`` row-wise, and whether one is sure.
 
@@ -306,52 +327,52 @@ class Plan:
         end with one, members after it start with one, so any subset written is valid JSON.
         Without a lead every member ends with a comma (the caller drops the last one).
         """
-        written = [self._always(child, slices, schema) for child in node.children]
+        written = [self._always(child, members, schema) for child in node.children]
         lead = written.index(True) if any(written) else len(written)
         parts: list[Part] = []
         for i, (prefix, child) in enumerate(zip(node.prefixes, node.children, strict=True)):
             before, after = (b"", b",") if i < lead else (b"", b"") if i == lead else (b",", b"")
             if child is None:
                 assert schema is not None
-                parts += schema.parts(before, after)
+                parts += schema.parts(before=before, after=after)
             elif isinstance(child, Field) and child.constant is not None:
                 parts.append(_binary(before + prefix + child.constant.encode() + after))
             elif isinstance(child, Field):
-                parts += slices[child.index].parts(before, after)
+                parts += members[child.index].parts(before=before, after=after)
             else:
-                parts += self._object_parts(child, slices, schema, n, (prefix, before, after))
+                parts += self._object_parts(child, members, schema, n, (prefix, before, after))
         return parts, lead < len(written)
 
     def _object_parts(
         self,
         node: _Node,
-        slices: dict[int, _Slice],
-        schema: _Slice | None,
+        members: dict[int, Members],
+        schema: Members | None,
         n: int,
         affixes: tuple[bytes, bytes, bytes],
     ) -> list[Part]:
         """A nested object member (``"properties":{...}``); ``affixes``: its ``"key":``
         text and the commas before and after it."""
         prefix, before, after = affixes
-        inner, surely = self._member_parts(node, slices, schema, n)
+        inner, surely = self._member_parts(node, members, schema, n)
         if surely:
             return [_binary(before + prefix + b"{"), *inner, _binary(b"}" + after)]
-        members = _join(inner, n)
-        joined = pc.binary_join_element_wise(
-            _binary(before + prefix + b"{"), _drop_last(members), _binary(b"}" + after), _EMPTY
+        joined = _join(inner, n)
+        wrapped = pc.binary_join_element_wise(
+            _binary(before + prefix + b"{"), _drop_last(joined), _binary(b"}" + after), _EMPTY
         )
         # An object whose members are all left out is left out too (null policy).
-        empty = pc.equal(pc.binary_length(members), 0)
-        return [pc.if_else(empty, pa.scalar(None, pa.binary()), joined)]
+        empty = pc.equal(pc.binary_length(joined), 0)
+        return [pc.if_else(empty, pa.scalar(None, pa.binary()), wrapped)]
 
-    def _schema(self, slices: dict[int, _Slice], n: int, positions: Positions) -> _Slice:
+    def _schema(self, members: dict[int, Members], n: int, positions: Positions) -> Members:
         """``"schema":{"properties":{...}}`` declaring only the properties present in each
         row (contract §3.4), left out where none is.
 
         Rows share one text per presence pattern, so this costs a few numpy passes.
         """
         scalar = [f for f in self._declared if f.index not in self._prebuilt]
-        masks = [slices[f.index].present() for f in scalar]
+        masks = [members[f.index].present() for f in scalar]
         patterns, inverse = _patterns(masks, n)
         declared = [
             {f.name: f.declare for f, bit in zip(scalar, bits, strict=True) if bit}
@@ -363,7 +384,7 @@ class Plan:
         else:
             rows = self._merge_prebuilt([declared[k] for k in inverse.tolist()], positions)
             texts = pa.array([_schema_text(d) if d else None for d in rows], type=pa.binary())
-        return _Slice(Members(texts, Kind.OBJECT, key=b'"schema":', raw=True), 0, n)
+        return Members(texts, Kind.OBJECT, key=b'"schema":', raw=True)
 
     def _merge_prebuilt(
         self, rows: list[dict[str, Any]], positions: Positions
@@ -380,26 +401,7 @@ class Plan:
         return rows
 
 
-@dataclass(frozen=True)
-class _Slice:
-    """Rows ``start:stop`` of one field's members."""
-
-    members: Members
-    start: int
-    stop: int
-
-    def always(self) -> bool:
-        return self.members.always(self.start, self.stop)
-
-    def present(self) -> npt.NDArray[np.bool_]:
-        return self.members.present(self.start, self.stop)
-
-    def parts(self, before: bytes, after: bytes) -> list[Part]:
-        return self.members.parts(self.start, self.stop, before=before, after=after)
-
-
-def _binary(text: bytes) -> pa.Scalar:
-    return pa.scalar(text, pa.binary())
+_binary = binary_scalar
 
 
 def _join(parts: list[Part], n: int) -> pa.BinaryArray:
@@ -425,7 +427,7 @@ _OPEN = pa.scalar(b"{", pa.binary())
 _CLOSE_ROW = pa.scalar(b"},", pa.binary())
 
 
-def _default_threads() -> int:
+def default_threads() -> int:
     """Cores available to this process, at most 4 (slices are small; more threads wait)."""
     return max(
         1,
@@ -436,6 +438,11 @@ def _default_threads() -> int:
             else os.cpu_count() or 1,
         ),
     )
+
+
+def _key(name: str) -> bytes:
+    """``"name":`` as JSON text."""
+    return orjson.dumps(name) + b":"
 
 
 def _drop_last(members: pa.BinaryArray) -> pa.BinaryArray:
@@ -461,20 +468,30 @@ class _Body:
         self._out = io.BytesIO()
         self._out.write(b'{"requests":[')
         self._sized = False
+        self._reserved = 0  # bytes the buffer holds already (written to in place)
 
     def add(self, rows: pa.BinaryArray) -> None:
         """Append the rows' text (each ``{...},``, back to back in the array's data buffer)."""
         _, offsets, data = rows.buffers()
         bounds = np.frombuffer(offsets, dtype=np.int32)[rows.offset : rows.offset + len(rows) + 1]
         text = memoryview(data)[int(bounds[0]) : int(bounds[-1])]
+        here = self._out.tell()
         if not self._sized and len(rows):
             self._sized = True
-            estimate = self._out.tell() + len(text) * self._rows * 51 // (50 * len(rows)) + 2
-            here = self._out.tell()
+            estimate = here + len(text) * self._rows * 51 // (50 * len(rows)) + 2
             self._out.seek(estimate)
             self._out.write(b"\0")  # reserves the buffer (a larger body still grows it)
             self._out.seek(here)
-        self._out.write(text)
+            self._reserved = estimate
+        if here + len(text) > self._reserved:
+            self._out.write(text)
+            return
+        # Within the reserve: NumPy copies with the GIL released (other slices go on meanwhile).
+        with self._out.getbuffer() as buffer:
+            target = np.frombuffer(buffer, dtype=np.uint8, count=len(text), offset=here)
+            np.copyto(target, np.frombuffer(text, dtype=np.uint8))
+            del target
+        self._out.seek(here + len(text))
 
     def finish(self) -> bytes:
         """``]}`` in place of the last row's comma; the reserve beyond it is cut off."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 import types
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from payload_helpers import parse, requests_of
 
@@ -33,20 +35,37 @@ def test_chunks_is_a_generator() -> None:
     assert isinstance(plan_users(frame(3), uid_col="uid").chunks(1), types.GeneratorType)
 
 
+def spy_on_slices(plan: Plan) -> list[int]:
+    """Record the size of every slice of rows the plan turns into text."""
+    built: list[int] = []
+    real = plan._slice_text
+
+    def spy(positions: np.ndarray) -> pa.BinaryArray:
+        built.append(len(positions))
+        return real(positions)
+
+    plan._slice_text = spy  # type: ignore[method-assign]
+    return built
+
+
 def test_first_chunk_is_built_without_building_later_ones() -> None:
     plan = plan_users(frame(10), uid_col="uid")
-    built: list[int] = []
-    real_body = plan.body
-
-    def spy(positions: np.ndarray) -> bytes:
-        built.append(len(positions))
-        return real_body(positions)
-
-    plan.body = spy  # type: ignore[method-assign]
-    chunks = plan.chunks(3)
+    built = spy_on_slices(plan)
+    chunks = plan.chunks(3, threads=1)
     assert built == []  # nothing happens until the first chunk is asked for
     next(chunks)
     assert built == [3]
+
+
+def test_threads_build_only_a_few_slices_ahead() -> None:
+    plan = plan_users(frame(100), uid_col="uid")
+    built = spy_on_slices(plan)
+    chunks = plan.chunks(3, threads=2)
+    next(chunks)
+    time.sleep(0.2)  # whatever the threads could do meanwhile
+    # the chunk handed over, plus at most threads + 1 slices queued or being built
+    assert len(built) <= 1 + 3
+    chunks.close()
 
 
 def test_body_is_exactly_a_compact_requests_object() -> None:
