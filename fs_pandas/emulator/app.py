@@ -87,8 +87,9 @@ def _v2_routes(state: OrgState) -> list[Route]:
     async def list_users(request: Request) -> Reply:
         q = request.query_params
         filters = {k: q[k] for k in ("uid", "email", "display_name", "is_identified") if k in q}
-        return state.list_users(filters, q.get("page_token"),
-                                include_schema=_flag(request, "include_schema"))
+        return state.list_users(
+            filters, q.get("page_token"), include_schema=_flag(request, "include_schema")
+        )
 
     @admin
     async def delete_user_by_uid(request: Request) -> Reply:
@@ -96,8 +97,9 @@ def _v2_routes(state: OrgState) -> list[Route]:
 
     @admin
     async def get_user(request: Request) -> Reply:
-        return state.get_user(request.path_params["id"],
-                              include_schema=_flag(request, "include_schema"))
+        return state.get_user(
+            request.path_params["id"], include_schema=_flag(request, "include_schema")
+        )
 
     @std
     async def update_user(request: Request) -> Reply:
@@ -157,7 +159,10 @@ def _batch_routes(
     def results(which: str) -> Handler:
         async def handler(request: Request) -> Reply:
             return state.job_results(
-                kind, request.path_params["job_id"], which, request.query_params.get("page_token"),
+                kind,
+                request.path_params["job_id"],
+                which,
+                request.query_params.get("page_token"),
                 include_schema=_flag(request, "include_schema"),
             )
 

@@ -20,10 +20,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port; 0 picks a free one")
-    p.add_argument("--processing-seconds", type=float, default=0.2,
-                   help="seconds a job stays PROCESSING (default 0.2)")
-    p.add_argument("--processing-polls", type=int, default=None,
-                   help="status polls a job stays PROCESSING (overrides seconds)")
+    p.add_argument(
+        "--processing-seconds",
+        type=float,
+        default=0.2,
+        help="seconds a job stays PROCESSING (default 0.2)",
+    )
+    p.add_argument(
+        "--processing-polls",
+        type=int,
+        default=None,
+        help="status polls a job stays PROCESSING (overrides seconds)",
+    )
     p.add_argument("--page-size", type=int, default=1000, help="rows per result page")
     p.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on 429")
     p.add_argument("--max-running", type=int, default=100)
@@ -32,8 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of ids and faults")
     p.add_argument("--api-key", default=None, help="Admin key (default: a fixed demo key)")
     p.add_argument("--standard-key", default=None, help="Standard key")
-    p.add_argument("--fail-uid", action="append", default=[], metavar="UID",
-                   help="rows with this uid fail (repeatable)")
+    p.add_argument(
+        "--fail-uid",
+        action="append",
+        default=[],
+        metavar="UID",
+        help="rows with this uid fail (repeatable)",
+    )
     for name in ("429", "5xx", "slow", "drop-before", "drop-after"):
         p.add_argument(f"--rate-{name}", type=float, default=0.0, help=f"fault rate {name}")
     p.add_argument("--slow-seconds", type=float, default=0.5)
@@ -45,17 +58,28 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     """Settings from parsed flags."""
     faults = Faults(
-        rate_429=args.rate_429, rate_5xx=args.rate_5xx, rate_slow=args.rate_slow,
-        slow_seconds=args.slow_seconds, rate_drop_before=args.rate_drop_before,
-        rate_drop_after=args.rate_drop_after, row_error_rate=args.row_error_rate,
+        rate_429=args.rate_429,
+        rate_5xx=args.rate_5xx,
+        rate_slow=args.rate_slow,
+        slow_seconds=args.slow_seconds,
+        rate_drop_before=args.rate_drop_before,
+        rate_drop_after=args.rate_drop_after,
+        row_error_rate=args.row_error_rate,
         row_error_code=args.row_error_code,
     )
     keys = {k: v for k, v in (("api_key", args.api_key), ("standard_key", args.standard_key)) if v}
     return EmulatorConfig(
-        processing_seconds=args.processing_seconds, processing_polls=args.processing_polls,
-        page_size=args.page_size, retry_after=args.retry_after, max_running=args.max_running,
-        max_in_progress=args.max_in_progress, max_rows_in_progress=args.max_rows_in_progress,
-        seed=args.seed, fail_uids=frozenset(args.fail_uid), faults=faults, **keys,
+        processing_seconds=args.processing_seconds,
+        processing_polls=args.processing_polls,
+        page_size=args.page_size,
+        retry_after=args.retry_after,
+        max_running=args.max_running,
+        max_in_progress=args.max_in_progress,
+        max_rows_in_progress=args.max_rows_in_progress,
+        seed=args.seed,
+        fail_uids=frozenset(args.fail_uid),
+        faults=faults,
+        **keys,
     )
 
 

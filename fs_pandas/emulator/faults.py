@@ -66,8 +66,13 @@ class Faults:
     def any_request_fault(self) -> bool:
         """Whether any per-request fault can fire (lets the hot path skip the generator)."""
         return any(
-            (self.rate_429, self.rate_5xx, self.rate_slow, self.rate_drop_before,
-             self.rate_drop_after)
+            (
+                self.rate_429,
+                self.rate_5xx,
+                self.rate_slow,
+                self.rate_drop_before,
+                self.rate_drop_after,
+            )
         )
 
 

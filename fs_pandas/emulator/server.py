@@ -113,7 +113,9 @@ class Emulator:
         return self.start() if self._server is None else self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -176,9 +178,7 @@ class Emulator:
 
 
 @contextmanager
-def serve(
-    *, host: str = "127.0.0.1", port: int = 0, **settings: Any
-) -> Iterator[Emulator]:
+def serve(*, host: str = "127.0.0.1", port: int = 0, **settings: Any) -> Iterator[Emulator]:
     """Run an emulator in a background thread for the duration of a ``with`` block.
 
     Parameters

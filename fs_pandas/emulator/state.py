@@ -328,8 +328,12 @@ def check_schema(row: JsonDict) -> dict[str, str] | None:
     return flatten_schema(schema.get("properties") or {})
 
 
-_USER_STR_LIMITS = (("uid", MAX_UID), ("display_name", MAX_DISPLAY_NAME), ("email", MAX_EMAIL),
-                    ("id", None))
+_USER_STR_LIMITS = (
+    ("uid", MAX_UID),
+    ("display_name", MAX_DISPLAY_NAME),
+    ("email", MAX_EMAIL),
+    ("id", None),
+)
 
 
 def check_user_row(row: Any, *, batch: bool, good_names: set[str]) -> None:
@@ -366,8 +370,11 @@ def _check_identification(row: JsonDict) -> None:
         raise RowError("invalid_argument", "session must be {id} or {use_most_recent} or {uid}")
     _check_str(session, "id", None, "session.")
     _check_str(session, "uid", MAX_UID, "session.")
-    forms = [bool(session.get("id")), session.get("use_most_recent") is True,
-             bool(session.get("uid"))]
+    forms = [
+        bool(session.get("id")),
+        session.get("use_most_recent") is True,
+        bool(session.get("uid")),
+    ]
     if sum(forms) != 1:
         raise RowError("invalid_argument", "exactly one form of session identification is allowed")
     if session.get("use_most_recent") is True:
@@ -473,8 +480,7 @@ def _without_nulls(props: JsonDict) -> JsonDict:
 
 
 def _strip_nulls(props: JsonDict) -> JsonDict:
-    return {k: _strip_nulls(v) if type(v) is dict else v
-            for k, v in props.items() if v is not None}
+    return {k: _strip_nulls(v) if type(v) is dict else v for k, v in props.items() if v is not None}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -509,8 +515,7 @@ class User:
             self.properties = _merged(self.properties, props)
         schema = get("schema")
         if schema:
-            self.declared = {**self.declared,
-                             **flatten_schema(schema.get("properties") or {})}
+            self.declared = {**self.declared, **flatten_schema(schema.get("properties") or {})}
 
     def _note_conflicts(self, props: JsonDict) -> None:
         """§3.4 type_conflicts: a field that receives a second type."""
@@ -524,8 +529,15 @@ class User:
 
     def snapshot(self) -> Snapshot:
         """The user as this import left it (shares the copy-on-write dicts)."""
-        return Snapshot(self.id, self.uid, self.display_name, self.email, self.properties,
-                        self.declared, self.conflicts)
+        return Snapshot(
+            self.id,
+            self.uid,
+            self.display_name,
+            self.email,
+            self.properties,
+            self.declared,
+            self.conflicts,
+        )
 
     def render(self, *, include_schema: bool, app_url: str) -> JsonDict:
         """GetUserResponse (§3.1)."""
@@ -705,7 +717,8 @@ class OrgState:
             if stored is not None and now - stored.at < self.config.idempotency_ttl_seconds:
                 if stored.fingerprint != fingerprint:
                     raise ApiError(
-                        422, "idempotency_key_mismatch",
+                        422,
+                        "idempotency_key_mismatch",
                         "Idempotency-Key was already used with a different request",
                     )
                 headers = {**stored.reply.headers, "Idempotent-Replayed": "true"}
@@ -799,7 +812,9 @@ class OrgState:
             matches = [u for u in self.users.values() if self._matches(u, filters)]
             app_url = self._app_url()
             body = page_of(
-                matches, token, self.config.page_size,
+                matches,
+                token,
+                self.config.page_size,
                 lambda u: u.render(include_schema=include_schema, app_url=app_url),
             )
             body["app_url"] = f"{app_url}/0"
@@ -904,8 +919,16 @@ class OrgState:
             self._advance()
             self._admit(len(requests))
             now = self.now()
-            job = Job(kind, self._next_id(kind), now, requests, shared, prefailed, idempotency_key,
-                      n_requests=len(requests))
+            job = Job(
+                kind,
+                self._next_id(kind),
+                now,
+                requests,
+                shared,
+                prefailed,
+                idempotency_key,
+                n_requests=len(requests),
+            )
             self.jobs[job.id] = job
             self.active[job.id] = job
             if self._running_count() < self.config.max_running:
@@ -978,8 +1001,11 @@ class OrgState:
         now = self.now()
         if self.config.processing_polls is None:
             while True:
-                due = [j for j in self.active.values()
-                       if j.started is not None and j.started + seconds <= now]
+                due = [
+                    j
+                    for j in self.active.values()
+                    if j.started is not None and j.started + seconds <= now
+                ]
                 if not due:
                     break
                 job = min(due, key=lambda j: (j.started or 0.0) + seconds)
@@ -1031,13 +1057,25 @@ class OrgState:
         self._counter += 1
         user_id = str(1_000_000_000 + self._counter)
         props, schema = row.get("properties"), row.get("schema")
-        user = User(user_id, uid, row.get("display_name"), row.get("email"),
-                    _without_nulls(props) if props else {},
-                    flatten_schema(schema.get("properties") or {}) if schema else {})
+        user = User(
+            user_id,
+            uid,
+            row.get("display_name"),
+            row.get("email"),
+            _without_nulls(props) if props else {},
+            flatten_schema(schema.get("properties") or {}) if schema else {},
+        )
         self.users[user_id] = user
         self.by_uid[uid] = user_id
-        return Snapshot(user_id, uid, user.display_name, user.email, user.properties,
-                        user.declared, user.conflicts)
+        return Snapshot(
+            user_id,
+            uid,
+            user.display_name,
+            user.email,
+            user.properties,
+            user.declared,
+            user.conflicts,
+        )
 
     def _finish_events(self, job: Job) -> None:
         for row, err in zip(job.rows, job.prefailed, strict=True):
@@ -1071,8 +1109,11 @@ class OrgState:
                 if job.polls > polls:
                     self._finish(job, self.now())
                     self._start_queued(self.now())
-            body: JsonDict = {"imports": len(job.imports), "errors": len(job.errors),
-                              "job": job.metadata()}
+            body: JsonDict = {
+                "imports": len(job.imports),
+                "errors": len(job.errors),
+                "job": job.metadata(),
+            }
             return Reply(200, body)
 
     def job_results(
@@ -1103,9 +1144,13 @@ class OrgState:
         with self._lock:
             self._advance()
             return [
-                {"kind": j.kind, "id": j.id, "status": j.status,
-                 "requests": j.n_requests,
-                 "idempotency_key": j.idempotency_key}
+                {
+                    "kind": j.kind,
+                    "id": j.id,
+                    "status": j.status,
+                    "requests": j.n_requests,
+                    "idempotency_key": j.idempotency_key,
+                }
                 for j in self.jobs.values()
             ]
 
@@ -1113,8 +1158,9 @@ class OrgState:
         """Every stored user (as Get User renders it, with schema)."""
         with self._lock:
             self._advance()
-            return [u.render(include_schema=True, app_url=self._app_url())
-                    for u in self.users.values()]
+            return [
+                u.render(include_schema=True, app_url=self._app_url()) for u in self.users.values()
+            ]
 
     def list_events_raw(self) -> list[JsonDict]:
         """Every stored event, in the order they were stored."""
@@ -1127,8 +1173,9 @@ def render_event(event: JsonDict, *, include_schema: bool) -> JsonDict:
     """BatchCreateEventsResponse (§5.3); ``schema`` only with include_schema."""
     body = {k: v for k, v in event.items() if k != "_declared"}
     if include_schema:
-        body["schema"] = {"properties": infer_schema(event["properties"],
-                                                     event.get("_declared") or {})}
+        body["schema"] = {
+            "properties": infer_schema(event["properties"], event.get("_declared") or {})
+        }
     return body
 
 

@@ -109,9 +109,11 @@ def _arrow_kind(t: pa.DataType, column: Hashable) -> Kind:
 
 
 def _object_kind(s: pd.Series, column: Hashable) -> Kind:
-    # infer_dtype's skipna does not skip NaT or pd.NA among other values: drop every kind of
-    # missing value first, so ["x", NaT] is a column of strings with one missing value.
-    inferred = pd.api.types.infer_dtype(s[s.notna()], skipna=True)
+    inferred = pd.api.types.infer_dtype(s, skipna=True)
+    if inferred != "string":
+        # infer_dtype's skipna does not skip NaT or pd.NA among other values: drop every
+        # kind of missing value, so ["x", NaT] is a column of strings with one missing value.
+        inferred = pd.api.types.infer_dtype(s[s.notna()], skipna=True)
     simple = {
         "string": Kind.STR,
         "empty": Kind.STR,

@@ -154,6 +154,16 @@ def test_duplicate_uid_message_names_the_index_label_of_the_row_sent() -> None:
     )
 
 
+def test_duplicate_integer_uids_are_found_too() -> None:
+    plan = plan_users(pd.DataFrame({"uid": [7, 8, 7, 9, 8]}), uid_col="uid")
+    assert rules(plan) == {2: "duplicate_uid", 4: "duplicate_uid"}
+
+
+def test_integer_uids_repeated_only_in_rejected_rows_are_not_duplicates() -> None:
+    plan = users(uid=[7, 7, 8], p=[np.inf, 1.0, 2.0])
+    assert rules(plan) == {0: "non_finite"}
+
+
 def test_duplicate_uid_last_policy_sends_the_last_row() -> None:
     plan = plan_users(pd.DataFrame({"uid": ["a", "b", "a"]}), uid_col="uid", duplicates="last")
     assert rules(plan) == {0: "duplicate_uid"}
