@@ -63,7 +63,8 @@ class Members:
         self._categories = categories
         self._escape: npt.NDArray[np.bool_] | None = None
         if categories is None and kind is Kind.STR and not as_text and not raw:
-            arr = arr.cast(pa.string())
+            if arr.type != pa.string():
+                arr = arr.cast(pa.string())
             self._escape = _needs_escape(arr)
         self._arr = arr
 
@@ -94,13 +95,13 @@ class Members:
         if self._raw:
             return b"", arr, b""
         if self._as_text:
-            return b'"', pc.cast(pc.cast(arr, pa.string()), pa.binary()), b'"'
+            return b'"', _text(arr), b'"'
         if self._kind is Kind.STR:
             if self._escape is not None and self._escape.any():
                 return None
-            return b'"', pc.cast(arr, pa.binary()), b'"'
+            return b'"', _text(arr), b'"'
         if self._kind is Kind.INT:
-            return b"", pc.cast(pc.cast(arr, pa.string()), pa.binary()), b""
+            return b"", _text(arr), b""
         if self._kind is Kind.REAL:
             return b"", _real_texts(arr), b""
         return None
@@ -113,11 +114,11 @@ class Members:
         if self._raw:
             return _wrap(head, arr, after)
         if self._as_text:
-            return _wrap(head + b'"', pc.cast(arr, pa.string()), b'"' + after)
+            return _wrap(head + b'"', _text(arr), b'"' + after)
         if self._kind is Kind.STR:
             return _str_texts(head, arr, self._escape, after)
         if self._kind is Kind.INT:
-            return _wrap(head, pc.cast(arr, pa.string()), after)
+            return _wrap(head, _text(arr), after)
         if self._kind is Kind.REAL:
             return _wrap(head, _real_texts(arr), after)
         if self._kind is Kind.BOOL:
@@ -162,9 +163,17 @@ _binary = binary_scalar
 
 def _wrap(before: bytes, text: pa.Array, after: bytes) -> pa.BinaryArray:
     """``before + text + after`` per row (null stays null)."""
-    return pc.binary_join_element_wise(
-        _binary(before), pc.cast(text, pa.binary()), _binary(after), _binary(b"")
-    )
+    return pc.binary_join_element_wise(_binary(before), _text(text), _binary(after), _binary(b""))
+
+
+def _text(arr: pa.Array) -> pa.Array:
+    """Values as UTF-8 ``binary`` text: strings are viewed as bytes (no copy, no kernel),
+    anything else (ints) is cast to text first."""
+    if arr.type == pa.binary():
+        return arr
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    return arr.view(pa.binary())
 
 
 def _needs_escape(arr: pa.Array) -> npt.NDArray[np.bool_] | None:
@@ -235,17 +244,17 @@ def _date_texts(head: bytes, arr: pa.Array, after: bytes) -> pa.BinaryArray:
     valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     if not valid.any():
         return pa.nulls(len(arr), pa.binary())
-    ticks = pc.cast(arr, pa.int64())
+    ticks = arr.view(pa.int64())
     # A missing value borrows a present one, so it does not widen the calendar to 1970.
     ticks = pc.fill_null(ticks, pc.min(ticks)).to_numpy(zero_copy_only=False)
     per_second = _PER_SECOND[arr.type.unit]
     seconds, ticks_left = np.divmod(ticks, per_second)
     nanos = ticks_left * (1_000_000_000 // per_second)
     digits = _fraction_digits(nanos)
-    classes, counts = np.unique(digits[valid], return_counts=True)
-    usual = int(classes[np.argmax(counts)])
+    counts = np.bincount(digits[valid] // 3, minlength=4)  # 0, 3, 6 or 9 digits
+    usual = 3 * int(np.argmax(counts))
     out = _date_class(head, after, seconds, nanos, usual, valid & (digits == usual))
-    for width in classes.tolist():
+    for width in (3 * np.flatnonzero(counts)).tolist():
         if width != usual:
             rows = valid & (digits == width)
             texts = _date_class(
@@ -293,15 +302,31 @@ def _date_class(
 
 
 def _calendar(days: npt.NDArray[np.int64]) -> npt.NDArray[np.bytes_]:
-    """``YYYY-MM-DD`` of days since the epoch: computed once per day of the span when the
-    days are few next to the rows (they usually are), else once per row."""
+    """``YYYY-MM-DD`` of days since the epoch: gathered from a table of the days 1900–2099
+    (made once), else computed once per day of the span when the days are few next to the
+    rows, else once per row."""
     if not len(days):
         return np.empty(0, dtype="S10")
-    first = int(days.min())
-    span = int(days.max()) - first + 1
-    if span > len(days):
+    first, last = int(days.min()), int(days.max())
+    if _COMMON_DAYS[0] <= first and last < _COMMON_DAYS[1]:
+        return _common_days()[days - _COMMON_DAYS[0]]
+    if last - first + 1 > len(days):
         return _day_texts(days)
-    return _day_texts(np.arange(first, first + span, dtype=np.int64))[days - first]
+    return _day_texts(np.arange(first, last + 1, dtype=np.int64))[days - first]
+
+
+# Days since the epoch of 1900-01-01 and 2100-01-01: the table covers what most data holds.
+_COMMON_DAYS = (-25_567, 47_482)
+_COMMON: npt.NDArray[np.bytes_] | None = None
+
+
+def _common_days() -> npt.NDArray[np.bytes_]:
+    """``YYYY-MM-DD`` of every day of 1900–2099 (730 kB; threads that race to make it make
+    equal tables)."""
+    global _COMMON
+    if _COMMON is None:
+        _COMMON = _day_texts(np.arange(*_COMMON_DAYS, dtype=np.int64))
+    return _COMMON
 
 
 def _day_texts(days: npt.NDArray[np.int64]) -> npt.NDArray[np.bytes_]:

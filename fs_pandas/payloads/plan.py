@@ -155,6 +155,12 @@ class Plan:
         self._by_index = {f.index: f for f in fields if f.constant is None}
         self._category_texts: dict[int, Categories] = {}
         self._columns = {i: frame.iloc[:, i] for i in self._by_index}
+        self._keys = {i: _key(f.path[-1]) for i, f in self._by_index.items()}
+        self._codes = {  # categoricals: codes per row, and the categories
+            i: (column.array.codes, column.dtype.categories)
+            for i, column in self._columns.items()
+            if isinstance(column.dtype, pd.CategoricalDtype) and i not in prebuilt
+        }
         self._takers = {
             i: column_taker(self._columns[i], f.kind, naive_tz=naive_tz, column=f.column)
             for i, f in self._by_index.items()
@@ -275,7 +281,7 @@ class Plan:
 
     def _members(self, f: Field, positions: Positions) -> Members:
         """One field's values at ``positions``, ready to become member texts."""
-        key = _key(f.path[-1])
+        key = self._keys[f.index]
         if f.index in self._prebuilt:  # list/dict values: normalised while planning
             values = self._prebuilt[f.index].values
             encoded = [
@@ -284,17 +290,12 @@ class Plan:
             ]
             raw = pa.array(encoded, type=pa.binary())
             return Members(raw, f.kind, key=key, keep_null=f.keep_null, raw=True)
-        column = self._columns[f.index]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            codes = column.array.codes.take(positions)
-            indices = pa.array(codes, mask=codes < 0, type=pa.int32())
-            return Members(
-                indices,
-                f.kind,
-                key=key,
-                keep_null=f.keep_null,
-                categories=self._categories(f, column.dtype.categories),
-            )
+        if f.index in self._codes:  # categorical: codes here, the categories' texts made once
+            codes, names = self._codes[f.index]
+            taken = codes.take(positions)
+            indices = pa.array(taken, mask=taken < 0, type=pa.int32())
+            categories = self._categories(f, names)
+            return Members(indices, f.kind, key=key, keep_null=f.keep_null, categories=categories)
         arr = self._takers[f.index](positions)
         return Members(arr, f.kind, key=key, as_text=f.as_text, keep_null=f.keep_null)
 

@@ -196,6 +196,11 @@ def column_taker(
             return lambda at: pa.array(values.take(at), type=target, from_pandas=True)
         if kind is Kind.STR and dtype.kind == "O":
             return lambda at: _str_arrow(values.take(at), column)
+    array = s.array
+    if kind is Kind.INT and isinstance(array, pd.arrays.IntegerArray) and dtype.kind == "i":
+        return lambda at: pa.array(array.take(at), type=pa.int64())
+    if kind is Kind.STR and isinstance(array, pd.arrays.ArrowStringArray):
+        return lambda at: pa.array(array.take(at)).cast(pa.string())
     if kind is Kind.DATE:
         aware = isinstance(dtype, pd.DatetimeTZDtype)
         naive = isinstance(dtype, np.dtype) and dtype.kind == "M"
