@@ -1,10 +1,11 @@
 """Column-wise JSON texts of canonical Arrow arrays: the values of request bodies.
 
-A chunk's column is converted once (see ``types.to_arrow``); slices of it then become Arrow
-``binary`` member texts (``"key":value`` with the commas the object needs), nothing where the
-value is left out or ``"key":null`` under ``nulls="null"``, with vectorised kernels (Arrow,
-NumPy) instead of one Python object per value. The request builder (``plan.py``) joins them
-row-wise into requests. Dates become RFC 3339 text here, in one place.
+A field's values for a slice of rows, in their canonical Arrow form (see ``types.to_arrow``
+and ``types.column_taker``), become Arrow ``binary`` member texts (``"key":value`` with the
+commas the object needs), nothing where the value is left out or ``"key":null`` under
+``nulls="null"``, with vectorised kernels (Arrow, NumPy) instead of one Python object per
+value. The request builder (``plan.py``) joins them row-wise into requests. Dates become
+RFC 3339 text here, in one place.
 """
 
 from __future__ import annotations

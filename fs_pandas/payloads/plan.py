@@ -154,15 +154,15 @@ class Plan:
         self._declared = [f for f in fields if f.role == "property" and f.declare is not None]
         self._by_index = {f.index: f for f in fields if f.constant is None}
         self._category_texts: dict[int, Categories] = {}
-        self._columns = {i: frame.iloc[:, i] for i in self._by_index}
+        columns = {i: frame.iloc[:, i] for i in self._by_index}
         self._keys = {i: _key(f.path[-1]) for i, f in self._by_index.items()}
         self._codes = {  # categoricals: codes per row, and the categories
             i: (column.array.codes, column.dtype.categories)
-            for i, column in self._columns.items()
+            for i, column in columns.items()
             if isinstance(column.dtype, pd.CategoricalDtype) and i not in prebuilt
         }
         self._takers = {
-            i: column_taker(self._columns[i], f.kind, naive_tz=naive_tz, column=f.column)
+            i: column_taker(columns[i], f.kind, naive_tz=naive_tz, column=f.column)
             for i, f in self._by_index.items()
             if i not in prebuilt
         }
