@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import datetime as dt
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -32,14 +33,25 @@ from fs_pandas.payloads.rules import (
     Rule,
     check_property_path,
 )
-from fs_pandas.payloads.types import PLURAL, TYPE_NAMES, Kind, infer_kind, source_missing, to_arrow
+from fs_pandas.payloads.types import (
+    MAX_SECONDS,
+    MIN_SECONDS,
+    PLURAL,
+    TYPE_NAMES,
+    Kind,
+    TimeZone,
+    canonical,
+    column_of,
+    infer_kind,
+    source_missing,
+)
 
-__all__ = ["column_index", "finish", "property_fields", "validate_options"]
+__all__ = ["Properties", "column_index", "finish", "property_fields", "validate_options"]
 
 Nulls = Literal["omit", "null"]
+Properties = Iterable[Hashable] | Mapping[Hashable, str] | None
+Arrays = Mapping[int, pa.Array]
 _INT64_MAX = 2**63 - 1
-# RFC 3339 years 0001..9999, in seconds since the epoch (contract §9.12).
-_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
 _LENGTH_LIMITS = {
     "uid": (MAX_UID, Rule.UID_TOO_LONG),
     "user.uid": (MAX_UID, Rule.UID_TOO_LONG),
@@ -48,20 +60,41 @@ _LENGTH_LIMITS = {
 }
 
 
-def validate_options(*, nulls: str, naive_tz: str, schema: object) -> None:
+def validate_options(*, nulls: object, naive_tz: object, schema: object) -> None:
     """Refuse unknown option values up front, naming the option."""
-    if nulls not in ("omit", "null"):
+    if not isinstance(nulls, str) or nulls not in ("omit", "null"):
         raise InvalidDataError(f"nulls must be 'omit' or 'null', got {nulls!r}", rule="option")
+    _check_time_zone(naive_tz)
+    if (isinstance(schema, str) and schema == "infer") or schema is None:
+        return
+    if not isinstance(schema, Mapping):
+        raise InvalidDataError(
+            f"schema must be 'infer', None or a mapping, got {schema!r}", rule="option"
+        )
+    for name, declared in schema.items():
+        if not isinstance(name, str) or not isinstance(declared, str):
+            raise InvalidDataError(
+                f"schema maps property names to type names, got {name!r}: {declared!r}",
+                rule="schema",
+            )
+
+
+def _check_time_zone(naive_tz: object) -> None:
+    """An IANA name, a ``tzinfo`` (``ZoneInfo``, ``datetime.timezone.utc``...) or ``None``
+    (naive datetimes are then refused, not guessed)."""
+    if naive_tz is None:
+        return
+    if not isinstance(naive_tz, str | dt.tzinfo):
+        raise InvalidDataError(
+            f"naive_tz must be a time zone name, a tzinfo or None, got {naive_tz!r}",
+            rule="option",
+        )
     try:
         pd.Timestamp("2000-01-01").tz_localize(naive_tz)
     except Exception:
         raise InvalidDataError(
             f"naive_tz {naive_tz!r} is not a known time zone", rule="option"
         ) from None
-    if not (schema is None or schema == "infer" or isinstance(schema, Mapping)):
-        raise InvalidDataError(
-            f"schema must be 'infer', None or a mapping, got {schema!r}", rule="option"
-        )
 
 
 def column_index(frame: pd.DataFrame, column: Hashable, option: str) -> int:
@@ -85,12 +118,16 @@ def column_index(frame: pd.DataFrame, column: Hashable, option: str) -> int:
 def property_fields(
     frame: pd.DataFrame,
     *,
-    properties: Sequence[Hashable] | Mapping[Hashable, str] | None,
-    used: set[int],
+    properties: Properties,
+    used: Mapping[int, str],
     schema: object,
     nulls: Nulls,
 ) -> list[Field]:
-    """Fields for the custom properties (contract §3.3, §3.4)."""
+    """Fields for the custom properties (contract §3.3, §3.4).
+
+    ``used`` maps the positions of the columns that already feed a top-level field to the
+    option that names them: those are not properties (a column has one role).
+    """
     chosen = _choose(frame, properties, used)
     if len(chosen) > MAX_PROPERTIES:
         raise InvalidDataError(
@@ -100,7 +137,7 @@ def property_fields(
     fields = []
     for index, column, name in chosen:
         parts = check_property_path(name, column=column)
-        kind = infer_kind(frame.iloc[:, index], column)
+        kind = infer_kind(column_of(frame, index), column)
         fields.append(_property(index, column, parts, kind, schema, nulls == "null"))
     _check_collisions(fields)
     overrides = schema if isinstance(schema, Mapping) else {}
@@ -113,24 +150,21 @@ def property_fields(
 
 
 def _choose(
-    frame: pd.DataFrame,
-    properties: Sequence[Hashable] | Mapping[Hashable, str] | None,
-    used: set[int],
+    frame: pd.DataFrame, properties: Properties, used: Mapping[int, str]
 ) -> list[tuple[int, Hashable, str]]:
     if properties is None:
         return [(i, c, _label(c)) for i, c in enumerate(frame.columns) if i not in used]
-    if isinstance(properties, str):
-        raise InvalidDataError(
-            f"properties must be a list or a mapping of columns, not the string {properties!r}",
-            rule="option",
-        )
-    if isinstance(properties, Mapping):
-        pairs: list[tuple[Hashable, object]] = list(properties.items())
-    else:
-        pairs = [(c, c) for c in properties]
     out = []
-    for column, name in pairs:
+    for column, name in _property_pairs(frame, properties):
         index = column_index(frame, column, "properties")
+        if index in used:
+            raise InvalidDataError(
+                f"column {column!r} is already sent as {used[index]}; a column feeds one "
+                f"field, so leave it out of properties= (or copy it to a new column to send "
+                "it as a property too)",
+                column=str(column),
+                rule="option",
+            )
         if not isinstance(name, str):
             raise InvalidDataError(
                 f"column {column!r} has a non-text label; name its property with "
@@ -140,6 +174,24 @@ def _choose(
             )
         out.append((index, column, name))
     return out
+
+
+def _property_pairs(frame: pd.DataFrame, properties: object) -> list[tuple[Hashable, object]]:
+    """``properties`` as (column, name) pairs: a mapping renames; any other collection of
+    labels (list, tuple, Index, array, set: in the frame's column order) keeps the names."""
+    if isinstance(properties, Mapping):
+        return list(properties.items())
+    if isinstance(properties, str | bytes) or not isinstance(properties, Iterable):
+        raise InvalidDataError(
+            "properties must be a list or a mapping of columns, not "
+            f"{type(properties).__name__} {properties!r}",
+            rule="option",
+        )
+    labels = list(properties)
+    if isinstance(properties, set | frozenset):
+        order = {c: i for i, c in enumerate(frame.columns)}
+        labels.sort(key=lambda c: order.get(c, len(order)))
+    return [(c, c) for c in labels]
 
 
 def _label(column: Hashable) -> str:
@@ -224,19 +276,24 @@ def finish(
     frame: pd.DataFrame,
     fields: list[Field],
     log: RejectionLog,
-    naive_tz: str,
-    extra_checks: Any = None,
+    naive_tz: TimeZone,
+    extra_checks: Callable[[RejectionLog, Arrays], None] | None = None,
 ) -> Plan:
-    """Validate every field column-wise, run ``extra_checks(log)``, and build the Plan.
+    """Validate every field column-wise, run ``extra_checks(log, arrays)``, build the Plan.
 
-    Scalar columns are checked on threads (mostly Arrow kernels, which release the GIL);
-    what each finds is added to ``log`` in field order, so the first rule a row broke does
-    not depend on which thread finished first.
+    Each scalar column becomes its canonical Arrow array once (``types.canonical``): the
+    rules read it, and so do the bodies, so what is checked is what is sent, and edits of
+    the frame after planning change neither. Columns are converted and checked on threads
+    (mostly Arrow kernels, which release the GIL); what each finds is added to ``log`` in
+    field order, so the first rule a row broke does not depend on which thread finished first.
     """
     type_rows: list[dict[str, Any]] = []
     prebuilt: dict[int, Prebuilt] = {}
+    arrays: dict[int, pa.Array] = {}
     counts = np.zeros(len(frame), dtype=np.int64)
-    columns = {f.index: frame.iloc[:, f.index] for f in fields if f.constant is None}
+    columns = {f.index: column_of(frame, f.index) for f in fields if f.constant is None}
+    if len(columns) != sum(1 for f in fields if f.constant is None):
+        raise AssertionError("a column feeds one field (checked when the fields are chosen)")
     scalar = [f for f in fields if f.index in columns and f.kind not in (Kind.LIST, Kind.OBJECT)]
     with ThreadPoolExecutor(max_workers=_workers(len(frame), len(scalar))) as pool:
         checked = {
@@ -249,6 +306,7 @@ def finish(
                 findings = checked[f.index].result()
                 findings.replay(log)
                 nulls = findings.nulls
+                arrays[f.index] = findings.array
             else:
                 built, per_row = _check_nested(columns[f.index], f, log, naive_tz)
                 prebuilt[f.index] = built
@@ -265,15 +323,15 @@ def finish(
         message=f"more than {MAX_PROPERTIES} properties (contract §3.3)",
     )
     if extra_checks is not None:
-        extra_checks(log)
+        extra_checks(log, arrays)
     accepted = np.flatnonzero(~log.is_rejected()).astype(np.int64)
     return Plan(
         kind=kind,
-        frame=frame,
+        n_rows=len(frame),
+        arrays=arrays,
         fields=fields,
         rejected=log.frame(),
         accepted=accepted,
-        naive_tz=naive_tz,
         type_rows=type_rows,
         prebuilt=prebuilt,
     )
@@ -288,9 +346,11 @@ def _workers(rows: int, columns: int) -> int:
 
 
 class _Findings:
-    """The rows one column's checks reject, kept to be added to the log in field order."""
+    """The rows one column's checks reject, kept to be added to the log in field order, and
+    the column's canonical array."""
 
-    def __init__(self) -> None:
+    def __init__(self, array: pa.Array) -> None:
+        self.array = array
         self.nulls = 0
         self._items: list[tuple[npt.NDArray[np.bool_], str | None, str, str]] = []
 
@@ -308,14 +368,17 @@ def _dense(arr: pa.Array) -> pa.Array:
     return arr.dictionary_decode() if isinstance(arr, pa.DictionaryArray) else arr
 
 
-def _check_scalar(series: pd.Series, f: Field, naive_tz: str) -> _Findings:
+def _check_scalar(series: pd.Series, f: Field, naive_tz: TimeZone) -> _Findings:
     """The rules of one scalar column (runs on a worker thread: touches nothing shared)."""
-    log = _Findings()
-    arr = _dense(to_arrow(series, f.kind, naive_tz=naive_tz, column=f.column))
+    converted = canonical(series, f.kind, naive_tz=naive_tz, column=f.column, as_text=f.as_text)
+    log = _Findings(converted.array)
+    col = str(f.column)
+    for problem in converted.problems:
+        log.add(problem.mask, column=col, rule=problem.rule, message=problem.message)
+    arr = _dense(converted.array)
     missing = source_missing(series)
     log.nulls = int(missing.sum())
     lost = arr.is_null().to_numpy(zero_copy_only=False) & ~missing
-    col = str(f.column)
     if f.kind is Kind.DATE:
         log.add(
             lost,
@@ -327,7 +390,7 @@ def _check_scalar(series: pd.Series, f: Field, naive_tz: str) -> _Findings:
         seconds = pc.cast(arr, pa.timestamp("s", "UTC"), safe=False)
         ticks = pc.fill_null(pc.cast(seconds, pa.int64()), 0).to_numpy(zero_copy_only=False)
         log.add(
-            (ticks < _MIN_SECONDS) | (ticks > _MAX_SECONDS),
+            (ticks < MIN_SECONDS) | (ticks > MAX_SECONDS),
             column=col,
             rule=Rule.DATE_OUT_OF_RANGE,
             message=f"{col}: outside the years 0001-9999",
@@ -359,10 +422,15 @@ def _check_scalar(series: pd.Series, f: Field, naive_tz: str) -> _Findings:
 def _check_text(arr: pa.Array, f: Field, log: _Findings, missing: Any) -> None:
     col = str(f.column)
     text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
+    empty = pc.fill_null(pc.equal(text, ""), False).to_numpy(zero_copy_only=False)
     if f.role in ("uid", "name"):
-        empty = missing | pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False)
         rule = Rule.UID_MISSING if f.role == "uid" else Rule.NAME_MISSING
-        log.add(empty, column=col, rule=rule, message=f"{col}: missing or empty {f.role}")
+        log.add(empty | missing, column=col, rule=rule, message=f"{col}: missing or empty {f.role}")
+    elif f.name == "user.uid":
+        # A missing user is another identification form; an empty uid names no one.
+        log.add(empty, column=col, rule=Rule.UID_MISSING, message=f"{col}: empty user.uid")
+    elif f.role in ("id", "user", "session"):
+        log.add(empty, column=col, rule=Rule.EMPTY_ID, message=f"{col}: empty {f.name}")
     if f.name in _LENGTH_LIMITS:
         limit, rule = _LENGTH_LIMITS[f.name]
         length = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
@@ -391,7 +459,7 @@ def _too_large(text: pa.Array) -> npt.NDArray[np.bool_]:
 
 
 def _check_nested(
-    series: pd.Series, f: Field, log: RejectionLog, naive_tz: str
+    series: pd.Series, f: Field, log: RejectionLog, naive_tz: TimeZone
 ) -> tuple[Prebuilt, npt.NDArray[np.int64]]:
     """Normalise each list/dict value once, reject bad rows, keep the JSON texts."""
     n = len(series)
@@ -422,14 +490,37 @@ def _check_nested(
     return Prebuilt(values, schemas if f.declare is not None else None, types), extra
 
 
-def _normalise(v: object, f: Field, naive_tz: str) -> Normalised:
+def _normalise(v: object, f: Field, naive_tz: TimeZone) -> Normalised:
     if f.kind is Kind.LIST:
         norm = normalise_list(v, path=f.name, naive_tz=naive_tz)
+        _check_declared_plural(norm, f)
         check_size(norm.value, f.name)
         return norm
     if not isinstance(v, Mapping):
         raise RowProblemError(Rule.UNSUPPORTED_VALUE, f"{f.name}: expected a dict")
     return normalise_object(v, path=f.name, keep_nulls=f.keep_null, naive_tz=naive_tz)
+
+
+# What a list's elements may be for each declared plural type (ints are reals too).
+_PLURAL_HOLDS = {
+    "strs": {"strs"},
+    "ints": {"ints"},
+    "reals": {"reals", "ints"},
+    "bools": {"bools"},
+    "dates": {"dates"},
+}
+
+
+def _check_declared_plural(norm: Normalised, f: Field) -> None:
+    """A list declared ``ints`` (etc.) in ``schema=`` must hold such values: Fullstory would
+    otherwise store them as another type, or refuse the row."""
+    if f.declare not in _PLURAL_HOLDS or not norm.type:
+        return  # not a plural override, or an empty list
+    if norm.type not in _PLURAL_HOLDS[f.declare]:
+        raise RowProblemError(
+            Rule.LIST_ELEMENT,
+            f"{f.name}: declared {f.declare} in schema, but the list holds {norm.type}",
+        )
 
 
 def _declarations(f: Field, found: dict[str, str]) -> dict[str, str]:

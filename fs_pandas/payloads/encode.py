@@ -1,7 +1,7 @@
 """Column-wise JSON texts of canonical Arrow arrays: the values of request bodies.
 
-A field's values for a slice of rows, in their canonical Arrow form (see ``types.to_arrow``
-and ``types.column_taker``), become Arrow ``binary`` member texts (``"key":value`` with the
+A field's values for a slice of rows, in their canonical Arrow form (see ``types.canonical``
+), become Arrow ``binary`` member texts (``"key":value`` with the
 commas the object needs), nothing where the value is left out or ``"key":null`` under
 ``nulls="null"``, with vectorised kernels (Arrow, NumPy) instead of one Python object per
 value. The request builder (``plan.py``) joins them row-wise into requests. Dates become

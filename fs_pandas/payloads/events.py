@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping
 from typing import Literal
 
 import numpy as np
@@ -11,6 +11,8 @@ import pandas as pd
 
 from fs_pandas.errors import InvalidDataError
 from fs_pandas.payloads.build import (
+    Arrays,
+    Properties,
     column_index,
     finish,
     property_fields,
@@ -18,7 +20,7 @@ from fs_pandas.payloads.build import (
 )
 from fs_pandas.payloads.plan import Field, Plan
 from fs_pandas.payloads.rules import RejectionLog, Rule
-from fs_pandas.payloads.types import Kind, infer_kind, source_missing
+from fs_pandas.payloads.types import Kind, TimeZone, column_of, infer_kind, source_missing
 from fs_pandas.payloads.users import text_field
 
 __all__ = ["CONTEXT_FIELDS", "plan_events"]
@@ -58,10 +60,10 @@ def plan_events(
     session_id_col: Hashable | None = None,
     use_most_recent: bool = False,
     context: Mapping[str, Hashable] | None = None,
-    properties: Sequence[Hashable] | Mapping[Hashable, str] | None = None,
+    properties: Properties = None,
     schema: Literal["infer"] | Mapping[str, str] | None = "infer",
     nulls: Literal["omit", "null"] = "omit",
-    naive_tz: str = "UTC",
+    naive_tz: TimeZone = "UTC",
 ) -> Plan:
     """Plan a batch event import: validate every row and prepare the request bodies.
 
@@ -102,12 +104,12 @@ def plan_events(
         fields.append(_timestamp_field(df, timestamp_col))
     fields += _identity_fields(df, uid_col, user_id_col, session_id_col, use_most_recent)
     fields += _context_fields(df, context or {})
-    used = {f.index for f in fields if f.constant is None}
+    used = {f.index: f.name for f in fields if f.constant is None}
     if len(used) != sum(1 for f in fields if f.constant is None):
         raise InvalidDataError("one column is given for two event fields", rule="option")
     fields += property_fields(df, properties=properties, used=used, schema=schema, nulls=nulls)
 
-    def identity_check(log: RejectionLog) -> None:
+    def identity_check(log: RejectionLog, arrays: Arrays) -> None:
         _reject_identity_conflicts(df, fields, log, use_most_recent)
 
     return finish(
@@ -154,12 +156,19 @@ def _name_field(df: pd.DataFrame, name: str | None, name_col: Hashable | None) -
             "events need a non-empty name: pass name='...' or name_col='column'",
             rule=Rule.NAME_MISSING,
         )
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidDataError(
+            f"name {name!r} is not valid Unicode text (it holds a lone surrogate)",
+            rule=Rule.INVALID_STRING,
+        ) from None
     return Field(None, -1, ("name",), Kind.STR, "name", constant=orjson.dumps(name).decode())
 
 
 def _timestamp_field(df: pd.DataFrame, column: Hashable) -> Field:
     index = column_index(df, column, "timestamp_col")
-    kind = infer_kind(df.iloc[:, index], column)
+    kind = infer_kind(column_of(df, index), column)
     if kind is not Kind.DATE:
         raise InvalidDataError(
             f"timestamp_col={column!r} holds {kind.value} values, not datetimes; convert it "
@@ -217,7 +226,7 @@ def _context_fields(df: pd.DataFrame, context: Mapping[str, Hashable]) -> list[F
 
 def _number_field(df: pd.DataFrame, column: Hashable, key: str, path: tuple[str, ...]) -> Field:
     index = column_index(df, column, f"context[{key!r}]")
-    kind = infer_kind(df.iloc[:, index], column)
+    kind = infer_kind(column_of(df, index), column)
     if kind not in (Kind.INT, Kind.REAL):
         raise InvalidDataError(
             f"context[{key!r}]={column!r} holds {kind.value} values; it needs numbers",
@@ -234,7 +243,7 @@ def _reject_identity_conflicts(
 ) -> None:
     """Row-level form of §3.2: exactly one identification form per event."""
     present = {
-        f.path: ~source_missing(df.iloc[:, f.index])
+        f.path: ~source_missing(column_of(df, f.index))
         for f in fields
         if f.constant is None and f.path[0] in ("user", "session")
     }

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fs_pandas.payloads.rules import MAX_NAME_LENGTH, MAX_VALUE_BYTES, PROPERTY_NAME, Rule
-from fs_pandas.payloads.types import PLURAL
+from fs_pandas.payloads.types import PLURAL, TimeZone
 
 __all__ = ["Normalised", "RowProblemError", "normalise_list", "normalise_object", "scalar"]
 
@@ -48,7 +48,7 @@ def _is_null(v: object) -> bool:
     return isinstance(v, float | np.floating) and math.isnan(v)
 
 
-def scalar(v: object, *, path: str, naive_tz: str) -> tuple[Any, str]:
+def scalar(v: object, *, path: str, naive_tz: TimeZone) -> tuple[Any, str]:
     """Plain JSON scalar and its Fullstory type for one non-null value."""
     if isinstance(v, bool | np.bool_):
         return bool(v), "bool"
@@ -61,6 +61,10 @@ def scalar(v: object, *, path: str, naive_tz: str) -> tuple[Any, str]:
             raise RowProblemError(Rule.NON_FINITE, f"{path}: {v} is not a finite number")
         return float(v), "real"
     if isinstance(v, str):
+        if not _encodable(v):
+            raise RowProblemError(
+                Rule.INVALID_STRING, f"{path}: text that is not valid Unicode (a lone surrogate)"
+            )
         return v, "str"
     if isinstance(v, dt.date | np.datetime64):
         return _iso(v, path=path, naive_tz=naive_tz), "date"
@@ -69,15 +73,30 @@ def scalar(v: object, *, path: str, naive_tz: str) -> tuple[Any, str]:
     )
 
 
-def _iso(v: dt.date | np.datetime64, *, path: str, naive_tz: str) -> str:
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _iso(v: dt.date | np.datetime64, *, path: str, naive_tz: TimeZone) -> str:
+    # A date alone is the first instant of that day (midnight, or the end of a DST gap
+    # that starts at midnight); a naive time in a gap or a repeated hour is refused.
+    date_only = isinstance(v, dt.date) and not isinstance(v, dt.datetime)
     if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
         v = dt.datetime(v.year, v.month, v.day)
     ts = pd.Timestamp(v)
     try:
+        if ts.tzinfo is None and naive_tz is None:
+            raise ValueError("a naive time, and naive_tz=None")
         if ts.tzinfo is None:
-            ts = ts.tz_localize(naive_tz, ambiguous="raise", nonexistent="raise")
+            assert naive_tz is not None
+            gap, fold = ("shift_forward", True) if date_only else ("raise", "raise")
+            ts = ts.tz_localize(naive_tz, ambiguous=fold, nonexistent=gap)  # type: ignore[call-overload]
         ts = ts.tz_convert("UTC")
-    except (ValueError, OverflowError) as exc:
+    except (ValueError, OverflowError, NotImplementedError) as exc:
         raise RowProblemError(
             Rule.INVALID_DATE, f"{path}: {v} is not a valid time: {exc}"
         ) from None
@@ -95,7 +114,7 @@ def _iso(v: dt.date | np.datetime64, *, path: str, naive_tz: str) -> str:
     return text + "Z"
 
 
-def normalise_list(v: object, *, path: str, naive_tz: str) -> Normalised:
+def normalise_list(v: object, *, path: str, naive_tz: TimeZone) -> Normalised:
     """A list/tuple/array value -> plain list of one element type (plural types, §3.4)."""
     items: list[Any] = v.tolist() if isinstance(v, np.ndarray) else list(v)  # type: ignore[call-overload]
     out: list[Any] = []
@@ -124,7 +143,7 @@ def normalise_list(v: object, *, path: str, naive_tz: str) -> Normalised:
 
 
 def normalise_object(
-    v: Mapping[Any, Any], *, path: str, keep_nulls: bool, naive_tz: str
+    v: Mapping[Any, Any], *, path: str, keep_nulls: bool, naive_tz: TimeZone
 ) -> Normalised:
     """A dict value -> nested plain object; names and leaves checked like properties (§3.3)."""
     out: dict[str, Any] = {}
@@ -145,7 +164,7 @@ def normalise_object(
 
 
 def _check_key(key: object, path: str) -> None:
-    if not isinstance(key, str) or not PROPERTY_NAME.match(key):
+    if not isinstance(key, str) or not PROPERTY_NAME.fullmatch(key):
         raise RowProblemError(Rule.PROPERTY_NAME, f"{path}: {key!r} is not a valid property name")
     if len(path) > MAX_NAME_LENGTH:
         raise RowProblemError(
@@ -153,7 +172,7 @@ def _check_key(key: object, path: str) -> None:
         )
 
 
-def _normalise_any(item: object, *, path: str, keep_nulls: bool, naive_tz: str) -> Normalised:
+def _normalise_any(item: object, *, path: str, keep_nulls: bool, naive_tz: TimeZone) -> Normalised:
     if isinstance(item, Mapping):
         return normalise_object(item, path=path, keep_nulls=keep_nulls, naive_tz=naive_tz)
     if isinstance(item, list | tuple | np.ndarray):

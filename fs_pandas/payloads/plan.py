@@ -1,9 +1,11 @@
 """Plan and Chunk: validated rows, the type plan, and lazily built HTTP bodies.
 
-A :class:`Plan` holds the frame, the fields (which column feeds which JSON path) and the rows
-that passed validation. Bodies are assembled one chunk at a time from column-wise JSON texts
-built a slice of rows at a time (``encode.Members``): each field's values for the slice are
-taken from the frame and become ``"key":value`` member texts (nothing when the value is left
+A :class:`Plan` holds the fields (which column feeds which JSON path), each column's values
+as checked while planning (canonical Arrow arrays, ``types.canonical``: a snapshot, so the
+frame may change afterwards without changing what is sent) and the rows that passed
+validation. Bodies are assembled one chunk at a time from column-wise JSON texts built a
+slice of rows at a time (``encode.Members``): each field's values for the slice are taken
+from its array and become ``"key":value`` member texts (nothing when the value is left
 out), the members of a request are concatenated row-wise by one Arrow kernel call, and each
 slice is appended to the body as soon as it exists. Slices may be built on several threads
 (most of the work is Arrow/NumPy kernels, which release the GIL), a few ahead of the one
@@ -31,7 +33,7 @@ import pyarrow.compute as pc
 
 from fs_pandas.payloads.encode import Categories, Members, Part, binary_scalar
 from fs_pandas.payloads.rules import MAX_CHUNK
-from fs_pandas.payloads.types import Kind, column_taker, to_arrow
+from fs_pandas.payloads.types import Kind
 
 __all__ = ["Chunk", "Field", "Plan", "default_threads"]
 
@@ -134,37 +136,34 @@ class Plan:
         self,
         *,
         kind: Literal["users", "events"],
-        frame: pd.DataFrame,
+        n_rows: int,
+        arrays: dict[int, pa.Array],
         fields: list[Field],
         rejected: pd.DataFrame,
         accepted: Positions,
-        naive_tz: str,
         type_rows: list[dict[str, Any]],
         prebuilt: dict[int, Prebuilt],
     ) -> None:
         self.kind: Literal["users", "events"] = kind
-        self.n_rows = len(frame)
+        self.n_rows = n_rows
         self.rejected = rejected
         self.accepted_positions = accepted
-        self._frame = frame
         self._fields = fields
-        self._naive_tz = naive_tz
+        self._arrays = arrays  # canonical values of the scalar columns, by column position
         self._type_rows = type_rows
         self._prebuilt = prebuilt
         self._declared = [f for f in fields if f.role == "property" and f.declare is not None]
         self._by_index = {f.index: f for f in fields if f.constant is None}
-        self._category_texts: dict[int, Categories] = {}
-        columns = {i: frame.iloc[:, i] for i in self._by_index}
         self._keys = {i: _key(f.path[-1]) for i, f in self._by_index.items()}
-        self._codes = {  # categoricals: codes per row, and the categories
-            i: (column.array.codes, column.dtype.categories)
-            for i, column in columns.items()
-            if isinstance(column.dtype, pd.CategoricalDtype) and i not in prebuilt
-        }
-        self._takers = {
-            i: column_taker(columns[i], f.kind, naive_tz=naive_tz, column=f.column)
-            for i, f in self._by_index.items()
-            if i not in prebuilt
+        self._categories = {  # dictionary arrays: texts of the categories, made once
+            i: Categories(
+                arr.dictionary,
+                self._by_index[i].kind,
+                key=self._keys[i],
+                as_text=self._by_index[i].as_text,
+            )
+            for i, arr in arrays.items()
+            if isinstance(arr, pa.DictionaryArray)
         }
         self._root = _node(_tree(fields, bool(self._declared)))
 
@@ -290,24 +289,13 @@ class Plan:
             ]
             raw = pa.array(encoded, type=pa.binary())
             return Members(raw, f.kind, key=key, keep_null=f.keep_null, raw=True)
-        if f.index in self._codes:  # categorical: codes here, the categories' texts made once
-            codes, names = self._codes[f.index]
-            taken = codes.take(positions)
-            indices = pa.array(taken, mask=taken < 0, type=pa.int32())
-            categories = self._categories(f, names)
-            return Members(indices, f.kind, key=key, keep_null=f.keep_null, categories=categories)
-        arr = self._takers[f.index](positions)
+        arr = _take(self._arrays[f.index], positions)
+        if isinstance(arr, pa.DictionaryArray):  # categorical: codes, over texts made once
+            categories = self._categories[f.index]
+            return Members(
+                arr.indices, f.kind, key=key, keep_null=f.keep_null, categories=categories
+            )
         return Members(arr, f.kind, key=key, as_text=f.as_text, keep_null=f.keep_null)
-
-    def _categories(self, f: Field, categories: pd.Index) -> Categories:
-        """The texts of a categorical field's categories, made once for the whole frame
-        (threads may race to make them: both are equal, either is kept)."""
-        found = self._category_texts.get(f.index)
-        if found is None:
-            arr = to_arrow(pd.Series(categories), f.kind, naive_tz=self._naive_tz, column=f.column)
-            found = Categories(arr, f.kind, key=_key(f.path[-1]), as_text=f.as_text)
-            self._category_texts[f.index] = found
-        return found
 
     def _always(
         self, child: Field | _Node | None, members: dict[int, Members], schema: Members | None
@@ -403,6 +391,15 @@ class Plan:
 
 
 _binary = binary_scalar
+
+
+def _take(arr: pa.Array, positions: Positions) -> pa.Array:
+    """The values at ``positions``: a zero-copy slice when they are consecutive (no row of
+    the slice was rejected), else an Arrow take."""
+    n = len(positions)
+    if n and int(positions[-1]) - int(positions[0]) == n - 1:
+        return arr.slice(int(positions[0]), n)
+    return arr.take(pa.array(positions))
 
 
 def _join(parts: list[Part], n: int) -> pa.BinaryArray:

@@ -31,8 +31,9 @@ __all__ = [
     "check_property_path",
 ]
 
-# Contract §3.3: names use A-Z a-z 0-9 _ and start with a letter.
-PROPERTY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# Contract §3.3: names use A-Z a-z 0-9 _ and start with a letter. Used with ``fullmatch``
+# (``$`` would also match before a trailing newline).
+PROPERTY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 MAX_NAME_LENGTH = 512  # §3.3: ≤ 512 characters, the full dotted path included
 MAX_VALUE_BYTES = 8192  # §3.3: each value ≤ 8192 bytes
 MAX_PROPERTIES = 500  # §3.1: maxProperties 500
@@ -59,6 +60,7 @@ class Rule:
     UNSUPPORTED_VALUE = "unsupported_value"
     INVALID_STRING = "invalid_string"
     UID_MISSING = "uid_missing"
+    EMPTY_ID = "empty_id"
     UID_TOO_LONG = "uid_too_long"
     DISPLAY_NAME_TOO_LONG = "display_name_too_long"
     EMAIL_TOO_LONG = "email_too_long"
@@ -152,7 +154,7 @@ def check_property_path(path: str, *, column: object) -> tuple[str, ...]:
     refused up front, with the way out (rename through ``properties={column: name}``).
     """
     parts = tuple(path.split("."))
-    bad = [p for p in parts if not PROPERTY_NAME.match(p)]
+    bad = [p for p in parts if not PROPERTY_NAME.fullmatch(p)]
     if bad:
         raise InvalidDataError(
             f"column {column!r} gives property name {path!r}, which Fullstory refuses "

@@ -1,34 +1,44 @@
 """The dtype plan: which Fullstory type each pandas column becomes, and its canonical Arrow form.
 
-``infer_kind`` looks at a column once and decides; ``to_arrow`` turns (a slice of) it into one
-canonical Arrow array per kind, which the validators and the encoder both read. Anything that
-has no faithful Fullstory type (bytes, complex, timedelta, mixed objects) is refused here, with
-the column named, instead of being written as something else.
+``infer_kind`` looks at a column once and decides; ``canonical`` turns the whole column, once,
+while planning, into one contiguous Arrow array per kind, which the validators and the body
+builder both read. That array is the run's snapshot of the frame: it owns its memory (the
+frame may change afterwards without changing what is sent), Arrow chunks are combined and
+dictionaries decoded in one place, and text dates are parsed per column, never per slice.
+Anything that has no faithful Fullstory type (bytes, complex, timedelta, mixed objects) is
+refused here, with the column named, instead of being written as something else.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable, Hashable
+import re
+from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fs_pandas.errors import InvalidDataError
 
 __all__ = [
     "PLURAL",
     "TYPE_NAMES",
+    "Canonical",
     "Kind",
-    "column_taker",
+    "TimeZone",
+    "canonical",
+    "column_of",
     "infer_kind",
     "source_missing",
-    "to_arrow",
 ]
+
+TimeZone = str | dt.tzinfo | None  # naive_tz: an IANA name, a tzinfo, or None (no assumption)
 
 
 class Kind(enum.Enum):
@@ -59,6 +69,39 @@ _REFUSED_OBJECTS = {
     "interval": "intervals",
     "mixed-integer": "a mix of integers and other values",
 }
+_INT64 = (-(2**63), 2**63 - 1)
+_NAT = np.iinfo(np.int64).min
+# RFC 3339 years 0001..9999, in seconds since the epoch (contract §9.12).
+MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Rows whose value could not be converted, and the rule they break."""
+
+    mask: npt.NDArray[np.bool_]
+    rule: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """A column's values in canonical Arrow form, and the rows found broken on the way.
+
+    Attributes
+    ----------
+    array : pyarrow.Array
+        One contiguous array, missing values null: ``string`` (or a dictionary of strings for
+        categoricals), ``int64``/``uint64``, ``float64``, ``bool``, ``timestamp[unit, UTC]``.
+        It shares no memory that the frame can still write to.
+    problems : tuple of Problem
+        Rows whose value is null here though the source had one, with the rule they break
+        (the validator also rejects every other such row, by kind).
+    """
+
+    array: pa.Array
+    problems: tuple[Problem, ...] = ()
 
 
 def _refuse(column: Hashable, what: str) -> InvalidDataError:
@@ -70,6 +113,27 @@ def _refuse(column: Hashable, what: str) -> InvalidDataError:
     )
 
 
+def column_of(frame: pd.DataFrame, index: int) -> pd.Series:
+    """The column at ``index`` as the planner reads it (sparse columns made dense)."""
+    series = frame.iloc[:, index]
+    if isinstance(series.dtype, pd.SparseDtype):
+        series = _densify(series)
+    return series
+
+
+def _densify(s: pd.Series) -> pd.Series:
+    dense: pd.Series = s.sparse.to_dense()  # type: ignore[attr-defined]
+    return dense
+
+
+def _objects(s: pd.Series) -> npt.NDArray[np.object_]:
+    """The values as Python objects, every kind of missing value as ``None``."""
+    values: npt.NDArray[np.object_] = s.to_numpy(  # type: ignore[call-overload]
+        dtype=object, na_value=None
+    )
+    return values
+
+
 def infer_kind(s: pd.Series, column: Hashable) -> Kind:
     """Decide the kind of a column from its dtype (and, for ``object``, its values).
 
@@ -79,8 +143,12 @@ def infer_kind(s: pd.Series, column: Hashable) -> Kind:
         The column's values have no faithful Fullstory type.
     """
     dtype = s.dtype
+    if isinstance(dtype, pd.SparseDtype):
+        return infer_kind(_densify(s), column)
     if isinstance(dtype, pd.CategoricalDtype):
         return infer_kind(pd.Series(dtype.categories), column)
+    if isinstance(dtype, pd.ArrowDtype):
+        return _arrow_kind(dtype.pyarrow_dtype, column)
     if pd.api.types.is_bool_dtype(dtype):
         return Kind.BOOL
     if pd.api.types.is_integer_dtype(dtype):
@@ -91,21 +159,44 @@ def infer_kind(s: pd.Series, column: Hashable) -> Kind:
         return Kind.DATE
     if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
         return Kind.STR
-    if isinstance(dtype, pd.ArrowDtype):
-        return _arrow_kind(dtype.pyarrow_dtype, column)
     if pd.api.types.is_object_dtype(dtype):
         return _object_kind(s, column)
     raise _refuse(column, f"dtype {dtype}")
 
 
+def _is_text_type(t: pa.DataType) -> bool:
+    is_view = getattr(pa.types, "is_string_view", lambda _: False)
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or is_view(t))
+
+
 def _arrow_kind(t: pa.DataType, column: Hashable) -> Kind:
-    if pa.types.is_date(t):
+    if pa.types.is_dictionary(t):
+        return _arrow_kind(t.value_type, column)
+    if _is_text_type(t) or pa.types.is_null(t):
+        return Kind.STR  # an all-null column (parquet's empty columns) sends nothing
+    if pa.types.is_boolean(t):
+        return Kind.BOOL
+    if pa.types.is_integer(t):
+        return Kind.INT
+    if pa.types.is_floating(t):
+        return Kind.REAL
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
         return Kind.DATE
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
         return Kind.LIST
     if pa.types.is_struct(t):
         return Kind.OBJECT
-    raise _refuse(column, f"Arrow type {t}")
+    if pa.types.is_decimal(t):
+        return _raise(column, _REFUSED_OBJECTS["decimal"])
+    if pa.types.is_duration(t):
+        return _raise(column, _REFUSED_OBJECTS["timedelta"])
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return _raise(column, "bytes")
+    return _raise(column, f"Arrow type {t}")
+
+
+def _raise(column: Hashable, what: str) -> Kind:
+    raise _refuse(column, what)
 
 
 def _object_kind(s: pd.Series, column: Hashable) -> Kind:
@@ -146,154 +237,397 @@ def _container_kind(s: pd.Series, column: Hashable) -> Kind:
 
 def source_missing(series: pd.Series) -> npt.NDArray[np.bool_]:
     """Missing values under the one null policy: NaN, None, NaT and pd.NA alike."""
-    return np.asarray(series.isna().to_numpy(dtype=bool, na_value=True))
+    missing = np.array(series.isna().to_numpy(dtype=bool, na_value=True), dtype=bool)
+    dtype = series.dtype
+    if isinstance(dtype, pd.ArrowDtype) and pa.types.is_floating(dtype.pyarrow_dtype):
+        # Arrow keeps NaN apart from null; under the one null policy both are missing.
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing |= np.isnan(values)
+    return missing
 
 
-def to_arrow(s: pd.Series, kind: Kind, *, naive_tz: str, column: Hashable) -> pa.Array:
-    """The canonical Arrow array of a scalar-kind column (or slice); missing values are null.
+def canonical(
+    s: pd.Series, kind: Kind, *, naive_tz: TimeZone, column: Hashable, as_text: bool = False
+) -> Canonical:
+    """The canonical Arrow array of a scalar-kind column (see :class:`Canonical`).
 
-    STR -> string (or dictionary of strings), INT -> int64/uint64, REAL -> float64 (NaN -> null),
-    BOOL -> bool, DATE -> timestamp in UTC (a naive time that does not exist or is ambiguous in
-    ``naive_tz`` becomes null: the validator compares with the source to reject it).
+    STR -> string (a dictionary of strings for categoricals), INT -> int64/uint64 (or their
+    decimal text with ``as_text``: uids are text), REAL -> float64 (NaN -> null; float32
+    values as the shortest decimal that reads back to the same float32, the number the user
+    sees), BOOL -> bool, DATE -> timestamp in UTC (naive times read in ``naive_tz``).
     """
+    if isinstance(s.dtype, pd.SparseDtype):
+        s = _densify(s)
     if isinstance(s.dtype, pd.CategoricalDtype):
-        categories = to_arrow(pd.Series(s.dtype.categories), kind, naive_tz=naive_tz, column=column)
-        codes = s.cat.codes.to_numpy()
-        indices = pa.array(codes, mask=codes < 0, type=pa.int32())
-        return pa.DictionaryArray.from_arrays(indices, categories)
+        return _categorical(s, kind, naive_tz=naive_tz, column=column, as_text=as_text)
+    if isinstance(s.dtype, pd.ArrowDtype) or isinstance(s.array, pd.arrays.ArrowStringArray):
+        arrow = _single(pa.array(s.array))  # Arrow data is immutable: nothing to copy
+        if pa.types.is_null(arrow.type) and kind is not Kind.DATE:
+            return Canonical(pa.nulls(len(arrow), _NULL_TYPES[kind]))
+        if kind is not Kind.DATE or not _is_text_type(arrow.type):
+            return _from_arrow(arrow, kind, naive_tz=naive_tz, column=column, as_text=as_text)
+    else:
+        # The plan keeps these arrays until the last chunk is built, and NumPy -> Arrow
+        # shares memory: copy first, so later edits of the frame cannot reach the bodies.
+        s = s.copy(deep=True)
+    if as_text:
+        return _number_text(s, column)
     if kind is Kind.STR:
-        return _str_arrow(s, column)
+        return _strings(_objects(s), column)
     if kind is Kind.INT:
-        return _int_arrow(s, column)
+        return _ints(s, column)
     if kind is Kind.REAL:
-        values = s.to_numpy(dtype=np.float64, na_value=np.nan)
-        return pa.array(values, type=pa.float64(), from_pandas=True)
+        return Canonical(_reals(s))
     if kind is Kind.BOOL:
         if s.dtype == np.bool_:
-            return pa.array(s.to_numpy(), type=pa.bool_())
-        return pa.array(pd.array(s.to_numpy(dtype=object), dtype="boolean"), type=pa.bool_())
+            return Canonical(pa.array(s.to_numpy(), type=pa.bool_()))
+        values = pd.array(_objects(s).tolist(), dtype="boolean")
+        return Canonical(pa.array(values, type=pa.bool_()))
     if kind is Kind.DATE:
-        return _date_arrow(s, naive_tz=naive_tz, column=column)
-    raise ValueError(f"to_arrow does not handle {kind}")
+        return _dates(s, naive_tz=naive_tz, column=column)
+    raise ValueError(f"canonical does not handle {kind}")
 
 
-def column_taker(
-    s: pd.Series, kind: Kind, *, naive_tz: str, column: Hashable
-) -> Callable[[npt.NDArray[np.int64]], pa.Array]:
-    """A function from row positions to ``to_arrow`` of those rows of ``s``.
+_NULL_TYPES = {
+    Kind.STR: pa.string(),
+    Kind.INT: pa.int64(),
+    Kind.REAL: pa.float64(),
+    Kind.BOOL: pa.bool_(),
+}
 
-    Request bodies convert a column a slice of rows at a time; for the common dtypes the
-    rows are taken from the column's NumPy values and handed to Arrow directly (no Series
-    per slice, no index taken along), the same arrays ``to_arrow`` gives. Other dtypes go
-    through ``to_arrow``.
-    """
-    dtype = s.dtype
-    if isinstance(dtype, np.dtype):
-        values = s.to_numpy()
-        arrow_type = {Kind.INT: pa.int64(), Kind.REAL: pa.float64(), Kind.BOOL: pa.bool_()}
-        if kind in arrow_type and dtype.kind == {Kind.INT: "i", Kind.REAL: "f"}.get(kind, "b"):
-            target = arrow_type[kind]
-            return lambda at: pa.array(values.take(at), type=target, from_pandas=True)
-        if kind is Kind.STR and dtype.kind == "O":
-            return lambda at: _str_arrow(values.take(at), column)
-    array = s.array
-    if kind is Kind.INT and isinstance(array, pd.arrays.IntegerArray) and dtype.kind == "i":
-        return lambda at: pa.array(array.take(at), type=pa.int64())
-    if kind is Kind.STR and isinstance(array, pd.arrays.ArrowStringArray):
-        return lambda at: pa.array(array.take(at)).cast(pa.string())
-    if kind is Kind.DATE:
-        aware = isinstance(dtype, pd.DatetimeTZDtype)
-        naive = isinstance(dtype, np.dtype) and dtype.kind == "M"
-        if aware or (naive and naive_tz == "UTC"):
-            # datetime64 ticks are UTC already (tz-aware), or assumed UTC (naive).
-            ticks = s.array.asi8
-            utc = pa.timestamp(s.dt.unit, "UTC")
-            return lambda at: _utc_ticks(ticks.take(at), utc)
-    return lambda at: to_arrow(
-        pd.Series(s.array.take(at), dtype=dtype, copy=False),
-        kind,
-        naive_tz=naive_tz,
-        column=column,
+
+def _single(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous array: chunks combined (files and ``pd.concat`` give several),
+    dictionaries decoded (each chunk may have its own)."""
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    value_type = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
+    chunks = [c.dictionary_decode() if isinstance(c, pa.DictionaryArray) else c for c in chunks]
+    if not chunks:
+        return pa.array([], type=value_type)
+    return chunks[0] if len(chunks) == 1 else pa.concat_arrays(chunks)
+
+
+def _categorical(
+    s: pd.Series, kind: Kind, *, naive_tz: TimeZone, column: Hashable, as_text: bool
+) -> Canonical:
+    """Codes (copied) over the categories' canonical array; a category that breaks a rule
+    breaks every row that uses it."""
+    categories = canonical(
+        pd.Series(s.cat.categories), kind, naive_tz=naive_tz, column=column, as_text=as_text
     )
+    codes = np.array(s.cat.codes.to_numpy(), dtype=np.int32)
+    indices = pa.array(codes, mask=codes < 0, type=pa.int32())
+    dictionary = categories.array
+    if pa.types.is_dictionary(dictionary.type):
+        dictionary = dictionary.dictionary_decode()
+    problems = tuple(
+        Problem((codes >= 0) & p.mask[np.maximum(codes, 0)], p.rule, p.message)
+        for p in categories.problems
+    )
+    return Canonical(pa.DictionaryArray.from_arrays(indices, dictionary), problems)
 
 
-def _utc_ticks(ticks: npt.NDArray[np.int64], utc: pa.DataType) -> pa.Array:
-    return pa.array(ticks, type=utc, mask=ticks == _NAT)
+def _from_arrow(
+    arr: pa.Array, kind: Kind, *, naive_tz: TimeZone, column: Hashable, as_text: bool
+) -> Canonical:
+    """An Arrow-backed column (already one contiguous array) in its canonical form."""
+    t = arr.type
+    if as_text:
+        if pa.types.is_floating(t):
+            return _number_text(pd.Series(arr.to_numpy(zero_copy_only=False)), column)
+        return Canonical(arr.cast(pa.string()))
+    if kind is Kind.STR:
+        try:
+            return Canonical(arr.cast(pa.string()))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise _refuse(column, f"Arrow type {t} (no conversion to text)") from None
+    if kind is Kind.INT:
+        if pa.types.is_floating(t):
+            return _ints(pd.Series(arr.to_numpy(zero_copy_only=False)), column)
+        return Canonical(arr.cast(pa.uint64() if pa.types.is_unsigned_integer(t) else pa.int64()))
+    if kind is Kind.REAL:
+        if pa.types.is_integer(t):
+            return Canonical(arr.cast(pa.float64()))
+        if t in (pa.float16(), pa.float32()):
+            return Canonical(_reals(pd.Series(arr.to_numpy(zero_copy_only=False))))
+        values = arr.cast(pa.float64())
+        return Canonical(pc.if_else(pc.is_nan(values), pa.scalar(None, pa.float64()), values))
+    if kind is Kind.BOOL:
+        return Canonical(arr.cast(pa.bool_()))
+    if kind is Kind.DATE:
+        return _arrow_dates(arr, naive_tz=naive_tz, column=column)
+    raise ValueError(f"canonical does not handle {kind}")
 
 
-_NAT = np.iinfo(np.int64).min
-
-
-def _str_arrow(s: pd.Series | npt.NDArray[np.object_], column: Hashable) -> pa.Array:
+def _strings(values: npt.NDArray[np.object_], column: Hashable) -> Canonical:
+    """Python strings -> Arrow; a string that is not valid Unicode (a lone surrogate) is a
+    rejected row, not a refused column."""
     try:
         # from_pandas: None, NaN, NaT and pd.NA all become null (the one null policy).
-        arr = pa.array(s, type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError) as exc:
-        raise InvalidDataError(
-            f"column {column!r} has text that is not valid Unicode (e.g. lone surrogates): {exc}",
-            column=str(column),
-            rule="invalid_string",
-        ) from None
-    return arr
+        return Canonical(pa.array(values, type=pa.string(), from_pandas=True))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+        pass
+    bad = np.array([isinstance(v, str) and not _encodable(v) for v in values], dtype=bool)
+    kept = np.where(bad, np.array(None, dtype=object), values)
+    message = f"{column}: text that is not valid Unicode (a lone surrogate)"
+    arr = pa.array(kept, type=pa.string(), from_pandas=True)
+    return Canonical(arr, (Problem(bad, "invalid_string", message),))
 
 
-def _int_arrow(s: pd.Series, column: Hashable) -> pa.Array:
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _reals(s: pd.Series) -> pa.Array:
+    """float64 with NaN -> null. A float32 value becomes the shortest decimal that reads back
+    to the same float32 (``0.1``, not its widened double ``0.10000000149011612``)."""
+    dtype = s.dtype
+    narrow = getattr(dtype, "numpy_dtype", dtype)
+    if isinstance(narrow, np.dtype) and narrow.kind == "f" and narrow.itemsize < 8:
+        floats = s.to_numpy(dtype=narrow, na_value=np.nan)
+        values = floats.astype(str).astype(np.float64)
+    else:
+        values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pa.array(values, type=pa.float64(), from_pandas=True)
+
+
+def _ints(s: pd.Series, column: Hashable) -> Canonical:
     if pd.api.types.is_float_dtype(s.dtype):
         # Floats declared int (uid columns with NaN, schema overrides, context ints): only
         # integral values convert; the others become null and the validator rejects them.
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
         with np.errstate(invalid="ignore"):
             ok = np.isfinite(values) & (np.floor(values) == values) & (np.abs(values) < 2.0**63)
-        return pa.array(np.where(ok, values, 0).astype(np.int64), mask=~ok)
+        return Canonical(pa.array(np.where(ok, values, 0).astype(np.int64), mask=~ok))
     if pd.api.types.is_unsigned_integer_dtype(s.dtype):
-        return pa.array(s, type=pa.uint64(), from_pandas=True)
+        return Canonical(pa.array(s, type=pa.uint64(), from_pandas=True))
     if not pd.api.types.is_object_dtype(s.dtype):
-        return pa.array(s, type=pa.int64(), from_pandas=True)
+        return Canonical(pa.array(s, type=pa.int64(), from_pandas=True))
+    values = s.to_numpy(dtype=object)
     try:
-        return pa.array(pd.array(s.to_numpy(dtype=object), dtype="Int64"), type=pa.int64())
+        return Canonical(pa.array(pd.array(values, dtype="Int64"), type=pa.int64()))
     except (OverflowError, TypeError, ValueError):
-        raise InvalidDataError(
-            f"column {column!r} holds integers outside the 64-bit range Fullstory stores",
-            column=str(column),
-            rule="int_out_of_range",
-        ) from None
-
-
-def _date_arrow(s: pd.Series, *, naive_tz: str, column: Hashable) -> pa.Array:
-    if isinstance(s.dtype, pd.ArrowDtype) or not pd.api.types.is_datetime64_any_dtype(s.dtype):
-        s = _parse_datetimes(s, column)
-    if s.dt.tz is None:
-        # The documented assumption: naive times are wall-clock times in ``naive_tz``.
-        s = s.dt.tz_localize(naive_tz, ambiguous="NaT", nonexistent="NaT")
-    return pa.array(s.dt.tz_convert("UTC"), from_pandas=True)
-
-
-def _parse_datetimes(s: pd.Series, column: Hashable) -> pd.Series:
-    """Object/Arrow columns of datetimes, dates or ISO-8601 text -> a datetime64 Series.
-
-    Text that does not parse becomes NaT (the validator rejects the row as ``invalid_date``).
-    """
-    values = s.astype(object).where(s.notna(), None).map(_as_datetime)
-    text = pd.api.types.infer_dtype(values, skipna=True) == "string"
-    options: dict[str, Any] = {"format": "ISO8601", "errors": "coerce"} if text else {}
-    try:
-        return pd.Series(pd.to_datetime(values, **options), index=s.index)
-    except (ValueError, TypeError):
         pass
-    aware = {getattr(v, "tzinfo", None) is not None for v in values if v is not None}
-    if text or aware == {True}:
-        # Several UTC offsets (all explicit): the instants are what matter.
-        return pd.Series(pd.to_datetime(values, utc=True, **options), index=s.index)
-    raise InvalidDataError(
-        f"column {column!r} mixes naive and time-zone-aware datetimes; convert it with "
-        "pd.to_datetime(..., utc=True) or localize it first",
-        column=str(column),
-        rule="unsupported_dtype",
-    )
+    # Python ints beyond 64 bits: those rows are rejected, the others are sent.
+    big = np.array([_big_int(v) for v in values], dtype=bool)
+    kept = pd.array(np.where(big, np.array(None, dtype=object), values), dtype="Int64")
+    message = f"{column}: an integer outside the 64-bit range Fullstory stores"
+    return Canonical(pa.array(kept, type=pa.int64()), (Problem(big, "int_out_of_range", message),))
+
+
+def _big_int(v: object) -> bool:
+    return isinstance(v, int | np.integer) and not _INT64[0] <= int(v) <= _INT64[1]
+
+
+def _number_text(s: pd.Series, column: Hashable) -> Canonical:
+    """Whole numbers as decimal text (uids, ids): any size, since the text is what is sent;
+    a value with a fraction becomes null (the validator rejects it as not integral)."""
+    if pd.api.types.is_integer_dtype(s.dtype):
+        return Canonical(pa.array(s, from_pandas=True).cast(pa.string()))
+    if pd.api.types.is_float_dtype(s.dtype):
+        ints = _ints(s, column).array
+        return Canonical(ints.cast(pa.string()))
+    texts = [_whole_text(v) for v in s.to_numpy(dtype=object)]
+    return Canonical(pa.array(texts, type=pa.string()))
+
+
+def _whole_text(v: object) -> str | None:
+    if isinstance(v, bool | np.bool_) or v is None or v is pd.NA:
+        return None
+    if isinstance(v, int | np.integer):
+        return str(int(v))
+    if isinstance(v, float | np.floating) and np.isfinite(v) and float(v).is_integer():
+        return str(int(v))
+    return None
+
+
+def _arrow_dates(arr: pa.Array, *, naive_tz: TimeZone, column: Hashable) -> Canonical:
+    t = arr.type
+    if pa.types.is_null(t):
+        return Canonical(pa.nulls(len(arr), pa.timestamp("s", "UTC")))
+    if pa.types.is_timestamp(t) and t.tz is not None:
+        return Canonical(arr.cast(pa.timestamp(t.unit, "UTC")))
+    if pa.types.is_timestamp(t):
+        naive = pd.Series(arr.to_numpy(zero_copy_only=False))
+        return _localized(naive, np.zeros(len(arr), bool), naive_tz=naive_tz, column=column)
+    if pa.types.is_date(t):
+        naive = pd.Series(arr.cast(pa.timestamp("s")).to_numpy(zero_copy_only=False))
+        return _localized(naive, np.ones(len(arr), bool), naive_tz=naive_tz, column=column)
+    raise _refuse(column, f"Arrow type {t} as dates")
+
+
+def _dates(s: pd.Series, *, naive_tz: TimeZone, column: Hashable) -> Canonical:
+    """A datetime64 column, or an object/text column read as dates (per value: an offset or
+    an aware datetime is an instant, a naive one a wall-clock time in ``naive_tz``)."""
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return Canonical(pa.array(s.dt.tz_convert("UTC"), from_pandas=True))
+    if pd.api.types.is_datetime64_dtype(s.dtype):
+        return _localized(s, np.zeros(len(s), bool), naive_tz=naive_tz, column=column)
+    return _object_dates(s, naive_tz=naive_tz, column=column)
+
+
+# An offset after a time of day ("...T10:00+02:00", "... 10:00:00.5Z"); "2024-09-08" has none.
+_OFFSET = r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)\s*$"
+_DATE_ONLY = re.compile(r"\s*\d{4}-\d{2}-\d{2}\s*")
+
+
+def _object_dates(s: pd.Series, *, naive_tz: TimeZone, column: Hashable) -> Canonical:
+    """Datetimes, dates and ISO-8601 text held as objects (or Arrow text) -> UTC instants.
+
+    Text that does not parse becomes null (the validator rejects the row as ``invalid_date``).
+    Decided per value and parsed per column, so a value's instant never depends on the other
+    rows of the column or of a chunk.
+    """
+    values = _objects(s)
+    present = ~source_missing(s)
+    text = present & np.array([isinstance(v, str) for v in values], dtype=bool)
+    others = present & ~text
+    aware_objects = others & np.array([_aware(v) for v in values], dtype=bool)
+    naive_objects = others & ~aware_objects
+    if aware_objects.any() and naive_objects.any():
+        raise InvalidDataError(
+            f"column {column!r} mixes naive and time-zone-aware datetimes; convert it with "
+            "pd.to_datetime(..., utc=True) or localize it first",
+            column=str(column),
+            rule="unsupported_dtype",
+        )
+    strings = pd.Series(values[text], dtype=object).astype(str)
+    with_offset = strings.str.contains(_OFFSET, regex=True).to_numpy(dtype=bool)
+    aware_text = np.zeros(len(s), bool)
+    aware_text[np.flatnonzero(text)[with_offset]] = True
+    naive_text = text & ~aware_text
+    date_only = np.zeros(len(s), bool)
+    date_only[naive_text] = [bool(_DATE_ONLY.fullmatch(v)) for v in values[naive_text]]
+    date_only[naive_objects] = [_is_date_only(v) for v in values[naive_objects]]
+    parts: list[tuple[npt.NDArray[np.bool_], pa.Array]] = []
+    for rows in (aware_text, aware_objects):
+        if rows.any():
+            parts.append((rows, pa.array(_parse(values[rows], utc=True), from_pandas=True)))
+    naive = naive_text | naive_objects
+    if naive.any():
+        midnight = np.array([_as_datetime(v) for v in values[naive]], dtype=object)
+        wall = _parse(midnight, utc=False)
+        local = _localized(wall, date_only[naive], naive_tz=naive_tz, column=column)
+        parts.append((naive, local.array))
+    return Canonical(_assemble(len(s), parts))
+
+
+def _aware(v: object) -> bool:
+    return getattr(v, "tzinfo", None) is not None
+
+
+def _is_date_only(v: object) -> bool:
+    return isinstance(v, dt.date) and not isinstance(v, dt.datetime)
 
 
 def _as_datetime(v: object) -> object:
     """``datetime.date`` -> midnight (naive, so ``naive_tz`` applies like any naive time)."""
-    if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+    if _is_date_only(v):
+        assert isinstance(v, dt.date)
         return dt.datetime(v.year, v.month, v.day)
     return v
+
+
+def _parse(values: npt.NDArray[np.object_], *, utc: bool) -> pd.Series:
+    """One group of values (all text, or all datetime objects) -> datetime64; text that does
+    not parse -> NaT."""
+    options: dict[str, Any] = {"errors": "coerce", "utc": utc}
+    if len(values) and isinstance(values[0], str):
+        options["format"] = "ISO8601"
+    try:
+        return pd.Series(pd.to_datetime(pd.Series(values, dtype=object), **options))
+    except (ValueError, TypeError, OverflowError):
+        # Out of the representable range for the unit pandas chose: value by value.
+        one = [_parse_one(v, utc=utc) for v in values]
+        return pd.Series(one, dtype=_UTC_US if utc else "datetime64[us]")
+
+
+_UTC_US = pd.DatetimeTZDtype("us", "UTC")
+
+
+def _parse_one(v: Any, *, utc: bool) -> object:
+    try:
+        ts = pd.Timestamp(v)
+    except (ValueError, TypeError, OverflowError):
+        return pd.NaT
+    if pd.isna(ts):
+        return pd.NaT
+    if utc:
+        return ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
+    return ts
+
+
+def _assemble(n: int, arrays: list[tuple[npt.NDArray[np.bool_], pa.Array]]) -> pa.Array:
+    """UTC timestamps of ``n`` rows from the parts that cover some of them (nulls elsewhere),
+    in the finest unit that every part's values fit in."""
+    units = [a.type.unit for _, a in arrays] or ["s"]
+    for unit in sorted(set(units), key=lambda u: -_PER_SECOND[u]):
+        try:
+            cast = [(rows, a.cast(pa.timestamp(unit, "UTC"))) for rows, a in arrays]
+        except pa.ArrowInvalid:  # a value too far from 1970 for this unit
+            continue
+        ticks = np.full(n, _NAT, dtype=np.int64)
+        for rows, a in cast:
+            ticks[rows] = pc.fill_null(a.cast(pa.int64()), _NAT).to_numpy(zero_copy_only=False)
+        return pa.array(ticks, type=pa.timestamp(unit, "UTC"), mask=ticks == _NAT)
+    raise AssertionError("a timestamp unit always fits: seconds hold every year")
+
+
+def _localized(
+    wall: pd.Series, date_only: npt.NDArray[np.bool_], *, naive_tz: TimeZone, column: Hashable
+) -> Canonical:
+    """Naive wall-clock times in ``naive_tz`` -> UTC. A time that does not exist or is
+    ambiguous there becomes null (rejected as ``invalid_date``), except a date alone, which
+    means the first instant of that day (midnight, or the end of a gap that starts there)."""
+    wall = pd.Series(wall.to_numpy(), dtype=wall.dtype)
+    if naive_tz is None:
+        if wall.notna().any():
+            raise InvalidDataError(
+                f"column {column!r} holds naive datetimes and naive_tz=None: say which time "
+                "zone they are in (naive_tz='UTC', 'Europe/Paris', ...) or localize the column "
+                "with .dt.tz_localize(...)",
+                column=str(column),
+                rule="naive_datetime",
+            )
+        return Canonical(pa.nulls(len(wall), pa.timestamp("s", "UTC")))
+    local = _localize(wall, naive_tz, ambiguous="NaT", nonexistent="NaT")
+    if date_only.any():
+        days = wall[date_only]
+        earliest = np.ones(len(days), bool)  # DST side: the first of a repeated midnight
+        first = _localize(days, naive_tz, ambiguous=earliest, nonexistent="shift_forward")
+        ticks = _ticks(local).copy()
+        ticks[date_only] = _ticks(first)
+        local = pd.Series(ticks.view(f"M8[{local.dt.unit}]")).dt.tz_localize("UTC")
+    return Canonical(pa.array(local, from_pandas=True))
+
+
+def _ticks(s: pd.Series) -> npt.NDArray[np.int64]:
+    """int64 ticks of a datetime64 Series (naive or aware: the UTC instant), NaT as int64 min."""
+    return np.asarray(pd.DatetimeIndex(s).asi8, dtype=np.int64)
+
+
+def _localize(wall: pd.Series, tz: str | dt.tzinfo, **options: Any) -> pd.Series:
+    """``wall.dt.tz_localize(tz, ...)`` in UTC; where pandas cannot (a local time within a day
+    of the year 0001 or 9999, whose instant may lie beyond it), the zone's offset a day or two
+    inside the range is used, and the range check rejects what lies beyond."""
+    try:
+        utc: pd.Series = wall.dt.tz_localize(tz, **options).dt.tz_convert("UTC")
+        return utc
+    except (NotImplementedError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        pass
+    unit = wall.dt.unit
+    ticks = _ticks(wall)
+    nat = ticks == _NAT
+    per_day = 86_400 * _PER_SECOND[unit]
+    low = max(MIN_SECONDS * _PER_SECOND[unit], _NAT + 1) + 2 * per_day
+    high = min(MAX_SECONDS * _PER_SECOND[unit], -(_NAT + 1)) - 2 * per_day
+    clipped = np.where(nat, _NAT, np.clip(ticks, low, high))
+    inside = pd.Series(clipped.view(f"M8[{unit}]"))
+    instants = _ticks(inside.dt.tz_localize(tz, **options))
+    offset = np.where(instants == _NAT, 0, clipped - instants)
+    out = np.where((instants == _NAT) | nat, _NAT, ticks - offset)
+    return pd.Series(out.view(f"M8[{unit}]")).dt.tz_localize("UTC")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping
 from typing import Literal
 
 import numpy as np
@@ -13,6 +13,8 @@ import pyarrow.compute as pc
 
 from fs_pandas.errors import InvalidDataError
 from fs_pandas.payloads.build import (
+    Arrays,
+    Properties,
     column_index,
     finish,
     property_fields,
@@ -20,7 +22,7 @@ from fs_pandas.payloads.build import (
 )
 from fs_pandas.payloads.plan import Field, Plan
 from fs_pandas.payloads.rules import RejectionLog, Rule
-from fs_pandas.payloads.types import Kind, infer_kind, source_missing, to_arrow
+from fs_pandas.payloads.types import Kind, TimeZone, column_of, infer_kind, source_missing
 
 __all__ = ["plan_users"]
 
@@ -34,10 +36,10 @@ def plan_users(
     id_col: Hashable | None = None,
     display_name_col: Hashable | None = None,
     email_col: Hashable | None = None,
-    properties: Sequence[Hashable] | Mapping[Hashable, str] | None = None,
+    properties: Properties = None,
     schema: Literal["infer"] | Mapping[str, str] | None = "infer",
     nulls: Literal["omit", "null"] = "omit",
-    naive_tz: str = "UTC",
+    naive_tz: TimeZone = "UTC",
     duplicates: Duplicates = "first",
 ) -> Plan:
     """Plan a batch user import: validate every row and prepare the request bodies.
@@ -52,14 +54,18 @@ def plan_users(
     id_col, display_name_col, email_col : column label, optional
         Columns for the top-level ``id``, ``display_name`` and ``email`` fields.
     properties : None, list of columns, or mapping column -> property name
-        ``None``: every column not used above. Dotted names (``"address.city"``) nest.
+        ``None``: every column not used above. A list (or any collection of labels: tuple,
+        ``Index``, array; a set is taken in the frame's column order) or a mapping names the
+        columns; a column used above cannot be a property too. Dotted names
+        (``"address.city"``) nest.
     schema : "infer", None, or mapping property -> type
         ``"infer"`` declares ints and dates (see ``docs/payloads.md``); ``None`` declares
         nothing; a mapping overrides the type of the properties it names.
     nulls : {"omit", "null"}
         Missing values (NaN, None, NaT, pd.NA) are left out, or sent as JSON ``null``.
-    naive_tz : str
-        Time zone assumed for naive datetimes.
+    naive_tz : str, tzinfo or None, default "UTC"
+        Time zone of naive datetimes (an IANA name or a ``tzinfo``); ``None``: refuse
+        columns of naive datetimes instead of assuming a zone.
     duplicates : {"first", "last", "reject", "allow"}
         Which rows with the same uid are sent; the others are rejected as ``duplicate_uid``.
 
@@ -75,25 +81,26 @@ def plan_users(
     """
     _check_frame(df)
     validate_options(nulls=nulls, naive_tz=naive_tz, schema=schema)
-    if duplicates not in ("first", "last", "reject", "allow"):
+    if not isinstance(duplicates, str) or duplicates not in ("first", "last", "reject", "allow"):
         raise InvalidDataError(
             f"duplicates must be 'first', 'last', 'reject' or 'allow', got {duplicates!r}",
             rule="option",
         )
     fields = _top_fields(df, uid_col, id_col, display_name_col, email_col)
-    used = {f.index for f in fields}
-    fields += property_fields(df, properties=properties, used=used, schema=schema, nulls=nulls)
-    uid = next((f for f in fields if f.role == "uid"), None)
+    used = {f.index: f"{f.name} ({option})" for f, option in fields}
+    top = [f for f, _ in fields]
+    props = property_fields(df, properties=properties, used=used, schema=schema, nulls=nulls)
+    uid = next((f for f in top if f.role == "uid"), None)
 
-    def duplicate_check(log: RejectionLog) -> None:
+    def duplicate_check(log: RejectionLog, arrays: Arrays) -> None:
         if uid is not None and duplicates != "allow":
-            _reject_duplicates(df, uid, log, duplicates, naive_tz)
+            _reject_duplicates(df, uid, log, duplicates, arrays[uid.index])
 
     log = RejectionLog(len(df))
     return finish(
         kind="users",
         frame=df,
-        fields=fields,
+        fields=top + props,
         log=log,
         naive_tz=naive_tz,
         extra_checks=duplicate_check,
@@ -111,8 +118,8 @@ def _top_fields(
     id_col: Hashable | None,
     display_name_col: Hashable | None,
     email_col: Hashable | None,
-) -> list[Field]:
-    """The top-level fields (not properties), in the order they appear in a request."""
+) -> list[tuple[Field, str]]:
+    """The top-level fields (not properties), in request order, with their option names."""
     fields = []
     for option, column, role in (
         ("uid_col", uid_col, "uid"),
@@ -121,8 +128,8 @@ def _top_fields(
         ("email_col", email_col, "email"),
     ):
         if column is not None:
-            fields.append(text_field(df, column, option, (role,), role))
-    indexes = [f.index for f in fields]
+            fields.append((text_field(df, column, option, (role,), role), option))
+    indexes = [f.index for f, _ in fields]
     if len(set(indexes)) != len(indexes):
         raise InvalidDataError(
             "one column is given for two of uid/id/display_name/email", rule="option"
@@ -135,7 +142,7 @@ def text_field(
 ) -> Field:
     """A field whose values must be text: strings, or whole numbers written as text."""
     index = column_index(df, column, option)
-    kind = infer_kind(df.iloc[:, index], column)
+    kind = infer_kind(column_of(df, index), column)
     if kind in (Kind.INT, Kind.REAL):
         return Field(column, index, path, Kind.INT, role, as_text=True)
     if kind is not Kind.STR:
@@ -148,16 +155,16 @@ def text_field(
 
 
 def _reject_duplicates(
-    df: pd.DataFrame, f: Field, log: RejectionLog, policy: Duplicates, naive_tz: str
+    df: pd.DataFrame, f: Field, log: RejectionLog, policy: Duplicates, text: pa.Array
 ) -> None:
     """One uid per run (contract §3.1: rows are upserts keyed on uid, so later ones would
-    silently overwrite earlier ones in an order the server does not promise)."""
-    series = df.iloc[:, f.index]
+    silently overwrite earlier ones in an order the server does not promise). ``text``: the
+    uids as sent (the column's canonical array)."""
+    series = column_of(df, f.index)
     eligible = ~log.is_rejected() & ~source_missing(series)
     positions = np.flatnonzero(eligible)
     if not len(positions) or _unique_integers(series, eligible):
         return
-    text = to_arrow(series, f.kind, naive_tz=naive_tz, column=f.column)
     if isinstance(text, pa.DictionaryArray):
         text = text.dictionary_decode()
     kept_text = text.filter(pa.array(eligible))
