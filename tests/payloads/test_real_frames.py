@@ -17,13 +17,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from payload_helpers import requests_of
 
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator
 from fs_pandas.errors import InvalidDataError
 from fs_pandas.payloads import plan_events, plan_users
 from fs_pandas.result import BatchResult
-from payload_helpers import requests_of
 
 
 @pytest.fixture
@@ -73,7 +73,10 @@ def test_categorical_over_arrow_categories_in_chunks(
     emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
     frame = pd.concat(
-        [pd.DataFrame({"uid": ["a"], "tier": ["gold"]}), pd.DataFrame({"uid": ["b"], "tier": ["x"]})],
+        [
+            pd.DataFrame({"uid": ["a"], "tier": ["gold"]}),
+            pd.DataFrame({"uid": ["b"], "tier": ["x"]}),
+        ],
         ignore_index=True,
     )
     frame["tier"] = frame["tier"].astype("category")
