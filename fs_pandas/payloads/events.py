@@ -98,6 +98,8 @@ def plan_events(
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
     validate_options(nulls=nulls, naive_tz=naive_tz, schema=schema)
+    if isinstance(use_most_recent, np.bool_):  # a value read from a frame or an array
+        use_most_recent = bool(use_most_recent)
     _check_identity_options(uid_col, user_id_col, session_id_col, use_most_recent)
     fields = [_name_field(df, name, name_col)]
     if timestamp_col is not None:

@@ -398,3 +398,26 @@ def test_float32_values_are_sent_as_the_number_the_user_sees(
     assert stored(emu) == {"a": {"f": shown[0]}, "b": {"f": shown[1]}}
     if dtype != "float16":
         assert shown == [0.1, 3.3]
+
+
+# -- Option values as analysts pass them ---------------------------------------------------------
+
+
+def test_numpy_scalars_arrays_and_sets_as_option_values() -> None:
+    frame = pd.DataFrame({"u": ["a"], "x": [1], "y": ["p"], 2024: [1.5]})
+    plan = plan_users(
+        frame,
+        uid_col=np.str_("u"),
+        properties=np.array(["y", "x"]),
+        nulls=np.str_("omit"),  # type: ignore[arg-type]
+        duplicates=np.str_("first"),  # type: ignore[arg-type]
+    )
+    assert plan.requests()[0]["properties"] == {"y": "p", "x": 1}
+    as_set = plan_users(frame, uid_col="u", properties={"y", "x"})
+    assert list(as_set.requests()[0]["properties"]) == ["x", "y"]  # the frame's column order
+    renamed = plan_users(frame, uid_col="u", properties={np.int64(2024): "y2024"})
+    assert renamed.requests()[0]["properties"] == {"y2024": 1.5}
+    events = plan_events(
+        frame, name=np.str_("E"), uid_col="u", use_most_recent=np.bool_(True), properties=["x"]
+    )
+    assert events.requests()[0]["session"] == {"use_most_recent": True}
