@@ -3,9 +3,10 @@ accessor object on every attribute access); every call goes to ``payloads`` or `
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, Literal, TypeAlias
 
 import pandas as pd
 
@@ -19,6 +20,8 @@ from fs_pandas.runner import MAX_CHUNK, RunOptions
 __all__ = ["FullstoryAccessor"]
 
 Kind = Literal["users", "events"]
+# A list, tuple, set, Index or array of column labels, or a mapping column -> property name.
+Properties: TypeAlias = Iterable[Hashable] | Mapping[Hashable, str]
 
 
 @pd.api.extensions.register_dataframe_accessor("fullstory")
@@ -37,14 +40,14 @@ class FullstoryAccessor:
     def batch_update(
         self,
         *,
-        uid_col: str | None,
-        id_col: str | None = None,
-        display_name_col: str | None = None,
-        email_col: str | None = None,
-        properties: Sequence[str] | Mapping[str, str] | None = None,
+        uid_col: Hashable | None,
+        id_col: Hashable | None = None,
+        display_name_col: Hashable | None = None,
+        email_col: Hashable | None = None,
+        properties: Properties | None = None,
         schema: Literal["infer"] | Mapping[str, str] | None = "infer",
         nulls: Literal["omit", "null"] = "omit",
-        naive_tz: str = "UTC",
+        naive_tz: str | dt.tzinfo | None = "UTC",
         duplicates: Literal["first", "last", "reject", "allow"] = "first",
         client: Client | None = None,
         chunk_size: int = MAX_CHUNK,
@@ -59,21 +62,25 @@ class FullstoryAccessor:
 
         Parameters
         ----------
-        uid_col : str or None
+        uid_col : column label or None
             Column holding your user id (``uid``, at most 256 characters). Rows with an empty
             uid are rejected. ``None`` sends rows without a uid (new anonymous users).
-        id_col, display_name_col, email_col : str, optional
+        id_col, display_name_col, email_col : column label, optional
             Columns for the Fullstory user ``id``, ``display_name`` and ``email``.
-        properties : list of str or mapping, optional
-            Columns sent as custom properties: a list, or a mapping ``column -> property name``.
-            By default every column not used above.
+        properties : list of column labels or mapping, optional
+            Columns sent as custom properties: a list (or tuple, Index, array; a set is taken
+            in the frame's column order), or a mapping ``column -> property name`` -- the way
+            to name a column whose label is not text (``{2024: "y2024"}``). By default every
+            column not used above.
         schema : "infer", mapping or None, default "infer"
             Declare the types Fullstory cannot infer (integers, dates, lists); a mapping
             overrides single properties; None declares nothing.
         nulls : {"omit", "null"}, default "omit"
             NaN / None / NaT / NA: leave the property out, or send JSON null.
-        naive_tz : str, default "UTC"
-            Time zone assumed for datetimes without one.
+        naive_tz : str, tzinfo or None, default "UTC"
+            Time zone assumed for datetimes without one: a name (``"Europe/Paris"``), a
+            ``zoneinfo.ZoneInfo`` / ``datetime.timezone``; ``None`` refuses columns of naive
+            datetimes instead of assuming a zone.
         duplicates : {"first", "last", "reject", "allow"}, default "first"
             Rows sharing a uid: send the first (or last) and reject the others, reject them
             all, or send them all.
@@ -84,7 +91,8 @@ class FullstoryAccessor:
         max_jobs_in_flight, max_rows_in_flight : int
             Admission control: jobs (and rows) submitted and not yet finished.
         poll_interval : float, default 1.0
-            Seconds before a job's first status poll; later polls back off.
+            Seconds before a job's first status poll; later polls back off. Must be finite
+            and positive.
         progress : bool or {"auto", "widget", "text", "none"}, default True
             A live widget in a notebook, a text line in a terminal, or nothing.
         wait : bool, default True
@@ -98,6 +106,17 @@ class FullstoryAccessor:
             ``imports``, ``errors``, ``rejected``, ``pending`` frames on the source index, and
             ``outcomes``, one per source row.
 
+        Raises
+        ------
+        ConfigurationError
+            A pacing option (``chunk_size``, ``poll_interval``...) is not a finite number in
+            range, or is a bool.
+        TypeError
+            An option cannot be kept in the run's ledger for :func:`fs_pandas.resume` (a
+            column label of an unsupported type, a time zone without a name); nothing is sent.
+        InvalidDataError
+            An option names no column, or a column cannot be sent.
+
         Examples
         --------
         >>> result = df.fullstory.batch_update(uid_col="user_id")  # doctest: +SKIP
@@ -108,8 +127,8 @@ class FullstoryAccessor:
             "id_col": id_col,
             "display_name_col": display_name_col,
             "email_col": email_col,
-            "properties": _jsonable(properties),
-            "schema": _jsonable(schema),
+            "properties": properties,
+            "schema": schema,
             "nulls": nulls,
             "naive_tz": naive_tz,
             "duplicates": duplicates,
@@ -126,17 +145,17 @@ class FullstoryAccessor:
         self,
         *,
         name: str | None = None,
-        name_col: str | None = None,
-        timestamp_col: str | None = None,
-        uid_col: str | None = None,
-        user_id_col: str | None = None,
-        session_id_col: str | None = None,
+        name_col: Hashable | None = None,
+        timestamp_col: Hashable | None = None,
+        uid_col: Hashable | None = None,
+        user_id_col: Hashable | None = None,
+        session_id_col: Hashable | None = None,
         use_most_recent: bool = False,
-        context: Mapping[str, str] | None = None,
-        properties: Sequence[str] | Mapping[str, str] | None = None,
+        context: Mapping[str, Hashable] | None = None,
+        properties: Properties | None = None,
         schema: Literal["infer"] | Mapping[str, str] | None = "infer",
         nulls: Literal["omit", "null"] = "omit",
-        naive_tz: str = "UTC",
+        naive_tz: str | dt.tzinfo | None = "UTC",
         client: Client | None = None,
         chunk_size: int = MAX_CHUNK,
         max_jobs_in_flight: int = 4,
@@ -150,14 +169,16 @@ class FullstoryAccessor:
 
         Parameters
         ----------
-        name, name_col : str
-            One event name for every row, or the column holding each row's name.
-        timestamp_col : str, optional
+        name : str, optional
+            One event name for every row.
+        name_col : column label, optional
+            The column holding each row's name.
+        timestamp_col : column label, optional
             When the event happened (sent as ISO-8601 UTC); Fullstory uses its own time if
             absent.
-        uid_col, user_id_col : str, optional
+        uid_col, user_id_col : column label, optional
             Who did it: your user id, or the Fullstory user id.
-        session_id_col : str, optional
+        session_id_col : column label, optional
             Attach to a Fullstory session id instead of a user.
         use_most_recent : bool, default False
             Attach to the user's most recent session (needs ``uid_col`` or ``user_id_col``).
@@ -172,6 +193,11 @@ class FullstoryAccessor:
         Returns
         -------
         BatchResult
+
+        Raises
+        ------
+        ConfigurationError, TypeError, InvalidDataError
+            As for :meth:`batch_update`.
         """
         plan_options = {
             "name": name,
@@ -181,9 +207,9 @@ class FullstoryAccessor:
             "user_id_col": user_id_col,
             "session_id_col": session_id_col,
             "use_most_recent": use_most_recent,
-            "context": _jsonable(context),
-            "properties": _jsonable(properties),
-            "schema": _jsonable(schema),
+            "context": context,
+            "properties": properties,
+            "schema": schema,
             "nulls": nulls,
             "naive_tz": naive_tz,
         }
@@ -256,12 +282,3 @@ class FullstoryAccessor:
         if kind == "events":
             return plan_events(self._frame, **options)
         raise ValueError(f"kind must be 'users' or 'events', got {kind!r}")
-
-
-def _jsonable(value: Any) -> Any:
-    """Options go into the run's ledger as JSON: plain dicts and lists, not pandas objects."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, (list, tuple, pd.Index)):
-        return list(value)
-    return value

@@ -16,10 +16,11 @@ from typing import Any
 import pandas as pd
 
 from fs_pandas.client import Client
-from fs_pandas.errors import FullstoryError, LedgerError
+from fs_pandas.errors import ConfigurationError, FullstoryError, LedgerError
 from fs_pandas.events import ProgressEvent, Retrying
 from fs_pandas.ledger import Ledger, read_ledger
 from fs_pandas.models import JobKind
+from fs_pandas.options import normalise_options
 from fs_pandas.payloads import Plan, plan_events, plan_users
 from fs_pandas.progress import Display, ProgressOption, ProgressState, choose_display, consume
 from fs_pandas.result import BatchResult, _Run
@@ -61,11 +62,18 @@ def run(
 
     This is the engine behind :meth:`FullstoryAccessor.batch_update` and
     :meth:`FullstoryAccessor.batch_events`; see those for the parameters.
+
+    Raises
+    ------
+    TypeError
+        A plan option cannot be kept in the run's ledger (see :mod:`fs_pandas.options`);
+        raised before anything is planned or sent.
     """
     setup = _Setup(
         kind=kind,
         frame=frame,
-        plan_options=dict(plan_options),
+        # Plan from the options as the ledger will give them back, so resume rebuilds this plan.
+        plan_options=normalise_options(plan_options),
         client=client if client is not None else Client.from_env(),
         options=options or RunOptions(),
         ledger_dir=Path(ledger_dir) if ledger_dir is not None else None,
@@ -97,17 +105,28 @@ def resume(
         Defaults to :meth:`Client.from_env`.
     progress : bool or str, default True
         As for ``batch_update``.
+    options : RunOptions, optional
+        Pacing for the rest of the run; its ``chunk_size`` must be the run's (the default is
+        the ledger's).
 
     Raises
     ------
     LedgerError
         If the ledger cannot be read or the frame is not the one the run was started with.
+    ConfigurationError
+        If ``options.chunk_size`` differs from the run's.
     """
     state = read_ledger(ledger_path)
     if state.n_rows != len(frame):
         raise LedgerError(
             f"the ledger's run had {state.n_rows} rows, this frame has {len(frame)}: "
             "resume needs the same frame"
+        )
+    if options is not None and options.chunk_size != state.chunk_size:
+        # The recorded keys and jobs are per chunk: other chunk bounds would match none of them.
+        raise ConfigurationError(
+            f"chunk_size={options.chunk_size}, but the run was chunked by "
+            f"chunk_size={state.chunk_size}; resume must use the run's chunk_size"
         )
     setup = _Setup(
         kind=state.kind,

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
+import numbers
 import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
@@ -521,12 +523,27 @@ def _is_loopback(host: str) -> bool:
 
 
 def _check_timeout(timeout: Timeout) -> tuple[float, float]:
-    pair = (timeout, timeout) if isinstance(timeout, int | float) else tuple(timeout)
-    if len(pair) != 2 or not all(isinstance(t, int | float) and t > 0 for t in pair):
-        raise ConfigurationError(
-            f"timeout must be a positive number or a (connect, read) pair, got {timeout!r}"
-        )
-    return (float(pair[0]), float(pair[1]))
+    given: object = timeout
+    if isinstance(given, Iterable) and not isinstance(given, str | bytes):
+        seconds = [_seconds(t) for t in given]
+    else:
+        seconds = [_seconds(given)] * 2
+    if len(seconds) == 2:
+        connect, read = seconds
+        if connect is not None and read is not None:
+            return (connect, read)
+    raise ConfigurationError(
+        "timeout must be a positive finite number of seconds or a (connect, read) pair "
+        f"of them, got {timeout!r}"
+    )
+
+
+def _seconds(value: object) -> float | None:
+    # True is an int to Python, not a timeout to a reader; NaN passes no comparison test.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and number > 0 else None
 
 
 def _check_kind(kind: str) -> None:

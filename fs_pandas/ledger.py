@@ -2,7 +2,9 @@
 
 A ledger is a JSON-lines file, appended to and flushed at each step:
 
-``run``   the kind, the options the payloads were built with, row and chunk counts;
+``run``   the kind, the options the payloads were built with (in the format of
+          :mod:`fs_pandas.options`, so labels such as ``2024`` or ``("a", "b")`` come back as
+          they were), row and chunk counts;
 ``chunk`` a chunk's number, size and Idempotency-Key, written before it is sent;
 ``job``   the job id Fullstory gave the chunk, written (and fsynced) before polling starts;
 ``done``  the job's terminal status and counts, once its results were read.
@@ -25,10 +27,12 @@ import orjson
 
 from fs_pandas.errors import LedgerError
 from fs_pandas.models import JobKind
+from fs_pandas.options import decode_options, encode_options
 
 __all__ = ["Ledger", "LedgerState", "default_dir", "read_ledger", "runs"]
 
-_VERSION = 1
+# 2: options stored by fs_pandas.options (version 1 stored them as plain JSON).
+_VERSION = 2
 
 
 def default_dir() -> Path:
@@ -69,7 +73,15 @@ class Ledger:
         chunk_size: int,
         directory: Path | None = None,
     ) -> Ledger:
-        """Start a new ledger file for a run and write its ``run`` record."""
+        """Start a new ledger file for a run and write its ``run`` record.
+
+        Raises
+        ------
+        TypeError
+            An option cannot be stored faithfully (see :mod:`fs_pandas.options`); no file is
+            created then.
+        """
+        stored = encode_options(options)
         folder = directory if directory is not None else default_dir()
         folder.mkdir(parents=True, exist_ok=True)
         now = dt.datetime.now(dt.UTC)
@@ -83,7 +95,7 @@ class Ledger:
                 "created": now.isoformat().replace("+00:00", "Z"),
                 "n_rows": n_rows,
                 "chunk_size": chunk_size,
-                "options": dict(options),
+                "options": stored,
             }
         )
         return ledger
@@ -120,10 +132,14 @@ def read_ledger(path: str | os.PathLike[str]) -> LedgerState:
     if not records or records[0].get("type") != "run":
         raise LedgerError(f"{str(path)!r} is not an fs_pandas ledger (no run record)")
     head = records[0]
+    version = head.get("version", 1)
+    if version > _VERSION:
+        raise LedgerError(f"{str(path)!r} was written by a newer fs_pandas (ledger v{version})")
+    options = head["options"]
     state = LedgerState(
         path=path,
         kind=head["kind"],
-        options=head["options"],
+        options=decode_options(options) if version >= 2 else options,
         n_rows=head["n_rows"],
         chunk_size=head["chunk_size"],
         created=head["created"],

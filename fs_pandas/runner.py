@@ -13,6 +13,8 @@ import hashlib
 import heapq
 import itertools
 import logging
+import math
+import numbers
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -24,6 +26,7 @@ import numpy.typing as npt
 import orjson
 
 from fs_pandas.errors import (
+    ConfigurationError,
     FullstoryError,
     RateLimitedError,
     ReconciliationWarning,
@@ -72,6 +75,18 @@ class RunOptions:
     poll_interval : float, default 1.0
         Seconds before a new job's first status poll; it grows by ``poll_backoff`` up to
         ``max_poll_interval`` while the job runs.
+    poll_backoff : float, default 1.5
+        Factor (at least 1) by which a job's poll interval grows after each poll.
+    max_poll_interval : float, default 30.0
+        Longest wait between two polls of a job (at least ``poll_interval``).
+    include_schema : bool, default False
+        Ask for each import's schema when reading results.
+
+    Raises
+    ------
+    ConfigurationError
+        A value is of the wrong type (``True`` is not a count, ``"5"`` not a number), not
+        finite, or out of range; the message names the option.
     """
 
     chunk_size: int = MAX_CHUNK
@@ -83,14 +98,57 @@ class RunOptions:
     include_schema: bool = False
 
     def __post_init__(self) -> None:
+        # Normalise once (np.int64 -> int, 1 -> 1.0) so the rest of the run sees plain values.
+        for name in ("chunk_size", "max_jobs_in_flight", "max_rows_in_flight"):
+            object.__setattr__(self, name, _count(name, getattr(self, name)))
+        for name in ("poll_interval", "poll_backoff", "max_poll_interval"):
+            object.__setattr__(self, name, _finite(name, getattr(self, name)))
+        if not isinstance(self.include_schema, bool | np.bool_):
+            raise ConfigurationError(
+                f"include_schema must be True or False, got {self.include_schema!r}"
+            )
+        object.__setattr__(self, "include_schema", bool(self.include_schema))
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
         if not 1 <= self.chunk_size <= MAX_CHUNK:
-            raise ValueError(f"chunk_size must be between 1 and {MAX_CHUNK}, got {self.chunk_size}")
+            raise ConfigurationError(
+                f"chunk_size must be between 1 and {MAX_CHUNK}, got {self.chunk_size}"
+            )
         if self.max_jobs_in_flight < 1:
-            raise ValueError("max_jobs_in_flight must be at least 1")
+            raise ConfigurationError(
+                f"max_jobs_in_flight must be at least 1, got {self.max_jobs_in_flight}"
+            )
         if self.max_rows_in_flight < 1:
-            raise ValueError("max_rows_in_flight must be at least 1")
-        if self.poll_interval <= 0 or self.max_poll_interval < self.poll_interval:
-            raise ValueError("poll_interval must be > 0 and not above max_poll_interval")
+            raise ConfigurationError(
+                f"max_rows_in_flight must be at least 1, got {self.max_rows_in_flight}"
+            )
+        if self.poll_interval <= 0:
+            raise ConfigurationError(f"poll_interval must be > 0, got {self.poll_interval}")
+        if self.max_poll_interval < self.poll_interval:
+            raise ConfigurationError(
+                f"poll_interval ({self.poll_interval}) must not be above max_poll_interval "
+                f"({self.max_poll_interval})"
+            )
+        if self.poll_backoff < 1:
+            raise ConfigurationError(f"poll_backoff must be at least 1, got {self.poll_backoff}")
+
+
+def _count(name: str, value: object) -> int:
+    """A whole number: int or numpy integer, not a bool and not a float (even 10.0)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise ConfigurationError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
+
+
+def _finite(name: str, value: object) -> float:
+    """A finite real number of seconds (or factor); NaN compares false to every bound."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise ConfigurationError(f"{name} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ConfigurationError(f"{name} must be a finite number, got {value!r}")
+    return number
 
 
 class ChunkLike(Protocol):

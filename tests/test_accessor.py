@@ -249,3 +249,44 @@ def test_retries_during_a_run_reach_its_progress(
     assert isinstance(handle, fs_pandas.RunHandle)
     assert handle.wait().counts["imported"] == 20
     assert handle.status().last_retry is not None
+
+
+@pytest.mark.parametrize(
+    "pacing",
+    [
+        {"poll_interval": float("nan")},
+        {"poll_interval": float("inf")},
+        {"poll_interval": -1.0},
+        {"chunk_size": True},
+        {"max_jobs_in_flight": float("nan")},
+        {"max_rows_in_flight": 1.5},
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("kind", ["users", "events"])
+def test_bad_pacing_is_refused_naming_the_option_before_anything_is_sent(
+    emu: Emulator, client: Client, tmp_path: Path, pacing: dict[str, object], kind: str
+) -> None:
+    (name,) = pacing
+    frame = customers(5).assign(event="Click")
+    options = {**FAST, "ledger_dir": tmp_path, "client": client, **pacing}
+    with pytest.raises(ValueError, match=name):
+        if kind == "users":
+            frame.fullstory.batch_update(uid_col="uid", **options)
+        else:
+            frame.fullstory.batch_events(uid_col="uid", name_col="event", **options)
+    assert emu.jobs() == []
+    assert fs_pandas.runs(tmp_path) == []
+
+
+def test_retry_failed_keeps_a_mapping_keyed_by_a_non_text_label(
+    emu: Emulator, client: Client, tmp_path: Path
+) -> None:
+    frame = customers(6).rename(columns={"seats": 2024})
+    emu.configure(fail_uids={"u3"})
+    first = users(frame, client, tmp_path, properties={2024: "y2024", "plan": "plan"})
+    assert first.counts["failed"] == 1
+    emu.configure(fail_uids=set())
+    retried = first.retry_failed()
+    assert retried.counts["imported"] == 1
+    assert {u["uid"]: u["properties"] for u in emu.users()}["u3"] == {"y2024": 3, "plan": "team"}

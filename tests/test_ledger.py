@@ -1,7 +1,11 @@
 """The run ledger: written as the run goes, read back for resume, never holding the key."""
 
+import datetime as dt
+import json
+import zoneinfo
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fs_pandas.errors import LedgerError
@@ -58,3 +62,70 @@ def test_runs_lists_ledgers_newest_first(tmp_path: Path) -> None:
 
 def test_runs_of_a_missing_folder_is_empty(tmp_path: Path) -> None:
     assert runs(tmp_path / "nothing") == []
+
+
+def test_options_keyed_by_non_text_labels_are_written_and_read_back(tmp_path: Path) -> None:
+    options = {
+        "uid_col": np.str_("id"),
+        "properties": {2024: "y2024", ("p", np.int64(3)): "p3"},
+        "context": {"browser.url": ("where", "url")},
+        "naive_tz": zoneinfo.ZoneInfo("Europe/Paris"),
+    }
+    ledger = Ledger.create(
+        kind="events", options=options, n_rows=3, chunk_size=1, directory=tmp_path
+    )
+    ledger.close()
+    assert read_ledger(ledger.path).options == {
+        "uid_col": "id",
+        "properties": {2024: "y2024", ("p", 3): "p3"},
+        "context": {"browser.url": ("where", "url")},
+        "naive_tz": zoneinfo.ZoneInfo("Europe/Paris"),
+    }
+
+
+def test_every_line_is_strict_json(tmp_path: Path) -> None:
+    options = {"properties": {float("nan"): "nan", float("inf"): "inf"}, "naive_tz": dt.UTC}
+    ledger = Ledger.create(
+        kind="users", options=options, n_rows=1, chunk_size=1, directory=tmp_path
+    )
+    ledger.chunk_planned(0, rows=1, key="k0")
+    ledger.close()
+    for line in ledger.path.read_text().splitlines():
+        json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in the ledger"))
+
+
+def test_an_option_that_cannot_be_stored_is_refused_before_a_file_is_made(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="properties: object"):
+        Ledger.create(
+            kind="users",
+            options={"properties": {object(): "x"}},
+            n_rows=1,
+            chunk_size=1,
+            directory=tmp_path,
+        )
+    assert runs(tmp_path) == []
+
+
+def test_a_version_1_ledger_is_read_as_it_was_written(tmp_path: Path) -> None:
+    # Version 1 wrote options as plain JSON: a "$"-key there is a column name, not a tag.
+    head = {
+        "type": "run",
+        "version": 1,
+        "kind": "users",
+        "created": "2025-01-01T00:00:00Z",
+        "n_rows": 1,
+        "chunk_size": 1,
+        "options": {"uid_col": "id", "properties": {"$set": "dollar_set"}},
+    }
+    path = tmp_path / "old.jsonl"
+    path.write_text(json.dumps(head) + "\n")
+    assert read_ledger(path).options == {"uid_col": "id", "properties": {"$set": "dollar_set"}}
+
+
+def test_a_ledger_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    ledger = make(tmp_path)
+    ledger.close()
+    head = ledger.path.read_text().splitlines()[0]
+    ledger.path.write_text(head.replace('"version":2', '"version":99') + "\n")
+    with pytest.raises(LedgerError, match="newer fs_pandas"):
+        read_ledger(ledger.path)

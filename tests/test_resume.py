@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -9,11 +11,14 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 import fs_pandas
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator
+from fs_pandas.errors import ConfigurationError
 from fs_pandas.ledger import read_ledger
+from fs_pandas.runner import RunOptions
 
 ROWS = 30  # three chunks of ten
 
@@ -94,3 +99,76 @@ def test_resume_refuses_a_different_frame(emu: Emulator, tmp_path: Path) -> None
     client = Client(api_key=emu.api_key, base_url=emu.url)
     with pytest.raises(LedgerError, match="differs"):
         fs_pandas.resume(ledger, other, client=client, progress=False)
+
+
+def test_resume_refuses_a_chunk_size_other_than_the_runs(emu: Emulator, tmp_path: Path) -> None:
+    client = Client(api_key=emu.api_key, base_url=emu.url)
+    frame().fullstory.batch_update(
+        uid_col="uid",
+        client=client,
+        chunk_size=10,
+        poll_interval=0.01,
+        progress=False,
+        ledger_dir=tmp_path,
+    )
+    (ledger,) = fs_pandas.runs(tmp_path)
+    with pytest.raises(ConfigurationError, match="chunk_size=10"):
+        fs_pandas.resume(ledger, frame(), client=client, options=RunOptions(chunk_size=5))
+
+
+# A set of columns iterates in an order that depends on the process's string hash seed: a run
+# and its resume in two processes must still plan the same chunks.
+SET_FRAME = """
+import sys, json
+import pandas as pd
+import fs_pandas
+from fs_pandas.client import Client
+from fs_pandas.errors import PermissionDeniedError
+
+url, key, where = sys.argv[1:4]
+columns = [f"p{i}" for i in range(8)]
+values = {c: [i, i + 1, i + 2] for i, c in enumerate(columns)}
+frame = pd.DataFrame({"uid": ["a", "b", "c"], **values})
+client = Client(api_key=key, base_url=url)
+"""
+
+SET_RUN = (
+    SET_FRAME
+    + """
+try:
+    frame.fullstory.batch_update(
+        uid_col="uid", properties=set(columns), client=client, chunk_size=1,
+        max_jobs_in_flight=1, poll_interval=0.01, progress=False, ledger_dir=where,
+    )
+except PermissionDeniedError:
+    pass  # a Standard key: the run stops after its first job
+"""
+)
+
+SET_RESUME = (
+    SET_FRAME
+    + """
+result = fs_pandas.resume(where, frame, client=client, progress=False)
+print(json.dumps(result.counts))
+"""
+)
+
+
+def child(script: str, *args: str, seed: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    return subprocess.run(
+        [sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_properties_given_as_a_set_resume_in_another_process(emu: Emulator, tmp_path: Path) -> None:
+    ran = child(SET_RUN, emu.url, emu.standard_key, str(tmp_path), seed="1")
+    assert ran.returncode == 0, ran.stderr
+    (ledger,) = fs_pandas.runs(tmp_path)
+    first_jobs = [job["idempotency_key"] for job in emu.jobs()]
+    assert len(first_jobs) == 1
+    resumed = child(SET_RESUME, emu.url, emu.api_key, str(ledger), seed="2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout.splitlines()[-1])["imported"] == 3
+    assert len(emu.jobs()) == 3  # one per row: the first job was re-attached, not sent again
+    assert emu.jobs()[0]["idempotency_key"] == first_jobs[0]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator, Faults
+from fs_pandas.errors import ConfigurationError
 from fs_pandas.events import JobCreated, JobFinished, JobPolled, PageFetched, RunFinished
 from fs_pandas.payloads import plan_users
 from fs_pandas.retry import RetryPolicy
@@ -118,3 +120,38 @@ def test_options_are_checked() -> None:
         RunOptions(chunk_size=50_001)
     with pytest.raises(ValueError, match="max_jobs_in_flight"):
         RunOptions(max_jobs_in_flight=0)
+
+
+@pytest.mark.parametrize("name", ["poll_interval", "poll_backoff", "max_poll_interval"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), True, "1"])
+def test_a_pacing_number_must_be_a_finite_number(name: str, value: object) -> None:
+    # NaN passes no comparison, so "<= 0" alone let it through; inf would poll never.
+    with pytest.raises(ConfigurationError, match=name):
+        RunOptions(**{name: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["chunk_size", "max_jobs_in_flight", "max_rows_in_flight"])
+@pytest.mark.parametrize("value", [True, np.True_, 10.0, float("nan"), "10"])
+def test_a_count_must_be_a_whole_number_not_a_bool(name: str, value: object) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        RunOptions(**{name: value})  # type: ignore[arg-type]
+
+
+def test_out_of_range_pacing_is_refused_naming_the_option() -> None:
+    with pytest.raises(ValueError, match="poll_interval must be > 0"):
+        RunOptions(poll_interval=-1)
+    with pytest.raises(ValueError, match="poll_backoff must be at least 1"):
+        RunOptions(poll_backoff=0.5)
+    with pytest.raises(ValueError, match="include_schema"):
+        RunOptions(include_schema=1)  # type: ignore[arg-type]
+
+
+def test_numpy_numbers_are_taken_as_plain_numbers() -> None:
+    options = RunOptions(
+        chunk_size=np.int64(10),  # type: ignore[arg-type]
+        poll_interval=np.float32(0.5),
+        poll_backoff=2,
+    )
+    assert options.chunk_size == 10 and type(options.chunk_size) is int
+    assert options.poll_interval == 0.5 and type(options.poll_interval) is float
+    assert type(options.poll_backoff) is float
