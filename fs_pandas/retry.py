@@ -157,8 +157,11 @@ class RetryPolicy:
         if self.total < 0:
             raise ValueError(f"RetryPolicy.total must be >= 0, got {self.total}")
         for name in ("backoff_factor", "max_backoff", "max_retry_after"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"RetryPolicy.{name} must be >= 0, got {getattr(self, name)}")
+            # ``not >= 0`` (rather than ``< 0``) also refuses NaN, which fails every comparison.
+            if not getattr(self, name) >= 0 or getattr(self, name) == float("inf"):
+                raise ValueError(
+                    f"RetryPolicy.{name} must be a finite number >= 0, got {getattr(self, name)}"
+                )
         if not 0.0 <= self.jitter <= 1.0:
             raise ValueError(f"RetryPolicy.jitter must be within [0, 1], got {self.jitter}")
 

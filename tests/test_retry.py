@@ -225,7 +225,16 @@ def test_retry_statuses_accept_any_iterable_and_are_normalised() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"total": -1}, {"backoff_factor": -0.1}, {"max_backoff": -1}, {"jitter": 1.5}],
+    [
+        {"total": -1},
+        {"backoff_factor": -0.1},
+        {"max_backoff": -1},
+        {"jitter": 1.5},
+        {"backoff_factor": float("nan")},
+        {"max_backoff": float("inf")},
+        {"max_retry_after": float("nan")},
+        {"jitter": float("nan")},
+    ],
 )
 def test_invalid_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
