@@ -3,6 +3,7 @@ build the result. ``batch_update``, ``batch_events``, ``resume`` and the CLI all
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import queue
@@ -173,11 +174,23 @@ def _start(
         setup.client, plan, options=setup.options, ledger=ledger, known_jobs=setup.known_jobs
     )
     log.info("fs_pandas run journal: %s", ledger.path)
+    if not wait:
+        # The result is joined back to the frame as it was at the call (the plan already
+        # snapshots what is sent), whatever the notebook does to it meanwhile.
+        setup = dataclasses.replace(setup, frame=_snapshot(setup.frame))
     handle = RunHandle(setup, runner, ledger, progress=progress)
     if not wait:
         handle._start_background()
         return handle
     return handle.wait()
+
+
+def _snapshot(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy the caller's later edits cannot reach: free under copy-on-write (always on from
+    pandas 3; a shallow copy then copies a column only when one side writes to it), a deep
+    copy before it."""
+    copy_on_write = int(pd.__version__.split(".")[0]) >= 3
+    return frame.copy(deep=not copy_on_write)
 
 
 def _open_ledger(setup: _Setup, plan: Plan) -> Ledger:

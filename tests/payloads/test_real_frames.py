@@ -181,8 +181,12 @@ def test_background_run_sends_the_frame_as_it_was_when_called(
     frame.loc[:, "visits"] = 99
     frame.loc[:, "day"] = pd.Timestamp("1999-01-01")
     frame.loc[:, "ok"] = False
+    frame.loc[n] = ["extra", 0.0, 0, pd.Timestamp("2000-01-01"), True]  # a row added in place
+    del frame["visits"]
     result = handle.wait()  # type: ignore[union-attr]
     assert result.counts["imported"] == n
+    assert result.outcomes.index.equals(original.index)
+    assert result.imports["score"].tolist() == original["score"].tolist()
     users = stored(emu)
     assert len(users) == n
     for i in range(n):
