@@ -412,15 +412,25 @@ def _ints(s: pd.Series, column: Hashable) -> Canonical:
         return Canonical(pa.array(pd.array(values, dtype="Int64"), type=pa.int64()))
     except (OverflowError, TypeError, ValueError):
         pass
-    # Python ints beyond 64 bits: those rows are rejected, the others are sent.
+    # Value by value: a Python int beyond 64 bits rejects its row (int_out_of_range), a
+    # float with a fraction or beyond the range becomes null (rejected as not integral).
     big = np.array([_big_int(v) for v in values], dtype=bool)
-    kept = pd.array(np.where(big, np.array(None, dtype=object), values), dtype="Int64")
+    kept = pa.array([_whole(v) for v in values], type=pa.int64())
     message = f"{column}: an integer outside the 64-bit range Fullstory stores"
-    return Canonical(pa.array(kept, type=pa.int64()), (Problem(big, "int_out_of_range", message),))
+    return Canonical(kept, (Problem(big, "int_out_of_range", message),))
 
 
 def _big_int(v: object) -> bool:
     return isinstance(v, int | np.integer) and not _INT64[0] <= int(v) <= _INT64[1]
+
+
+def _whole(v: object) -> int | None:
+    """A value of an object column declared int, if it is a whole number in the int64 range."""
+    if isinstance(v, int | np.integer):
+        return int(v) if _INT64[0] <= int(v) <= _INT64[1] else None
+    if isinstance(v, float | np.floating) and np.isfinite(v) and float(v).is_integer():
+        return int(v) if -(2.0**63) <= float(v) < 2.0**63 else None
+    return None
 
 
 def _number_text(s: pd.Series, column: Hashable) -> Canonical:
@@ -465,7 +475,7 @@ def _dates(s: pd.Series, *, naive_tz: TimeZone, column: Hashable) -> Canonical:
     an aware datetime is an instant, a naive one a wall-clock time in ``naive_tz``)."""
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         return Canonical(pa.array(s.dt.tz_convert("UTC"), from_pandas=True))
-    if pd.api.types.is_datetime64_dtype(s.dtype):
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind == "M":
         return _localized(s, np.zeros(len(s), bool), naive_tz=naive_tz, column=column)
     return _object_dates(s, naive_tz=naive_tz, column=column)
 
@@ -495,7 +505,7 @@ def _object_dates(s: pd.Series, *, naive_tz: TimeZone, column: Hashable) -> Cano
             column=str(column),
             rule="unsupported_dtype",
         )
-    strings = pd.Series(values[text], dtype=object).astype(str)
+    strings = pd.Series(values[text], dtype=object)  # Python str: may hold lone surrogates
     with_offset = strings.str.contains(_OFFSET, regex=True).to_numpy(dtype=bool)
     aware_text = np.zeros(len(s), bool)
     aware_text[np.flatnonzero(text)[with_offset]] = True
@@ -513,7 +523,10 @@ def _object_dates(s: pd.Series, *, naive_tz: TimeZone, column: Hashable) -> Cano
         wall = _parse(midnight, utc=False)
         local = _localized(wall, date_only[naive], naive_tz=naive_tz, column=column)
         parts.append((naive, local.array))
-    return Canonical(_assemble(len(s), parts))
+    bad = np.zeros(len(s), bool)
+    bad[text] = [not _encodable(v) for v in values[text]]
+    problems = (Problem(bad, "invalid_string", f"{column}: text that is not valid Unicode"),)
+    return Canonical(_assemble(len(s), parts), problems if bad.any() else ())
 
 
 def _aware(v: object) -> bool:
