@@ -6,11 +6,16 @@ retries what is worth retrying under a :class:`~fs_pandas.retry.RetryPolicy`, an
 into :mod:`fs_pandas.models`. It keeps no other state; the runner decides what to call and when.
 
 The API key is a secret: it is held in one private attribute and never shows up in ``repr``,
-a log line, an exception or any attribute of one.
+a log line, an exception or any attribute of one. A key that cannot travel in a header as it
+is (an invisible or non-ASCII character pasted with it) is refused up front, without echoing
+it; whatever a server echoes back of it in an error answer is replaced by ``[redacted]``
+before any error is built; and a loopback base URL is never reached through a proxy.
 """
 
 from __future__ import annotations
 
+import base64
+import html
 import ipaddress
 import logging
 import math
@@ -18,13 +23,14 @@ import numbers
 import os
 import random
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, NoReturn, get_args
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 import orjson
 import requests
@@ -35,6 +41,7 @@ from fs_pandas.errors import (
     BadRequestError,
     ConfigurationError,
     ConflictError,
+    FullstoryError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
@@ -69,6 +76,10 @@ _READ_FORBIDDEN_HINT = (
 )
 _FORBIDDEN_HINT = "The API key is valid but its permission level is too low for this call."
 _MASK = "****"
+_REDACTED = "[redacted]"
+# Stripped from both ends of a key (a pasted line's newline, a space): ASCII only. Unicode
+# "spaces" (no-break, zero-width, line separator...) are refused instead, see _check_api_key.
+_ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,76 @@ class _FullstoryAuth(requests.auth.AuthBase):
         return f"<{type(self).__name__} {_MASK}>"
 
 
+class _Redactor:
+    """Replaces the key, and the forms a server may echo it in, with ``[redacted]``.
+
+    A misbehaving server or proxy may echo the request's ``Authorization`` header in its error
+    answer: raw, base64-encoded (the usual ``user:password`` form of Basic auth), URL-, HTML- or
+    JSON-escaped. Every error the client builds from an answer passes through here first.
+    """
+
+    def __init__(self, key: str, header: str) -> None:
+        self._forms = _echoed_forms(key, header)
+
+    def text(self, text: str) -> str:
+        for form in self._forms:  # longest first: a form may contain a shorter one
+            if form in text:
+                text = text.replace(form, _REDACTED)
+        return text
+
+    def value(self, value: Any) -> Any:
+        """``value`` with every string in it redacted (JSON-like nesting, object keys too)."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, bytes | bytearray):
+            return type(value)(self.text(bytes(value).decode("latin-1")).encode("latin-1"))
+        if isinstance(value, dict):
+            return {self.value(k): self.value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        if type(value) is tuple:
+            return tuple(self.value(v) for v in value)
+        return value
+
+    def error(self, error: BaseException) -> None:
+        """Redact, in place, the args and attributes of ``error`` and of everything it chains to.
+
+        In place, so that the traceback and the exception's identity are kept.
+        """
+        seen: set[int] = set()
+        todo: list[BaseException | None] = [error]
+        while todo:
+            current = todo.pop()
+            if current is None or id(current) in seen:
+                continue
+            seen.add(id(current))
+            current.args = self.value(current.args)
+            for name, attribute in list(vars(current).items()):
+                if isinstance(attribute, BaseException):
+                    todo.append(attribute)
+                else:
+                    setattr(current, name, self.value(attribute))
+            todo += [current.__cause__, current.__context__]
+
+
+def _echoed_forms(key: str, header: str) -> tuple[str, ...]:
+    secrets = {key, header}
+    _, space, credentials = key.partition(" ")  # a full header value: its credentials alone too
+    if space and credentials.strip(_ASCII_WHITESPACE):
+        secrets.add(credentials.strip(_ASCII_WHITESPACE))
+    forms: set[str] = set()
+    for secret in secrets:
+        escaped = orjson.dumps(secret).decode()[1:-1]
+        forms |= {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret), escaped}
+        # "Basic " is 6 bytes, a whole number of base64 groups: base64(key) is found inside
+        # base64("Basic " + key) too. "key:" and ":key" are the user:password forms.
+        for raw in (secret, f"{secret}:", f":{secret}"):
+            for encode in (base64.b64encode, base64.urlsafe_b64encode):
+                forms.add(encode(raw.encode()).decode().rstrip("="))
+    forms.discard("")
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
 class Client:
     """A connection to Fullstory's Server API v2.
 
@@ -101,10 +182,16 @@ class Client:
     api_key : str
         A Fullstory API key. Sent as ``Authorization: Basic <key>``; a value that already holds a
         space (``"Basic abc"``) is sent unchanged, as the official Node client does. Reading
-        batch results needs an Admin or Architect key.
+        batch results needs an Admin or Architect key. ASCII whitespace around the key (the
+        newline or spaces that come with a pasted line) is stripped; any other character that
+        is not printable ASCII -- a zero-width space, a no-break space, a byte order mark, a
+        line separator, a control or non-ASCII character, even at either end -- is refused,
+        naming the kind of character and its position but never the key.
     base_url : str, default "https://api.fullstory.com"
         Where the API lives. Plain ``http://`` is refused except to a loopback address
-        (``127.0.0.0/8``, ``::1``, ``localhost``), e.g. the local emulator.
+        (``127.0.0.0/8``, ``::1``, ``localhost``), e.g. the local emulator. A loopback address
+        is always reached directly: the ``HTTP(S)_PROXY`` / ``ALL_PROXY`` variables apply to
+        remote hosts only.
     timeout : float or (float, float), default (5.0, 60.0)
         Seconds to wait to connect and to read an answer (one number sets both).
     retry : RetryPolicy, optional
@@ -143,21 +230,27 @@ class Client:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        self._key = _check_api_key(api_key)
+        # Everything is checked before anything is kept: a client whose __init__ raised holds
+        # no key.
+        key = _check_api_key(api_key)
         self._base_url = _check_base_url(base_url)
         self._timeout = _check_timeout(timeout)
+        self._proxies = _direct_proxies(self._base_url)
         self._retry = retry if retry is not None else RetryPolicy()
         self._on_retry = on_retry
         self._retry_listeners: list[Callable[[Retrying], None]] = []
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
-        self._session = self._new_session(integration_source)
-
-    def _new_session(self, integration_source: str | None) -> requests.Session:
-        session = requests.Session()
         # Contract §1: the literal word Basic, a space, the raw key; a value that already has a
         # space is taken as a full header value (Node SDK behaviour).
-        header = self._key if " " in self._key else f"Basic {self._key}"
+        header = key if " " in key else f"Basic {key}"
+        self._key = key
+        self._redactor = _Redactor(key, header)
+        self._session = self._new_session(header, integration_source)
+
+    @staticmethod
+    def _new_session(header: str, integration_source: str | None) -> requests.Session:
+        session = requests.Session()
         session.auth = _FullstoryAuth(header)
         session.headers["Accept"] = "application/json"
         session.headers["User-Agent"] = "fs-pandas"
@@ -180,10 +273,15 @@ class Client:
         Raises
         ------
         ConfigurationError
-            When no key is given and ``FULLSTORY_API_KEY`` is unset or empty.
+            When no key is given and ``FULLSTORY_API_KEY`` is unset or empty, or when the key
+            holds a character that is not printable ASCII (the message names the variable and
+            the character's position, never the key). ASCII whitespace around it is stripped.
         """
         if kwargs.get("api_key") is None:
-            kwargs["api_key"] = os.environ.get(ENV_API_KEY) or None
+            value = os.environ.get(ENV_API_KEY) or None
+            if value is not None:
+                value = _check_api_key(value, source=ENV_API_KEY)
+            kwargs["api_key"] = value
         if kwargs.get("base_url") is None:
             kwargs["base_url"] = os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
         return cls(**kwargs)
@@ -194,7 +292,8 @@ class Client:
         return self._base_url
 
     def __repr__(self) -> str:
-        return f"Client(base_url={self._base_url!r}, key={_MASK})"
+        # getattr: a debugger or a traceback may show a client whose __init__ raised.
+        return f"Client(base_url={getattr(self, '_base_url', None)!r}, key={_MASK})"
 
     @contextmanager
     def retry_listener(self, callback: Callable[[Retrying], None]) -> Iterator[None]:
@@ -211,7 +310,9 @@ class Client:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._session.close()
+        session: requests.Session | None = getattr(self, "_session", None)
+        if session is not None:  # None when __init__ raised
+            session.close()
 
     def __enter__(self) -> Client:
         return self
@@ -253,7 +354,8 @@ class Client:
             data=body,
             headers={"Idempotency-Key": idempotency_key},
         )
-        return _parse_job(kind, reply.body, where=f"POST /v2/{kind}/batch")
+        with self._redacting():  # the answer may echo the key into the error
+            return _parse_job(kind, reply.body, where=f"POST /v2/{kind}/batch")
 
     def job_status(self, kind: JobKind, job_id: str) -> Job:
         """Read a batch job's status and counters: ``GET /v2/{kind}/batch/{job_id}``.
@@ -266,7 +368,8 @@ class Client:
         _check_kind(kind)
         path = f"/v2/{kind}/batch/{_segment(job_id)}"
         reply = self._request("GET", path)
-        return _parse_job(kind, reply.body, where=f"GET {path}")
+        with self._redacting():  # the answer may echo the key into the error
+            return _parse_job(kind, reply.body, where=f"GET {path}")
 
     def job_page(
         self,
@@ -303,7 +406,8 @@ class Client:
         reply = self._request("GET", path, params=params, data_read=True)
         if reply.status == 202:
             return Page(ready=False)
-        return _parse_page(reply.body, where=f"GET {path}")
+        with self._redacting():  # the answer may echo the key into the error
+            return _parse_page(reply.body, where=f"GET {path}")
 
     # --------------------------------------------------------------------- single-object routes
 
@@ -327,14 +431,16 @@ class Client:
         reply = self._request(
             "POST", "/v2/users", data=_dumps(user), headers={"Idempotency-Key": key}
         )
-        return _require_str(reply.body, "id", where="POST /v2/users")
+        with self._redacting():  # the answer may echo the key into the error
+            return _require_str(reply.body, "id", where="POST /v2/users")
 
     def get_user(self, id: str, *, include_schema: bool = False) -> dict[str, Any]:
         """Read one user by Fullstory id: ``GET /v2/users/{id}`` (needs an Admin/Architect key)."""
         path = f"/v2/users/{_segment(id)}"
         params = {"include_schema": "true"} if include_schema else None
         reply = self._request("GET", path, params=params, data_read=True)
-        return _require_object(reply.body, where=f"GET {path}")
+        with self._redacting():  # the answer may echo the key into the error
+            return _require_object(reply.body, where=f"GET {path}")
 
     def list_users(self, **filters: str | bool) -> Iterator[dict[str, Any]]:
         """Iterate over the users matching ``filters``: ``GET /v2/users``, every page.
@@ -357,7 +463,8 @@ class Client:
         while True:
             query = dict(params, page_token=token) if token else params
             reply = self._request("GET", "/v2/users", params=query, data_read=True)
-            page = _parse_page(reply.body, where="GET /v2/users")
+            with self._redacting():
+                page = _parse_page(reply.body, where="GET /v2/users")
             yield from page.results
             token = page.next_page_token
             if token is None:
@@ -375,7 +482,8 @@ class Client:
         """
         path = f"/v2/users/{_segment(id)}"
         reply = self._request("POST", path, data=_dumps(user))
-        return _require_str(reply.body, "id", where=f"POST {path}")
+        with self._redacting():  # the answer may echo the key into the error
+            return _require_str(reply.body, "id", where=f"POST {path}")
 
     def delete_user(self, *, id: str | None = None, uid: str | None = None) -> None:
         """Delete one user, by Fullstory ``id`` or by your ``uid`` (exactly one of them)."""
@@ -401,6 +509,15 @@ class Client:
         self._request("POST", "/v2/events", data=_dumps(event), headers={"Idempotency-Key": key})
 
     # -------------------------------------------------------------------------------- plumbing
+
+    @contextmanager
+    def _redacting(self) -> Iterator[None]:
+        """Scrub the key from any fs_pandas error raised in the block (design §3 "Secrets")."""
+        try:
+            yield
+        except FullstoryError as error:
+            self._redactor.error(error)
+            raise
 
     def _request(
         self,
@@ -446,7 +563,25 @@ class Client:
         headers: Mapping[str, str] | None,
         data_read: bool,
     ) -> _Reply:
-        """One attempt. Raises ApiError / TransportError; never anything holding the key."""
+        """One attempt. Raises ApiError / TransportError; never anything holding the key.
+
+        Scrubbed here, before :meth:`_request` logs the error or reports it as a retry.
+        """
+        with self._redacting():
+            return self._attempt(
+                method, path, params=params, data=data, headers=headers, data_read=data_read
+            )
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None,
+        data: bytes | None,
+        headers: Mapping[str, str] | None,
+        data_read: bool,
+    ) -> _Reply:
         all_headers = dict(headers or {})
         if data is not None:
             all_headers["Content-Type"] = "application/json"
@@ -461,6 +596,8 @@ class Client:
                 headers=all_headers,
                 timeout=self._timeout,
                 allow_redirects=False,  # a redirect could carry the key elsewhere
+                # A fresh dict each time: requests adds the environment's proxies into it.
+                proxies=dict(self._proxies) if self._proxies is not None else None,
             )
         except requests.RequestException as exc:
             # Built outside this block and raised below, so the requests exception (whose
@@ -473,7 +610,7 @@ class Client:
 
     def _describe_transport(self, exc: requests.RequestException, method: str, path: str) -> str:
         kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
-        detail = str(exc).replace(self._key, _MASK)  # belt and braces: the key never leaks
+        detail = self._redactor.text(str(exc))  # belt and braces: the key never leaks
         return f"{method} {path}: {kind} ({type(exc).__name__}: {detail})"
 
     def _reply(
@@ -482,20 +619,67 @@ class Client:
         status = response.status_code
         if 200 <= status < 300:
             return _Reply(status, _decode_success(response, method, path))
-        _raise_for_status(response, method, path, data_read=data_read)
+        _raise_for_status(response, method, path, data_read=data_read, redact=self._redactor)
 
 
 # ------------------------------------------------------------------------------ configuration
 
 
-def _check_api_key(api_key: str | None) -> str:
-    if api_key is None or not api_key.strip():
+def _check_api_key(api_key: str | None, *, source: str = "api_key") -> str:
+    """The key without the ASCII whitespace around it; refused unless printable ASCII.
+
+    A header value goes out as Latin-1: a zero-width space or a line separator would fail deep
+    inside http.client with a UnicodeEncodeError whose args hold the whole header, and a
+    no-break space would be sent and answered 401. No message here shows the key.
+    """
+    if api_key is None:
         raise ConfigurationError(_MISSING_KEY)
-    key = api_key.strip()
-    # A control character would split the header (or be refused deep inside http.client).
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
-        raise ConfigurationError("The Fullstory API key contains control characters.")
+    if not isinstance(api_key, str):
+        raise ConfigurationError(
+            f"The Fullstory API key must be a str, got {type(api_key).__name__}."
+        )
+    key = api_key.strip(_ASCII_WHITESPACE)
+    if not key:
+        raise ConfigurationError(_MISSING_KEY)
+    bad = [i for i, c in enumerate(key) if not " " <= c <= "~"]
+    if bad:
+        lead = len(api_key) - len(api_key.lstrip(_ASCII_WHITESPACE))
+        raise ConfigurationError(_bad_key_message(key[bad[0]], lead + bad[0] + 1, bad, source))
     return key
+
+
+def _bad_key_message(char: str, position: int, bad: list[int], source: str) -> str:
+    where = "in FULLSTORY_API_KEY" if source == ENV_API_KEY else "given as api_key="
+    others = len(bad) - 1
+    more = f" (and {others} more such character{'s' * (others > 1)})" if others else ""
+    return (
+        f"The Fullstory API key {where} has {_describe_character(char)} at position "
+        f"{position} (counting from 1){more}. API keys are printable ASCII only: such "
+        "characters usually come with a key copied from a web page, a chat or a document. "
+        "Copy the key again from Fullstory's settings, or type it. (The key is not shown.)"
+    )
+
+
+def _describe_character(char: str) -> str:
+    """What kind of character this is, e.g. "a zero width space (U+200B)".
+
+    Control, space and invisible characters are named: they cannot be part of a real key. Any
+    other non-ASCII character is described by its Unicode category only, never shown.
+    """
+    code = f"U+{ord(char):04X}"
+    category = unicodedata.category(char)
+    if char == "\ufeff":
+        return f"a byte order mark ({code}, zero width no-break space)"
+    if category == "Cc":
+        return f"a control character ({code})"
+    name = unicodedata.name(char, "").lower()
+    if category[0] == "Z":
+        return f"a Unicode space character, {name} ({code})"
+    if category == "Cf":
+        return f"an invisible formatting character, {name} ({code})"
+    if category[0] == "C":
+        return f"a non-printable character ({code})"  # private use, unassigned, surrogate
+    return f"a non-ASCII character (Unicode category {category})"
 
 
 def _check_base_url(base_url: str) -> str:
@@ -511,6 +695,23 @@ def _check_base_url(base_url: str) -> str:
             "unencrypted. Use https://, or http:// only to a loopback address."
         )
     return base_url.strip().rstrip("/")
+
+
+def _direct_proxies(base_url: str) -> dict[str, Any] | None:  # Any: the stubs want str values
+    """For a loopback base URL, the ``proxies`` that make requests bypass every proxy.
+
+    requests reads HTTP_PROXY / ALL_PROXY (and NO_PROXY) from the environment; sending a plain
+    http:// request meant for this machine through a proxy would hand it the key in clear. A
+    None value removes the environment's entry; these are every key requests looks up for a
+    URL (scheme://host, scheme, all://host, all). Remote hosts keep the environment's proxies
+    (an https request is tunnelled through them: the key stays inside TLS).
+    """
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if not _is_loopback(host):
+        return None
+    keys = {"http", "https", "all", f"all://{host}", f"http://{host}", f"https://{host}"}
+    return dict.fromkeys(sorted(keys))
 
 
 def _is_loopback(host: str) -> bool:
@@ -609,22 +810,28 @@ def _decode_success(response: requests.Response, method: str, path: str) -> Any:
         ) from None
 
 
-def _error_body(response: requests.Response) -> tuple[str, str, Any]:
-    """Fullstory's ``{"message", "code"}`` (contract §7), tolerating anything else."""
+def _error_body(response: requests.Response, redact: _Redactor) -> tuple[str, str, Any]:
+    """Fullstory's ``{"message", "code"}`` (contract §7), tolerating anything else.
+
+    Everything read from the answer is redacted here: a text body before it is cut to 500
+    characters, so that the cut cannot leave half of an echoed key behind.
+    """
+    reason = redact.text(str(response.reason or ""))
     try:
         body = orjson.loads(response.content) if response.content else None
     except orjson.JSONDecodeError:
-        body = response.text[:500]
+        body = redact.text(response.text)[:500]
+    body = redact.value(body)
     if isinstance(body, dict):
-        return str(body.get("message") or response.reason or ""), str(body.get("code") or ""), body
-    return str(response.reason or ""), "", body
+        return str(body.get("message") or reason), str(body.get("code") or ""), body
+    return reason, "", body
 
 
 def _raise_for_status(
-    response: requests.Response, method: str, path: str, *, data_read: bool
+    response: requests.Response, method: str, path: str, *, data_read: bool, redact: _Redactor
 ) -> NoReturn:
     status = response.status_code
-    message, code, body = _error_body(response)
+    message, code, body = _error_body(response, redact)
     where: dict[str, Any] = {
         "status": status,
         "code": code,
