@@ -4,11 +4,13 @@ build the result. ``batch_update``, ``batch_events``, ``resume`` and the CLI all
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import os
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +19,9 @@ from typing import Any
 import pandas as pd
 
 from fs_pandas.client import Client
-from fs_pandas.errors import ConfigurationError, FullstoryError, LedgerError
+from fs_pandas.errors import ConfigurationError, ExpiredKeysWarning, FullstoryError, LedgerError
 from fs_pandas.events import ProgressEvent, Retrying
-from fs_pandas.ledger import Ledger, read_ledger
+from fs_pandas.ledger import KEY_SCHEME, Ledger, LedgerState, read_ledger
 from fs_pandas.models import JobKind
 from fs_pandas.options import normalise_options
 from fs_pandas.payloads import Plan, plan_events, plan_users
@@ -33,6 +35,9 @@ log = logging.getLogger(__name__)
 
 _PLANNERS = {"users": plan_users, "events": plan_events}
 
+# Fullstory forgets an Idempotency-Key 24 h after its first use (contract §6).
+IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
+
 
 @dataclass(frozen=True, kw_only=True)
 class _Setup:
@@ -45,7 +50,9 @@ class _Setup:
     options: RunOptions
     ledger_dir: Path | None
     known_jobs: Mapping[int, str] = field(default_factory=dict)
+    known_keys: Mapping[int, str] = field(default_factory=dict)
     ledger_path: Path | None = None
+    notes: tuple[str, ...] = ()
 
 
 def run(
@@ -94,7 +101,20 @@ def resume(
 
     Re-attaches to every job the ledger recorded and rebuilds the result against the same
     frame; chunks that never got a job are sent (with their original Idempotency-Key, so a
-    create whose answer was lost is not made twice). Nothing is sent twice.
+    create whose answer was lost is not made twice). Within 24 hours of the run's start
+    nothing is sent twice.
+
+    After 24 hours Fullstory has forgotten the run's keys. A chunk whose create was sent but
+    whose job id never reached the ledger (the process died in between) is then sent as a new
+    job, and its rows may be imported twice: an :class:`~fs_pandas.errors.ExpiredKeysWarning`
+    says so, naming the chunks, and ``result.notes`` repeats it. Chunks journalled with a job
+    are re-attached as always, however old.
+
+    A ledger written before fs_pandas keyed chunks by their place in the run (ledger version
+    2 or older) resumes under the keys it recorded. Where two chunks of such a run had the same
+    content, and so the same key, only the first was ever imported by a job of its own (the
+    other was answered with the first one's job): the others are sent now, under keys of their
+    own.
 
     Parameters
     ----------
@@ -116,6 +136,15 @@ def resume(
         If the ledger cannot be read or the frame is not the one the run was started with.
     ConfigurationError
         If ``options.chunk_size`` differs from the run's.
+
+    Warns
+    -----
+    ExpiredKeysWarning
+        The run started more than 24 hours ago and some chunk was planned without a job
+        journalled: it is sent again, and may be imported twice.
+    DuplicateJobWarning
+        Fullstory (or the ledger) gives one job to two chunks; the later chunk's rows are
+        reported as failed with code ``duplicate_job``.
     """
     state = read_ledger(ledger_path)
     if state.n_rows != len(frame):
@@ -129,6 +158,8 @@ def resume(
             f"chunk_size={options.chunk_size}, but the run was chunked by "
             f"chunk_size={state.chunk_size}; resume must use the run's chunk_size"
         )
+    keys, jobs = _carried_over(state)
+    expired = _expired_keys_note(state, dt.datetime.now(dt.UTC))
     setup = _Setup(
         kind=state.kind,
         frame=frame,
@@ -136,23 +167,83 @@ def resume(
         client=client if client is not None else Client.from_env(),
         options=options or RunOptions(chunk_size=state.chunk_size),
         ledger_dir=None,
-        known_jobs=state.jobs,
+        known_jobs=jobs,
+        known_keys=keys,
         ledger_path=state.path,
+        notes=() if expired is None else (expired,),
     )
     plan = _plan(setup)
-    _check_same_frame(plan, setup.options.chunk_size, state.keys)
+    _check_same_frame(plan, setup.options.chunk_size, state.keys, state.key_scheme)
+    if expired is not None:
+        log.warning(expired)
+        warnings.warn(expired, ExpiredKeysWarning, stacklevel=2)
     result = _start(setup, progress=progress, wait=True, plan=plan)
     assert isinstance(result, BatchResult)
     return result
 
 
-def _check_same_frame(plan: Plan, chunk_size: int, keys: Mapping[int, str]) -> None:
-    """Each chunk's key is a hash of its content: a different frame cannot match them all."""
+def _carried_over(state: LedgerState) -> tuple[dict[int, str], dict[int, str]]:
+    """The keys and jobs a resume keeps: all of them, except in a scheme-1 ledger, where
+    chunks with the same content had the same key and so were answered with one job.
+
+    That job holds the first such chunk's requests; the others were never imported by a job of
+    their own and get new keys (their recorded key would only replay that job). A later chunk
+    whose recorded job differs from the first one's (sent after the key expired) keeps it.
+    """
+    if state.key_scheme >= 2:
+        return dict(state.keys), dict(state.jobs)
+    keys: dict[int, str] = {}
+    jobs = {n: job for n, job in state.jobs.items() if n not in state.keys}
+    first: dict[str, int] = {}  # key -> the first chunk recorded with it
+    for number in sorted(state.keys):
+        key, job = state.keys[number], state.jobs.get(number)
+        owner = first.setdefault(key, number)
+        owner_job = jobs.get(owner)
+        if owner == number or (job is not None and owner_job not in (None, job)):
+            keys[number] = key
+            if job is not None:
+                jobs[number] = job
+        elif job is not None and owner_job is None:
+            jobs[owner] = job  # the same content: the job answers for the first chunk
+    return keys, jobs
+
+
+def _expired_keys_note(state: LedgerState, now: dt.datetime) -> str | None:
+    """Why a resume may send a chunk twice, or None: the run is older than Fullstory's
+    idempotency window and some chunk was planned (its create perhaps sent) with no job
+    journalled."""
+    started = state.created_at
+    if started is None or now - started <= IDEMPOTENCY_WINDOW:
+        return None
+    unjournalled = sorted(set(state.keys) - set(state.jobs))
+    if not unjournalled:
+        return None
+    hours = (now - started).total_seconds() / 3600
+    return (
+        f"this run started {hours:.0f} hours ago and Fullstory forgets Idempotency-Keys after "
+        f"24 hours: chunks {unjournalled} have no job in the ledger, so they are sent again as "
+        "new jobs; if their first create reached Fullstory before the crash, their rows are "
+        "imported twice"
+    )
+
+
+def _check_same_frame(
+    plan: Plan, chunk_size: int, keys: Mapping[int, str], key_scheme: int
+) -> None:
+    """Each chunk's key is a hash of its content: a different frame cannot match them all.
+
+    A chunk of an old (scheme-1) ledger may carry either scheme's key: a resume records keys
+    of the current scheme for the chunks it sends under new keys.
+    """
     for chunk in plan.chunks(chunk_size):
         expected = keys.get(chunk.number)
         if expected is None:
             continue
-        if idempotency_key(plan.kind, chunk.body) != expected:
+        schemes = {key_scheme, KEY_SCHEME}
+        place = {"chunk": chunk.number, "chunk_size": chunk_size}
+        if all(
+            idempotency_key(plan.kind, chunk.body, **place, scheme=s) != expected for s in schemes
+        ):
             raise LedgerError(
                 f"chunk {chunk.number} of this frame differs from the one the ledger recorded; "
                 "resume needs the same frame with the same options"
@@ -171,7 +262,12 @@ def _start(
     plan = plan if plan is not None else _plan(setup)
     ledger = _open_ledger(setup, plan)
     runner = Runner(
-        setup.client, plan, options=setup.options, ledger=ledger, known_jobs=setup.known_jobs
+        setup.client,
+        plan,
+        options=setup.options,
+        ledger=ledger,
+        known_jobs=setup.known_jobs,
+        known_keys=setup.known_keys,
     )
     log.info("fs_pandas run journal: %s", ledger.path)
     if not wait:
@@ -270,7 +366,7 @@ class RunHandle:
                 exc.add_note(
                     f"The run's jobs are journalled in {self.ledger_path}; once the cause is "
                     "fixed, fs_pandas.resume(that_path, df) finishes the run without sending "
-                    "anything twice."
+                    "anything twice (within 24 hours: Fullstory then forgets the run's keys)."
                 )
                 raise
             self._result = self._build()
@@ -376,5 +472,6 @@ class RunHandle:
                 duration=time.monotonic() - self._started_at,
                 ledger_path=self.ledger_path,
                 rerun=rerun,
+                notes=setup.notes,
             )
         )

@@ -21,7 +21,13 @@ catch the whole family with one ``except``. Mistakes in the caller's input also 
 
     ReconciliationWarning (a UserWarning) is issued when a finished job's imports and errors do
     not add up to the requests sent: the rows without a result are reported as failed with code
-    ``unreconciled``, never dropped.
+    ``unreconciled``, never dropped. Its subclass DuplicateJobWarning is issued when Fullstory
+    answers a chunk with a job that already answered another chunk of the run: that chunk's
+    rows are reported as failed with code ``duplicate_job``.
+
+    ExpiredKeysWarning (a UserWarning) is issued when a run is resumed after Fullstory forgot
+    its Idempotency-Keys (24 h): a chunk whose job was never journalled is sent again, and may
+    be imported twice.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "ConflictError",
+    "DuplicateJobWarning",
+    "ExpiredKeysWarning",
     "FullstoryError",
     "InvalidDataError",
     "LedgerError",
@@ -153,6 +161,23 @@ class RetryExhaustedError(FullstoryError):
 
 class ReconciliationWarning(UserWarning):
     """A finished job's imports plus errors do not add up to the requests that were sent."""
+
+
+class DuplicateJobWarning(ReconciliationWarning):
+    """Fullstory answered a chunk with a job that already answered another chunk of the run.
+
+    That job holds the other chunk's requests; this chunk's rows are reported as failed with
+    code ``duplicate_job`` (never as imported) and may be sent again with ``retry_failed``.
+    """
+
+
+class ExpiredKeysWarning(UserWarning):
+    """A run is resumed after Fullstory's 24-hour idempotency window.
+
+    A chunk whose create was sent but whose job id never reached the ledger (a crash in
+    between) is sent again; Fullstory no longer knows its key, so its rows may be imported
+    twice.
+    """
 
 
 class LedgerError(FullstoryError):

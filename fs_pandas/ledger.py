@@ -4,10 +4,19 @@ A ledger is a JSON-lines file, appended to and flushed at each step:
 
 ``run``   the kind, the options the payloads were built with (in the format of
           :mod:`fs_pandas.options`, so labels such as ``2024`` or ``("a", "b")`` come back as
-          they were), row and chunk counts;
+          they were), row and chunk counts, and the Idempotency-Key scheme of its chunks;
 ``chunk`` a chunk's number, size and Idempotency-Key, written before it is sent;
 ``job``   the job id Fullstory gave the chunk, written (and fsynced) before polling starts;
 ``done``  the job's terminal status and counts, once its results were read.
+
+The ``run`` record is written to a temporary file that is then renamed into place, so a ledger
+is never seen without it. A crash can tear the last line; it is ignored when reading, and cut
+off (or ended, when it is a whole record missing only its newline) before a resume appends.
+
+Key schemes: ledgers before version 3 hashed a chunk's body alone (scheme 1); from version 3
+the key also covers the chunk's number and size (scheme 2, see
+:func:`fs_pandas.runner.idempotency_key`). A resume keeps each chunk's recorded key, so an old
+run is finished under the keys it started with.
 
 The API key is never written. The default folder is ``$FS_PANDAS_HOME/runs`` or
 ``~/.fs_pandas/runs``; :func:`runs` lists the newest first.
@@ -18,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,10 +39,14 @@ from fs_pandas.errors import LedgerError
 from fs_pandas.models import JobKind
 from fs_pandas.options import decode_options, encode_options
 
-__all__ = ["Ledger", "LedgerState", "default_dir", "read_ledger", "runs"]
+__all__ = ["KEY_SCHEME", "Ledger", "LedgerState", "default_dir", "read_ledger", "runs"]
 
 # 2: options stored by fs_pandas.options (version 1 stored them as plain JSON).
-_VERSION = 2
+# 3: the run record names its Idempotency-Key scheme (older ledgers used scheme 1).
+_VERSION = 3
+
+#: The Idempotency-Key scheme new runs use (see :func:`fs_pandas.runner.idempotency_key`).
+KEY_SCHEME = 2
 
 
 def default_dir() -> Path:
@@ -51,16 +65,31 @@ class LedgerState:
     n_rows: int
     chunk_size: int
     created: str
+    key_scheme: int = 1
     keys: dict[int, str] = field(default_factory=dict)
     jobs: dict[int, str] = field(default_factory=dict)
     done: dict[int, str] = field(default_factory=dict)
 
+    @property
+    def created_at(self) -> dt.datetime | None:
+        """When the run started (timezone-aware), or None if the stamp cannot be read."""
+        try:
+            stamp = dt.datetime.fromisoformat(self.created.replace("Z", "+00:00"))
+        except (TypeError, ValueError):
+            return None
+        return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)
+
 
 class Ledger:
-    """Append-only writer of one run's journal (see the module docstring)."""
+    """Append-only writer of one run's journal (see the module docstring).
+
+    Opening an existing ledger first repairs a torn last line, so what is appended starts on a
+    line of its own.
+    """
 
     def __init__(self, path: Path):
         self.path = path
+        _repair_tail(path)
         self._file = path.open("ab")
 
     @classmethod
@@ -86,19 +115,19 @@ class Ledger:
         folder.mkdir(parents=True, exist_ok=True)
         now = dt.datetime.now(dt.UTC)
         name = f"{now:%Y%m%dT%H%M%S}-{kind}-{secrets.token_hex(3)}.jsonl"
-        ledger = cls(folder / name)
-        ledger._write(
-            {
-                "type": "run",
-                "version": _VERSION,
-                "kind": kind,
-                "created": now.isoformat().replace("+00:00", "Z"),
-                "n_rows": n_rows,
-                "chunk_size": chunk_size,
-                "options": stored,
-            }
-        )
-        return ledger
+        head = {
+            "type": "run",
+            "version": _VERSION,
+            "kind": kind,
+            "created": now.isoformat().replace("+00:00", "Z"),
+            "n_rows": n_rows,
+            "chunk_size": chunk_size,
+            "key_scheme": KEY_SCHEME,
+            "options": stored,
+        }
+        path = folder / name
+        _write_new(path, orjson.dumps(head) + b"\n")
+        return cls(path)
 
     def chunk_planned(self, chunk: int, *, rows: int, key: str) -> None:
         self._write({"type": "chunk", "chunk": chunk, "rows": rows, "key": key})
@@ -119,6 +148,53 @@ class Ledger:
         self._file.flush()
         if sync:
             os.fsync(self._file.fileno())
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Create ``path`` holding ``data`` in one step: written and synced under a temporary
+    name (not ``*.jsonl``, so :func:`runs` never lists it), then renamed. A listing sees no
+    file or a whole first record, never an empty ledger."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _repair_tail(path: Path) -> None:
+    """Make the file end with a whole line before anything is appended.
+
+    A torn last line is ignored by :func:`read_ledger` only while it is the last line: a record
+    appended after it would turn it into a corrupt line in the middle and lock the run. A last
+    line that parses (a crash between a record and its newline) is kept and ended; one that
+    does not is cut off: it was never a record.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    body = data[:-1] if data.endswith(b"\n") else data
+    start = body.rfind(b"\n") + 1
+    if _parses(body[start:]):
+        if not data.endswith(b"\n"):
+            with path.open("ab") as file:
+                file.write(b"\n")
+        return
+    with path.open("r+b") as file:
+        file.truncate(start)
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def read_ledger(path: str | os.PathLike[str]) -> LedgerState:
@@ -143,6 +219,7 @@ def read_ledger(path: str | os.PathLike[str]) -> LedgerState:
         n_rows=head["n_rows"],
         chunk_size=head["chunk_size"],
         created=head["created"],
+        key_scheme=head.get("key_scheme", 1),
     )
     for record in records[1:]:
         _apply(state, record)

@@ -35,6 +35,7 @@ class _Run:
     duration: float | None
     ledger_path: str | None
     rerun: Callable[..., BatchResult] | None = None
+    notes: tuple[str, ...] = ()
 
 
 class BatchResult:
@@ -59,6 +60,9 @@ class BatchResult:
         chunk was never sent) and ``fs_chunk``.
     outcomes : Series
         Categorical outcome per source row, on the source index.
+    notes : list of str
+        Warnings about the run as a whole (e.g. a resume after Fullstory forgot the run's
+        Idempotency-Keys).
     """
 
     def __init__(self, run: _Run):
@@ -117,6 +121,12 @@ class BatchResult:
     def aborted(self) -> str | None:
         """Why the run stopped before every job finished, or None."""
         return self._run.aborted
+
+    @property
+    def notes(self) -> list[str]:
+        """Warnings about the run as a whole, e.g. a resume after Fullstory forgot its
+        Idempotency-Keys (24 h), when rows may have been imported twice."""
+        return list(self._run.notes)
 
     @property
     def complete(self) -> bool:

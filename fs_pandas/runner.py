@@ -27,6 +27,7 @@ import orjson
 
 from fs_pandas.errors import (
     ConfigurationError,
+    DuplicateJobWarning,
     FullstoryError,
     RateLimitedError,
     ReconciliationWarning,
@@ -44,7 +45,7 @@ from fs_pandas.events import (
     RunStarted,
 )
 from fs_pandas.join import JobJoin, join_job, slim_import
-from fs_pandas.ledger import Ledger
+from fs_pandas.ledger import KEY_SCHEME, Ledger
 from fs_pandas.models import Job, JobKind, JobStatus, Page
 
 __all__ = ["ChunkRecord", "RunOptions", "Runner", "idempotency_key"]
@@ -186,10 +187,35 @@ class ClientLike(Protocol):
     ) -> Page: ...
 
 
-def idempotency_key(kind: JobKind, body: bytes) -> str:
-    """Key derived from a chunk's canonical content: the same chunk always gets the same key,
-    so a retried create (or the same cell run again within 24 h) cannot make a second job."""
-    return f"fs-pandas-{kind}-" + hashlib.sha256(body).hexdigest()[:48]
+def idempotency_key(
+    kind: JobKind, body: bytes, *, chunk: int, chunk_size: int, scheme: int = KEY_SCHEME
+) -> str:
+    """The Idempotency-Key of one chunk of a run.
+
+    The key is a hash of what the chunk is (its body) and where it is in its run (its number
+    and the run's chunk size): a retried create, a resume, or the same cell run again within
+    24 h gets the same key and so the same job, while two byte-identical chunks of one run
+    (anonymous users with the same properties, repeated events) each get a job of their own.
+
+    Parameters
+    ----------
+    kind : {"users", "events"}
+    body : bytes
+        The chunk body, exactly as sent.
+    chunk, chunk_size : int
+        The chunk's number in its run and the run's chunk size.
+    scheme : int, default KEY_SCHEME
+        ``1`` is the key of ledgers written before version 3: the body alone, so that
+        byte-identical chunks of one run shared a key and all but the first were answered with
+        the first one's job. It is kept only to resume those runs (see :mod:`fs_pandas.ledger`).
+    """
+    if scheme not in (1, 2):
+        raise ValueError(f"unknown Idempotency-Key scheme {scheme!r}")
+    if scheme == 1:
+        return f"fs-pandas-{kind}-" + hashlib.sha256(body).hexdigest()[:48]
+    digest = hashlib.sha256(f"{kind}:{chunk}:{chunk_size}:".encode())
+    digest.update(body)
+    return f"fs-pandas-{kind}-{chunk}-" + digest.hexdigest()[:48]
 
 
 @dataclass
@@ -221,6 +247,12 @@ class Runner:
 
     Iterate :meth:`events` to do the work; afterwards :attr:`records` holds every chunk's
     outcome and :attr:`aborted` the reason the run stopped early, if it did.
+
+    One job answers for one chunk. When Fullstory answers a chunk with a job that already
+    answered another chunk of the run (an Idempotency-Key collision, a server replaying the
+    wrong answer), that job holds the other chunk's requests, not these: the chunk's rows are
+    reported failed with code ``duplicate_job`` and a :class:`DuplicateJobWarning` is issued;
+    they are never reported imported.
     """
 
     def __init__(
@@ -231,6 +263,7 @@ class Runner:
         options: RunOptions,
         ledger: Ledger | None = None,
         known_jobs: Mapping[int, str] | None = None,
+        known_keys: Mapping[int, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -240,6 +273,8 @@ class Runner:
         self.options = options
         self.ledger = ledger
         self.known_jobs = dict(known_jobs or {})
+        # Keys a resumed ledger recorded: a chunk is sent again under the key it had.
+        self.known_keys = dict(known_keys or {})
         self.clock = clock
         self.sleep = sleep
         self.records: dict[int, ChunkRecord] = {}
@@ -248,6 +283,7 @@ class Runner:
         self._due: list[_Due] = []
         self._seq = itertools.count()
         self._rows_in_flight = 0
+        self._job_chunks: dict[str, int] = {}  # job id -> the chunk it answered first
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -289,15 +325,15 @@ class Runner:
                 yield ChunkPlanned(chunk=chunk.number, rows=len(chunk))
             if chunk.number in self.known_jobs:
                 waiting.pop(0)
-                yield self._reattach(chunk)
+                yield from self._reattach(chunk)
                 continue
             if not self._has_room(len(chunk)):
                 return
-            event = self._create(chunk)
-            if event is None:  # Fullstory is at its cap: wait for a job of ours to finish
+            events = self._create(chunk)
+            if events is None:  # Fullstory is at its cap: wait for a job of ours to finish
                 return
             waiting.pop(0)
-            yield event
+            yield from events
 
     def _has_room(self, rows: int) -> bool:
         if not self._due:
@@ -308,12 +344,14 @@ class Runner:
         )
 
     def _plan(self, chunk: Any) -> None:
-        key = idempotency_key(self.kind, chunk.body)
+        key = self.known_keys.get(chunk.number) or idempotency_key(
+            self.kind, chunk.body, chunk=chunk.number, chunk_size=self.options.chunk_size
+        )
         self.records[chunk.number] = ChunkRecord(chunk.number, chunk.positions, key)
         if self.ledger is not None:
             self.ledger.chunk_planned(chunk.number, rows=len(chunk), key=key)
 
-    def _create(self, chunk: Any) -> JobCreated | None:
+    def _create(self, chunk: Any) -> Iterator[ProgressEvent] | None:
         record = self.records[chunk.number]
         try:
             job = self.client.create_job(self.kind, chunk.body, idempotency_key=record.key)
@@ -325,14 +363,47 @@ class Runner:
         record.job_id = job.id
         if self.ledger is not None:
             self.ledger.job_created(chunk.number, job_id=job.id)
-        self._start_polling(chunk)
-        return JobCreated(chunk=chunk.number, job_id=job.id, rows=len(chunk))
+        return self._attach(chunk, JobCreated(chunk=chunk.number, job_id=job.id, rows=len(chunk)))
 
-    def _reattach(self, chunk: Any) -> JobCreated:
+    def _reattach(self, chunk: Any) -> Iterator[ProgressEvent]:
         record = self.records[chunk.number]
         record.job_id = self.known_jobs[chunk.number]
+        created = JobCreated(chunk.number, record.job_id, len(chunk), reattached=True)
+        return self._attach(chunk, created)
+
+    def _attach(self, chunk: Any, created: JobCreated) -> Iterator[ProgressEvent]:
+        """Start polling the chunk's job, unless that job already answered another chunk."""
+        first = self._job_chunks.setdefault(created.job_id, chunk.number)
+        if first != chunk.number:
+            return iter([created, self._duplicate(self.records[chunk.number], first)])
         self._start_polling(chunk)
-        return JobCreated(chunk.number, record.job_id, len(chunk), reattached=True)
+        return iter([created])
+
+    def _duplicate(self, record: ChunkRecord, first: int) -> JobFinished:
+        """Fail a chunk whose job holds another chunk's requests: none of its rows has a result
+        of its own, and counting the other chunk's imports twice would report them imported."""
+        assert record.job_id is not None
+        message = (
+            f"Fullstory answered chunk {record.number} with job {record.job_id}, which already "
+            f"holds chunk {first} of this run: these {record.rows} rows were not imported by a "
+            "job of their own and their outcome is unknown; send them again "
+            "(result.retry_failed())"
+        )
+        record.join = JobJoin()
+        for position in record.positions.tolist():
+            record.join.fail(position, "duplicate_job", message)
+        record.status = JobStatus.FAILED
+        log.error(message)
+        warnings.warn(message, DuplicateJobWarning, stacklevel=2)
+        if self.ledger is not None:
+            self.ledger.job_done(
+                record.number,
+                job_id=record.job_id,
+                status="DUPLICATE",
+                imported=0,
+                failed=record.rows,
+            )
+        return JobFinished(record.number, record.job_id, JobStatus.FAILED, 0, record.rows)
 
     def _start_polling(self, chunk: Any) -> None:
         self._bodies[chunk.number] = chunk.body

@@ -2,14 +2,16 @@
 
 import datetime as dt
 import json
+import threading
 import zoneinfo
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from fs_pandas import ledger as ledger_module
 from fs_pandas.errors import LedgerError
-from fs_pandas.ledger import Ledger, read_ledger, runs
+from fs_pandas.ledger import KEY_SCHEME, Ledger, read_ledger, runs
 
 
 def make(tmp_path: Path) -> Ledger:
@@ -40,6 +42,109 @@ def test_a_torn_last_line_from_a_crash_is_ignored(tmp_path: Path) -> None:
     with ledger.path.open("ab") as f:
         f.write(b'{"type": "job", "chu')
     assert read_ledger(ledger.path).jobs == {0: "job-a"}
+
+
+def test_reopening_cuts_off_a_torn_last_line_so_appends_stay_readable(tmp_path: Path) -> None:
+    ledger = make(tmp_path)
+    ledger.job_created(0, job_id="job-a")
+    ledger.close()
+    with ledger.path.open("ab") as f:
+        f.write(b'{"type": "job", "chu')
+    for chunk, job in ((1, "job-b"), (2, "job-c")):  # two resumes in a row, each appending
+        again = Ledger(ledger.path)
+        again.job_created(chunk, job_id=job)
+        again.close()
+    assert read_ledger(ledger.path).jobs == {0: "job-a", 1: "job-b", 2: "job-c"}
+
+
+def test_reopening_keeps_a_whole_last_record_that_lost_only_its_newline(tmp_path: Path) -> None:
+    ledger = make(tmp_path)
+    ledger.close()
+    with ledger.path.open("ab") as f:
+        f.write(b'{"type": "job", "chunk": 0, "job_id": "job-a"}')
+    again = Ledger(ledger.path)
+    again.job_created(1, job_id="job-b")
+    again.close()
+    assert read_ledger(ledger.path).jobs == {0: "job-a", 1: "job-b"}
+
+
+def test_reopening_cuts_off_a_corrupt_last_line_that_ends_with_a_newline(tmp_path: Path) -> None:
+    ledger = make(tmp_path)
+    ledger.close()
+    with ledger.path.open("ab") as f:
+        f.write(b"\0\0\0\0\n")  # blocks a crash left unwritten
+    again = Ledger(ledger.path)
+    again.job_created(0, job_id="job-a")
+    again.close()
+    assert read_ledger(ledger.path).jobs == {0: "job-a"}
+
+
+def test_a_new_ledger_is_never_listed_before_its_run_record_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[Path] = []
+    dumps = ledger_module.orjson.dumps
+
+    class ListingWhileWriting:
+        """orjson, but every record written is preceded by a listing that reads each ledger."""
+
+        JSONDecodeError = ledger_module.orjson.JSONDecodeError
+        loads = staticmethod(ledger_module.orjson.loads)
+
+        @staticmethod
+        def dumps(obj: object) -> bytes:
+            for path in runs(tmp_path):
+                read_ledger(path)  # raises for a listed file without its run record
+                seen.append(path)
+            return dumps(obj)
+
+    monkeypatch.setattr(ledger_module, "orjson", ListingWhileWriting)
+    first = make(tmp_path)
+    first.chunk_planned(0, rows=5, key="k0")
+    first.close()
+    assert seen == [first.path]  # listed once it was whole, when its chunk was written
+
+
+def test_runs_racing_ledger_creation_lists_only_readable_ledgers(tmp_path: Path) -> None:
+    stop = threading.Event()
+
+    def create() -> None:
+        while not stop.is_set():
+            make(tmp_path).close()
+
+    writer = threading.Thread(target=create)
+    writer.start()
+    try:
+        for _ in range(300):
+            for path in runs(tmp_path, limit=5):
+                assert read_ledger(path).kind == "users"
+    finally:
+        stop.set()
+        writer.join()
+
+
+def test_a_new_ledger_records_its_key_scheme(tmp_path: Path) -> None:
+    ledger = make(tmp_path)
+    ledger.close()
+    assert read_ledger(ledger.path).key_scheme == KEY_SCHEME == 2
+
+
+def test_a_version_2_ledger_used_content_only_keys(tmp_path: Path) -> None:
+    ledger = make(tmp_path)
+    ledger.close()
+    head = json.loads(ledger.path.read_text().splitlines()[0])
+    head["version"] = 2
+    del head["key_scheme"]
+    ledger.path.write_text(json.dumps(head) + "\n")
+    assert read_ledger(ledger.path).key_scheme == 1
+
+
+def test_the_run_start_is_read_as_an_aware_datetime(tmp_path: Path) -> None:
+    ledger = make(tmp_path)
+    ledger.close()
+    started = read_ledger(ledger.path).created_at
+    assert started is not None
+    assert abs(dt.datetime.now(dt.UTC) - started) < dt.timedelta(minutes=5)
 
 
 def test_a_file_that_is_not_a_ledger_is_refused(tmp_path: Path) -> None:
@@ -126,6 +231,6 @@ def test_a_ledger_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     ledger = make(tmp_path)
     ledger.close()
     head = ledger.path.read_text().splitlines()[0]
-    ledger.path.write_text(head.replace('"version":2', '"version":99') + "\n")
+    ledger.path.write_text(head.replace('"version":3', '"version":99') + "\n")
     with pytest.raises(LedgerError, match="newer fs_pandas"):
         read_ledger(ledger.path)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +18,7 @@ import pytest
 import fs_pandas
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator
-from fs_pandas.errors import ConfigurationError
+from fs_pandas.errors import ConfigurationError, ExpiredKeysWarning
 from fs_pandas.ledger import read_ledger
 from fs_pandas.runner import RunOptions
 
@@ -172,3 +174,78 @@ def test_properties_given_as_a_set_resume_in_another_process(emu: Emulator, tmp_
     assert json.loads(resumed.stdout.splitlines()[-1])["imported"] == 3
     assert len(emu.jobs()) == 3  # one per row: the first job was re-attached, not sent again
     assert emu.jobs()[0]["idempotency_key"] == first_jobs[0]
+
+
+# -- a torn journal, and a resume after Fullstory forgot the keys ------------------------------
+
+
+def finished_run(emu: Emulator, tmp_path: Path) -> Path:
+    frame().fullstory.batch_update(
+        uid_col="uid",
+        client=Client(api_key=emu.api_key, base_url=emu.url),
+        chunk_size=10,
+        poll_interval=0.01,
+        progress=False,
+        ledger_dir=tmp_path,
+    )
+    (ledger,) = fs_pandas.runs(tmp_path)
+    return ledger
+
+
+def rewrite(
+    ledger: Path, *, started_hours_ago: float = 0, forget_jobs_of: int | None = None
+) -> None:
+    """Age the run's start, and drop a chunk's job records (a crash after its create)."""
+    lines = [json.loads(line) for line in ledger.read_text().splitlines()]
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=started_hours_ago)
+    lines[0]["created"] = started.isoformat().replace("+00:00", "Z")
+    kept = [
+        r for r in lines if not (r["type"] in ("job", "done") and r.get("chunk") == forget_jobs_of)
+    ]
+    ledger.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+
+def resume_quietly(emu: Emulator, ledger: Path) -> fs_pandas.BatchResult:
+    client = Client(api_key=emu.api_key, base_url=emu.url)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExpiredKeysWarning)
+        return fs_pandas.resume(ledger, frame(), client=client, progress=False)
+
+
+def test_a_torn_last_line_does_not_stop_a_second_resume(emu: Emulator, tmp_path: Path) -> None:
+    ledger = finished_run(emu, tmp_path)
+    with ledger.open("ab") as f:
+        f.write(b'{"type": "job", "chunk": 2, "jo')  # the kernel died mid-write
+    first = resume_quietly(emu, ledger)
+    second = resume_quietly(emu, ledger)
+    assert first.counts["imported"] == second.counts["imported"] == ROWS
+    assert len(emu.jobs()) == 3
+    assert read_ledger(ledger).jobs.keys() == {0, 1, 2}
+
+
+def test_a_resume_after_the_keys_expired_warns_that_rows_may_be_sent_twice(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    ledger = finished_run(emu, tmp_path)
+    rewrite(ledger, started_hours_ago=25, forget_jobs_of=2)
+    client = Client(api_key=emu.api_key, base_url=emu.url)
+    with pytest.warns(ExpiredKeysWarning, match=r"25 hours ago .* chunks \[2\]"):
+        result = fs_pandas.resume(ledger, frame(), client=client, progress=False)
+    assert result.counts["imported"] == ROWS
+    assert len(result.notes) == 1 and "24 hours" in result.notes[0]
+
+
+def test_a_resume_within_a_day_does_not_warn(emu: Emulator, tmp_path: Path) -> None:
+    ledger = finished_run(emu, tmp_path)
+    rewrite(ledger, started_hours_ago=23, forget_jobs_of=2)
+    result = resume_quietly(emu, ledger)
+    assert result.notes == []
+    assert len(emu.jobs()) == 3  # the key replayed chunk 2's job
+
+
+def test_an_old_run_whose_every_job_was_journalled_resumes_without_a_warning(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    ledger = finished_run(emu, tmp_path)
+    rewrite(ledger, started_hours_ago=72)
+    assert resume_quietly(emu, ledger).notes == []

@@ -10,6 +10,7 @@ from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator, Faults
 from fs_pandas.errors import ConfigurationError
 from fs_pandas.events import JobCreated, JobFinished, JobPolled, PageFetched, RunFinished
+from fs_pandas.models import JobKind
 from fs_pandas.payloads import plan_users
 from fs_pandas.retry import RetryPolicy
 from fs_pandas.runner import Runner, RunOptions, idempotency_key
@@ -109,10 +110,29 @@ def test_retries_used_up_leave_unfinished_rows_pending_not_lost(emu: Emulator) -
     assert finished.pending == 20
 
 
-def test_the_idempotency_key_is_a_function_of_the_chunk_content() -> None:
-    assert idempotency_key("users", b"abc") == idempotency_key("users", b"abc")
-    assert idempotency_key("users", b"abc") != idempotency_key("users", b"abd")
-    assert idempotency_key("users", b"abc") != idempotency_key("events", b"abc")
+def key(kind: JobKind = "users", body: bytes = b"abc", chunk: int = 0, size: int = 10) -> str:
+    return idempotency_key(kind, body, chunk=chunk, chunk_size=size)
+
+
+def test_the_idempotency_key_is_a_function_of_the_chunk_content_and_place() -> None:
+    assert key() == key()
+    assert key(body=b"abd") != key()
+    assert key(kind="events") != key()
+    assert key(chunk=1) != key()  # identical chunks of one run are two jobs
+    assert key(size=20) != key()
+
+
+def test_the_idempotency_key_is_stable_across_versions() -> None:
+    # Resume compares these with the keys its ledger recorded: they must never drift.
+    assert key() == "fs-pandas-users-0-f5c09dffea33814866a2ccf5001e937677fba97e1bbb11ff"
+    assert idempotency_key("users", b"abc", chunk=3, chunk_size=10, scheme=1) == (
+        "fs-pandas-users-ba7816bf8f01cfea414140de5dae2223b00361a396177a9c"
+    )
+
+
+def test_an_unknown_key_scheme_is_refused() -> None:
+    with pytest.raises(ValueError, match="scheme"):
+        idempotency_key("users", b"abc", chunk=0, chunk_size=1, scheme=3)
 
 
 def test_options_are_checked() -> None:
