@@ -24,8 +24,22 @@ from fs_pandas.errors import FullstoryError
 
 __all__ = ["main"]
 
+# What the emulator needs beyond fs_pandas's own dependencies (see fs_pandas.emulator).
+_EMULATOR_EXTRA = ("starlette", "uvicorn")
+_EMULATOR_INSTALL = 'pip install "fs-pandas[emulator]"'
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """``pd.read_csv``, with every float read as the exact number its text denotes: before
+    pandas 3 the default parser may land one unit in the last place off (e.g. -48.800582327685746
+    read as -48.80058232768575); pandas 3 reads them exactly and deprecates ``float_precision``."""
+    if int(pd.__version__.split(".")[0]) < 3:
+        return pd.read_csv(path, float_precision="round_trip")
+    return pd.read_csv(path)
+
+
 _READERS = {
-    ".csv": pd.read_csv,
+    ".csv": _read_csv,
     ".parquet": pd.read_parquet,
     ".pq": pd.read_parquet,
     ".jsonl": lambda path: pd.read_json(path, lines=True),
@@ -37,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["emulator"]:
+        if not _emulator_installed("emulator"):
+            return 1
         from fs_pandas.emulator import main as emulator_main
 
         return emulator_main(args[1:])
@@ -166,9 +182,27 @@ def _runs(options: argparse.Namespace) -> int:
 
 
 def _demo(options: argparse.Namespace) -> int:
+    if not _emulator_installed("demo"):
+        return 1
     from fs_pandas.demo import run_demo
 
     return run_demo()
+
+
+def _emulator_installed(command: str) -> bool:
+    """Whether the emulator imports; if its extra is missing, say which to install (one line)."""
+    try:
+        import fs_pandas.emulator  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in _EMULATOR_EXTRA:
+            raise
+        print(
+            f"fs-pandas: error: 'fs-pandas {command}' needs the emulator extra ({exc.name} is not "
+            f"installed): {_EMULATOR_INSTALL}",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def _report(result: Any, out: Path | None) -> int:

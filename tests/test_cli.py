@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -101,3 +102,59 @@ def test_the_module_runs_as_a_command() -> None:
     )
     assert done.returncode == 0
     assert "emulator" in done.stdout
+
+
+@pytest.fixture
+def without_emulator_extra(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Import as if ``pip install fs-pandas`` had been run without the emulator extra: uvicorn
+    cannot be imported, and the emulator modules imported so far are forgotten, then restored."""
+    ours = {name: mod for name, mod in sys.modules.items() if name.startswith("fs_pandas.emulator")}
+    for name in ours:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # None in sys.modules: the import fails
+    yield
+    for name in [n for n in sys.modules if n.startswith("fs_pandas.emulator")]:
+        del sys.modules[name]  # half-imported leftovers; monkeypatch then puts the originals back
+
+
+@pytest.mark.parametrize("command", ["emulator", "demo"])
+def test_without_the_emulator_extra_one_line_says_what_to_install(
+    without_emulator_extra: None, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([command])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith(f"fs-pandas: error: 'fs-pandas {command}' needs the emulator extra")
+    assert 'pip install "fs-pandas[emulator]"' in err
+    assert "uvicorn" in err
+
+
+def test_without_the_emulator_extra_importing_the_emulator_says_what_to_install(
+    without_emulator_extra: None,
+) -> None:
+    with pytest.raises(ModuleNotFoundError, match=r'pip install "fs-pandas\[emulator\]"') as info:
+        import fs_pandas.emulator  # noqa: F401
+    assert info.value.name == "uvicorn"
+
+
+def test_the_other_commands_do_not_need_the_emulator_extra(
+    without_emulator_extra: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    assert "emulator" in capsys.readouterr().out
+
+
+def test_floats_in_a_csv_are_sent_as_the_numbers_written(env: Emulator, tmp_path: Path) -> None:
+    # pandas 2's default CSV parser reads these one unit in the last place off.
+    scores = [-48.800582327685746, 0.1 + 0.2, 2.0 / 3.0, 1e-300 * 3.3]
+    source = tmp_path / "c.csv"
+    frame = pd.DataFrame({"user_id": [f"c{i}" for i in range(len(scores))], "score": scores})
+    frame.to_csv(source, index=False)
+    argv = ["users", str(source), "--uid-col", "user_id", "--no-progress"]
+    assert main([*argv, "--poll-interval", "0.01"]) == 0
+    stored = {u["uid"]: u["properties"]["score"] for u in env.users()}
+    assert stored == {f"c{i}": score for i, score in enumerate(scores)}

@@ -11,9 +11,22 @@ nothing from the client side of fs_pandas: it restates the API contract on its o
 
 from __future__ import annotations
 
-from fs_pandas.emulator.cli import main
-from fs_pandas.emulator.faults import Faults
-from fs_pandas.emulator.server import Emulator, serve
-from fs_pandas.emulator.state import EmulatorConfig
+# The packages of the ``emulator`` extra (fs_pandas.cli knows them too, for its message).
+_REQUIRES = ("starlette", "uvicorn")
+
+try:
+    from fs_pandas.emulator.cli import main
+    from fs_pandas.emulator.faults import Faults
+    from fs_pandas.emulator.server import Emulator, serve
+    from fs_pandas.emulator.state import EmulatorConfig
+except ModuleNotFoundError as exc:
+    if (exc.name or "").partition(".")[0] not in _REQUIRES:
+        raise
+    # Say what to install instead of ending in a bare "No module named 'uvicorn'".
+    raise ModuleNotFoundError(
+        f"the fs_pandas emulator needs {exc.name}, which is not installed: "
+        'pip install "fs-pandas[emulator]"',
+        name=exc.name,
+    ) from exc
 
 __all__ = ["Emulator", "EmulatorConfig", "Faults", "main", "serve"]
