@@ -185,10 +185,11 @@ def _normalise_any(item: object, *, path: str, keep_nulls: bool, naive_tz: TimeZ
 
 
 def check_size(value: Any, path: str) -> None:
-    """Each value ≤ 8192 bytes once serialised (contract §3.3)."""
+    """Each value ≤ 8192 bytes (contract §3.3): a text in its UTF-8 bytes (not its escaped
+    JSON, §11.5), a list as its JSON."""
     import orjson
 
-    size = len(orjson.dumps(value))
+    size = len(value.encode("utf-8")) if isinstance(value, str) else len(orjson.dumps(value))
     if size > MAX_VALUE_BYTES:
         raise RowProblemError(
             Rule.VALUE_TOO_LARGE, f"{path}: value is {size} bytes, over {MAX_VALUE_BYTES}"

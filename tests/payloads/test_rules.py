@@ -57,14 +57,17 @@ def test_email_over_128_characters_is_rejected() -> None:
     assert rules(plan_users(df, uid_col="uid", email_col="e")) == {1: "email_too_long"}
 
 
-def test_value_over_8192_serialised_bytes_is_rejected() -> None:
-    # 8190 chars + 2 quotes = 8192 bytes: allowed; one more byte is not.
-    assert rules(users(uid=["a", "b"], p=["x" * 8190, "x" * 8191])) == {1: "value_too_large"}
+def test_value_over_8192_bytes_is_rejected() -> None:
+    assert rules(users(uid=["a", "b"], p=["x" * 8192, "x" * 8193])) == {1: "value_too_large"}
 
 
-def test_value_size_counts_json_escapes() -> None:
-    # 4095 quotes escape to 8190 bytes, +2 quotes = 8192: allowed; a 4096th is not.
-    assert rules(users(uid=["a", "b"], p=['"' * 4095, '"' * 4096])) == {1: "value_too_large"}
+def test_value_size_counts_utf8_bytes_of_the_value_not_its_json_escapes() -> None:
+    # Contract §11.5: "in bytes of the value". 4096 "é" are 8192 UTF-8 bytes: allowed; a
+    # 4097th is not. 8192 quotes escape to 16386 JSON bytes, but are 8192 bytes: allowed.
+    assert rules(users(uid=["a", "b"], p=["é" * 4096, "é" * 4097])) == {1: "value_too_large"}
+    assert rules(users(uid=["a", "b"], p=['"' * 8192, '"' * 8193])) == {1: "value_too_large"}
+    nested = users(uid=["a", "b"], p=[{"k": "é" * 4096}, {"k": "é" * 4097}])
+    assert rules(nested) == {1: "value_too_large"}
 
 
 def test_list_value_over_8192_bytes_is_rejected() -> None:
