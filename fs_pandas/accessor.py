@@ -12,6 +12,7 @@ import pandas as pd
 
 from fs_pandas import batch
 from fs_pandas.client import Client
+from fs_pandas.errors import RunInterrupted
 from fs_pandas.payloads import Plan, plan_events, plan_users
 from fs_pandas.progress import ProgressOption
 from fs_pandas.result import BatchResult
@@ -57,6 +58,7 @@ class FullstoryAccessor:
         progress: ProgressOption = True,
         wait: bool = True,
         ledger_dir: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
     ) -> BatchResult | batch.RunHandle:
         """Create or update one Fullstory user per row, through batch import jobs.
 
@@ -99,6 +101,9 @@ class FullstoryAccessor:
             False returns a :class:`~fs_pandas.batch.RunHandle` at once; call ``.wait()``.
         ledger_dir : path, optional
             Where the run's journal goes (default ``~/.fs_pandas/runs``).
+        timeout : float, optional
+            Seconds to wait at most. Then the run stops as on Ctrl-C: jobs already created keep
+            running at Fullstory and :class:`~fs_pandas.errors.RunInterrupted` is raised.
 
         Returns
         -------
@@ -116,6 +121,11 @@ class FullstoryAccessor:
             column label of an unsupported type, a time zone without a name); nothing is sent.
         InvalidDataError
             An option names no column, or a column cannot be sent.
+        RunInterrupted
+            Ctrl-C (Kernel → Interrupt) or ``timeout`` stopped the waiting. ``exc.result`` is the
+            partial result (unfinished rows ``pending``, with their job ids); finish with
+            ``fs_pandas.resume(exc.ledger_path, df)`` or by running the same call again (within
+            24 h nothing is sent twice). It is also a ``KeyboardInterrupt``.
 
         Examples
         --------
@@ -139,7 +149,12 @@ class FullstoryAccessor:
             max_rows_in_flight=max_rows_in_flight,
             poll_interval=poll_interval,
         )
-        return self._send("users", plan_options, pacing, client, progress, wait, ledger_dir)
+        try:
+            return self._send(
+                "users", plan_options, pacing, client, progress, wait, ledger_dir, timeout
+            )
+        except RunInterrupted as exc:  # raised afresh: a traceback of this call, not the run's
+            raise exc.with_traceback(None) from None
 
     def batch_events(
         self,
@@ -164,6 +179,7 @@ class FullstoryAccessor:
         progress: ProgressOption = True,
         wait: bool = True,
         ledger_dir: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
     ) -> BatchResult | batch.RunHandle:
         """Send one Fullstory event per row, through batch import jobs.
 
@@ -187,7 +203,7 @@ class FullstoryAccessor:
         properties, schema, nulls, naive_tz
             As for :meth:`batch_update`.
         client, chunk_size, max_jobs_in_flight, max_rows_in_flight, poll_interval, progress,
-        wait, ledger_dir
+        wait, ledger_dir, timeout
             As for :meth:`batch_update`.
 
         Returns
@@ -196,7 +212,7 @@ class FullstoryAccessor:
 
         Raises
         ------
-        ConfigurationError, TypeError, InvalidDataError
+        ConfigurationError, TypeError, InvalidDataError, RunInterrupted
             As for :meth:`batch_update`.
         """
         plan_options = {
@@ -219,7 +235,12 @@ class FullstoryAccessor:
             max_rows_in_flight=max_rows_in_flight,
             poll_interval=poll_interval,
         )
-        return self._send("events", plan_options, pacing, client, progress, wait, ledger_dir)
+        try:
+            return self._send(
+                "events", plan_options, pacing, client, progress, wait, ledger_dir, timeout
+            )
+        except RunInterrupted as exc:  # raised afresh: a traceback of this call, not the run's
+            raise exc.with_traceback(None) from None
 
     def _send(
         self,
@@ -230,6 +251,7 @@ class FullstoryAccessor:
         progress: ProgressOption,
         wait: bool,
         ledger_dir: str | os.PathLike[str] | None,
+        timeout: float | None,
     ) -> BatchResult | batch.RunHandle:
         return batch.run(
             kind,
@@ -240,6 +262,7 @@ class FullstoryAccessor:
             progress=progress,
             wait=wait,
             ledger_dir=ledger_dir,
+            timeout=timeout,
         )
 
     # -- looking before sending -------------------------------------------------------------

@@ -1,5 +1,10 @@
 """One run, end to end: plan the payloads, journal the run, drive the jobs, show progress,
-build the result. ``batch_update``, ``batch_events``, ``resume`` and the CLI all come here."""
+build the result. ``batch_update``, ``batch_events``, ``resume`` and the CLI all come here.
+
+An interrupt is a normal end: Ctrl-C (Kernel → Interrupt) or a ``timeout=`` stops the waiting,
+the display turns red and says how to finish, and :class:`~fs_pandas.errors.RunInterrupted`
+carries the partial result; its traceback starts at the user's call, not inside urllib3.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import queue
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,13 @@ from typing import Any
 import pandas as pd
 
 from fs_pandas.client import Client
-from fs_pandas.errors import ConfigurationError, ExpiredKeysWarning, FullstoryError, LedgerError
+from fs_pandas.errors import (
+    ConfigurationError,
+    ExpiredKeysWarning,
+    FullstoryError,
+    LedgerError,
+    RunInterrupted,
+)
 from fs_pandas.events import ProgressEvent, Retrying
 from fs_pandas.ledger import KEY_SCHEME, Ledger, LedgerState, read_ledger
 from fs_pandas.models import JobKind
@@ -27,7 +38,7 @@ from fs_pandas.options import normalise_options
 from fs_pandas.payloads import Plan, plan_events, plan_users
 from fs_pandas.progress import Display, ProgressOption, ProgressState, choose_display, consume
 from fs_pandas.result import BatchResult, _Run
-from fs_pandas.runner import Runner, RunOptions, idempotency_key
+from fs_pandas.runner import Runner, RunOptions, check_timeout, idempotency_key
 
 __all__ = ["RunHandle", "resume", "run"]
 
@@ -53,6 +64,7 @@ class _Setup:
     known_keys: Mapping[int, str] = field(default_factory=dict)
     ledger_path: Path | None = None
     notes: tuple[str, ...] = ()
+    timeout: float | None = None  # seconds: a deadline for waiting, from the run's start
 
 
 def run(
@@ -65,6 +77,7 @@ def run(
     progress: ProgressOption = True,
     wait: bool = True,
     ledger_dir: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
 ) -> BatchResult | RunHandle:
     """Plan ``frame`` into requests and push them through Fullstory batch jobs.
 
@@ -76,6 +89,9 @@ def run(
     TypeError
         A plan option cannot be kept in the run's ledger (see :mod:`fs_pandas.options`);
         raised before anything is planned or sent.
+    RunInterrupted
+        The run stopped waiting (Ctrl-C, or ``timeout`` seconds passed); it carries the
+        partial result and the ledger path.
     """
     setup = _Setup(
         kind=kind,
@@ -85,6 +101,7 @@ def run(
         client=client if client is not None else Client.from_env(),
         options=options or RunOptions(),
         ledger_dir=Path(ledger_dir) if ledger_dir is not None else None,
+        timeout=check_timeout(timeout),
     )
     return _start(setup, progress=progress, wait=wait)
 
@@ -96,8 +113,10 @@ def resume(
     client: Client | None = None,
     progress: ProgressOption = True,
     options: RunOptions | None = None,
+    timeout: float | None = None,
 ) -> BatchResult:
-    """Finish a run that was interrupted (a crashed kernel, a closed laptop).
+    """Finish a run that was interrupted (Ctrl-C, a ``timeout``, a crashed kernel, a closed
+    laptop).
 
     Re-attaches to every job the ledger recorded and rebuilds the result against the same
     frame; chunks that never got a job are sent (with their original Idempotency-Key, so a
@@ -129,13 +148,19 @@ def resume(
     options : RunOptions, optional
         Pacing for the rest of the run; its ``chunk_size`` must be the run's (the default is
         the ledger's).
+    timeout : float, optional
+        Seconds to wait at most; then the resume stops as ``batch_update`` does and can itself
+        be resumed.
 
     Raises
     ------
     LedgerError
         If the ledger cannot be read or the frame is not the one the run was started with.
     ConfigurationError
-        If ``options.chunk_size`` differs from the run's.
+        If ``options.chunk_size`` differs from the run's, or ``timeout`` is not a positive
+        number of seconds.
+    RunInterrupted
+        Ctrl-C or ``timeout``: the rows still unfinished are ``pending`` in ``exc.result``.
 
     Warns
     -----
@@ -146,6 +171,7 @@ def resume(
         Fullstory (or the ledger) gives one job to two chunks; the later chunk's rows are
         reported as failed with code ``duplicate_job``.
     """
+    timeout = check_timeout(timeout)
     state = read_ledger(ledger_path)
     if state.n_rows != len(frame):
         raise LedgerError(
@@ -171,13 +197,17 @@ def resume(
         known_keys=keys,
         ledger_path=state.path,
         notes=() if expired is None else (expired,),
+        timeout=timeout,
     )
     plan = _plan(setup)
     _check_same_frame(plan, setup.options.chunk_size, state.keys, state.key_scheme)
     if expired is not None:
         log.warning(expired)
         warnings.warn(expired, ExpiredKeysWarning, stacklevel=2)
-    result = _start(setup, progress=progress, wait=True, plan=plan)
+    try:
+        result = _start(setup, progress=progress, wait=True, plan=plan)
+    except RunInterrupted as exc:  # raised afresh: a traceback of this call, not the run's
+        raise exc.with_traceback(None) from None
     assert isinstance(result, BatchResult)
     return result
 
@@ -268,6 +298,7 @@ def _start(
         ledger=ledger,
         known_jobs=setup.known_jobs,
         known_keys=setup.known_keys,
+        timeout=setup.timeout,
     )
     log.info("fs_pandas run journal: %s", ledger.path)
     if not wait:
@@ -320,11 +351,16 @@ class _AlreadyShown:
         self._display.close(state)
 
 
+# Stops that raise RunInterrupted from wait(); "cancelled" was asked for and returns the result.
+_RAISING_STOPS = ("interrupted", "timeout")
+
+
 class RunHandle:
     """A run in progress (``wait=False``): jobs go on while the notebook stays usable.
 
     The work happens on a background thread; progress is shown by whichever thread calls
     :meth:`wait` (ipykernel only accepts display updates from the cell's own thread).
+    :meth:`cancel` stops it; interrupting :meth:`wait` (Ctrl-C) stops it too.
     """
 
     def __init__(self, setup: _Setup, runner: Runner, ledger: Ledger, *, progress: ProgressOption):
@@ -356,12 +392,26 @@ class RunHandle:
         )
 
     def wait(self) -> BatchResult:
-        """Block until the run ends, showing progress, and return its result."""
+        """Block until the run ends, showing progress, and return its result.
+
+        After :meth:`cancel` it returns the partial result (``result.aborted == "cancelled"``,
+        unfinished rows ``pending`` with their job ids).
+
+        Raises
+        ------
+        RunInterrupted
+            The wait was interrupted (Ctrl-C, Kernel → Interrupt: the run is stopped too) or
+            the run's ``timeout`` passed; ``exc.result`` is the partial result. Raised again
+            by every later call.
+        """
         if self._result is None:
             # Animate the widget this handle last showed, if any, rather than a second one.
             display = _AlreadyShown(self._shown) if self._shown else choose_display(self._progress)
+            stream = self._event_stream(display)
             try:
-                consume(self._event_stream(display), display, self._state)
+                consume(stream, display, self._state)
+            except KeyboardInterrupt:
+                self._stop_interrupted()
             except FullstoryError as exc:
                 exc.add_note(
                     f"The run's jobs are journalled in {self.ledger_path}; once the cause is "
@@ -369,12 +419,27 @@ class RunHandle:
                     "anything twice (within 24 hours: Fullstory then forgets the run's keys)."
                 )
                 raise
+            finally:
+                stream.close()  # a run interrupted between two events: close its generator
             self._result = self._build()
+        if self._runner.stopped in _RAISING_STOPS:
+            raise self._interrupted(self._result) from None
         return self._result
 
     def result(self) -> BatchResult:
         """The result; waits for the run to end first (same as :meth:`wait`)."""
         return self.wait()
+
+    def cancel(self) -> None:
+        """Stop the run: no further chunk is sent and the waiting ends.
+
+        Returns at once; the run stops at its next wait (a status poll's wait ends at once, a
+        request under way is let finish). Jobs already created keep running at Fullstory:
+        :meth:`wait` / :meth:`result` then return the partial result, whose unfinished rows are
+        ``pending`` with their job ids, and ``fs_pandas.resume(handle.ledger_path, df)``
+        finishes the run. Cancelling a run that already ended does nothing.
+        """
+        self._runner.stop("cancelled")
 
     def _ipython_display_(self) -> None:
         """Show progress so far; showing the handle again shows it as it is then."""
@@ -391,11 +456,12 @@ class RunHandle:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _event_stream(self, display: Display) -> Iterator[ProgressEvent]:
+    def _event_stream(self, display: Display) -> Generator[ProgressEvent, None, None]:
         if self._thread is None:
 
             def show_retry(event: Retrying) -> None:
                 # Called on this thread in the middle of a request: draw it now, not after.
+                self._runner.check_stop(ahead=event.delay)  # no backoff past the deadline
                 self._state.apply(event)
                 display.update(self._state)
 
@@ -414,9 +480,13 @@ class RunHandle:
             yield item
 
     def _start_background(self) -> None:
+        def relay_retry(event: Retrying) -> None:
+            self._runner.check_stop(ahead=event.delay)  # a cancel or the deadline ends the wait
+            self._events.put(event)
+
         def work() -> None:
             try:
-                with self._setup.client.retry_listener(self._events.put):
+                with self._setup.client.retry_listener(relay_retry):
                     for event in self._runner.events():
                         self._events.put(event)
             except BaseException as exc:  # handed to the thread that waits
@@ -443,6 +513,42 @@ class RunHandle:
 
     def _close_ledger(self) -> None:
         self._ledger.close()
+
+    def _stop_interrupted(self) -> None:
+        """Ctrl-C reached :meth:`wait`: stop the run (a background one at its next wait) and
+        leave its records as they are; the display was already closed red by ``consume``."""
+        self._runner.stop("interrupted")
+        if self._thread is not None:
+            self._thread.join()  # the records are stable once the thread has ended
+            self._drain(block=False)
+        self._runner.mark_stopped("interrupted")
+
+    def _interrupted(self, result: BatchResult) -> RunInterrupted:
+        """The short error a stopped run raises: what is left, and how to finish it."""
+        reason = self._runner.stopped or "interrupted"
+        running = sum(
+            1 for r in self._runner.records.values() if r.job_id is not None and r.join is None
+        )
+        counts = result.counts
+        if reason == "timeout":
+            what = f"Timed out after {self._runner.timeout:g} s"
+        else:
+            what = "Interrupted"
+        jobs = f"{running} job{'s' if running != 1 else ''}"
+        message = (
+            f"{what}: {jobs} still running at Fullstory, {counts['pending']:,} of "
+            f"{sum(counts.values()):,} rows pending. Finish with "
+            f"fs_pandas.resume({self.ledger_path!r}, df), or run the same call again (within "
+            "24 h nothing is sent twice). The rows so far: this exception's .result "
+            "(sys.last_value.result in a notebook's next cell)."
+        )
+        return RunInterrupted(
+            message,
+            result=result,
+            ledger_path=self.ledger_path,
+            jobs_running=running,
+            reason=reason,
+        )
 
     def _build(self) -> BatchResult:
         setup = self._setup

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,9 +21,14 @@ from typing import Any
 
 import pandas as pd
 
-from fs_pandas.errors import FullstoryError
+from fs_pandas.errors import FullstoryError, RunInterrupted
 
 __all__ = ["main"]
+
+# Exit statuses of a run that stopped waiting, as shells report them: 130 for SIGINT (Ctrl-C),
+# 124 for a timeout (as GNU timeout does).
+EXIT_INTERRUPTED = 130
+EXIT_TIMEOUT = 124
 
 # What the emulator needs beyond fs_pandas's own dependencies (see fs_pandas.emulator).
 _EMULATOR_EXTRA = ("starlette", "uvicorn")
@@ -60,6 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(args)
     try:
         code: int = options.handler(options)
+    except RunInterrupted as exc:
+        return _interrupted(exc, options)
+    except KeyboardInterrupt:  # before any job was sent (reading the file, planning)
+        print("fs-pandas: interrupted before the run started", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (FullstoryError, ValueError, OSError) as exc:
         print(f"fs-pandas: error: {exc}", file=sys.stderr)
         return 1
@@ -92,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("file", type=Path, help="the same file the run was started with")
     _add_client_options(resume)
     resume.add_argument("--out", type=Path)
+    _add_timeout_option(resume)
     resume.set_defaults(handler=_resume)
     runs = sub.add_parser("runs", help="list recent run ledgers")
     runs.set_defaults(handler=_runs)
@@ -108,7 +120,16 @@ def _add_file_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds (default 1)")
     parser.add_argument("--out", type=Path, help="write every row's outcome here (.parquet/.csv)")
     parser.add_argument("--no-progress", action="store_true")
+    _add_timeout_option(parser)
     _add_client_options(parser)
+
+
+def _add_timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds to wait at most; then stop as on Ctrl-C (exit status 124)",
+    )
 
 
 def _add_client_options(parser: argparse.ArgumentParser) -> None:
@@ -143,6 +164,7 @@ def _users(options: argparse.Namespace) -> int:
         client=_client(options),
         chunk_size=options.chunk_size,
         poll_interval=options.poll_interval,
+        timeout=options.timeout,
         progress="none" if options.no_progress else "text",
     )
     return _report(result, options.out)
@@ -161,6 +183,7 @@ def _events(options: argparse.Namespace) -> int:
         client=_client(options),
         chunk_size=options.chunk_size,
         poll_interval=options.poll_interval,
+        timeout=options.timeout,
         progress="none" if options.no_progress else "text",
     )
     return _report(result, options.out)
@@ -169,7 +192,13 @@ def _events(options: argparse.Namespace) -> int:
 def _resume(options: argparse.Namespace) -> int:
     from fs_pandas.batch import resume
 
-    result = resume(options.ledger, _read(options.file), client=_client(options), progress="text")
+    result = resume(
+        options.ledger,
+        _read(options.file),
+        client=_client(options),
+        progress="text",
+        timeout=options.timeout,
+    )
     return _report(result, options.out)
 
 
@@ -208,12 +237,36 @@ def _emulator_installed(command: str) -> bool:
 def _report(result: Any, out: Path | None) -> int:
     print(repr(result))
     if out is not None:
-        table = result.table()
-        if out.suffix.lower() == ".csv":
-            table.to_csv(out)
-        else:
-            table.to_parquet(out)
+        _write_outcomes(result, out)
         print(f"every row's outcome written to {out}")
     counts = result.counts
     # Exit 0 only when every row went in: scripts can tell a partial run from a clean one.
     return 0 if counts["imported"] == sum(counts.values()) else 2
+
+
+def _write_outcomes(result: Any, out: Path) -> None:
+    table = result.table()
+    if out.suffix.lower() == ".csv":
+        table.to_csv(out)
+    else:
+        table.to_parquet(out)
+
+
+def _interrupted(exc: RunInterrupted, options: argparse.Namespace) -> int:
+    """Ctrl-C or --timeout: write the outcomes so far, say in one line how to finish."""
+    out: Path | None = getattr(options, "out", None)
+    written = ""
+    if out is not None:
+        _write_outcomes(exc.result, out)
+        written = f"; outcomes so far written to {out}"
+    what = "timed out" if exc.reason == "timeout" else "interrupted"
+    jobs = f"{exc.jobs_running} job{'s' if exc.jobs_running != 1 else ''}"
+    pending = exc.result.counts["pending"]
+    data = getattr(options, "file", "FILE")  # the demo has no file of its own
+    again = shlex.join(["fs-pandas", "resume", str(exc.ledger_path), str(data)])
+    print(
+        f"fs-pandas: {what}: {jobs} still running at Fullstory, {pending:,} rows pending"
+        f"{written}; finish with: {again}",
+        file=sys.stderr,
+    )
+    return EXIT_TIMEOUT if exc.reason == "timeout" else EXIT_INTERRUPTED

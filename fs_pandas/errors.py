@@ -17,7 +17,9 @@ catch the whole family with one ``except``. Mistakes in the caller's input also 
     │   ├── RateLimitedError        429 (carries ``retry_after``)
     │   └── ServerError             5xx
     ├── RetryExhaustedError         retries used up; ``last_error`` says why
-    └── LedgerError                 a ledger cannot be read or does not match the frame
+    ├── LedgerError                 a ledger cannot be read or does not match the frame
+    └── RunInterrupted              the run stopped waiting (Ctrl-C, ``timeout=``); carries
+                                    ``result`` and ``ledger_path``      (also KeyboardInterrupt)
 
     ReconciliationWarning (a UserWarning) is issued when a finished job's imports and errors do
     not add up to the requests sent: the rows without a result are reported as failed with code
@@ -50,6 +52,7 @@ __all__ = [
     "RateLimitedError",
     "ReconciliationWarning",
     "RetryExhaustedError",
+    "RunInterrupted",
     "ServerError",
     "TransportError",
 ]
@@ -182,3 +185,48 @@ class ExpiredKeysWarning(UserWarning):
 
 class LedgerError(FullstoryError):
     """A run ledger cannot be read, or it was written for a different frame."""
+
+
+class RunInterrupted(FullstoryError, KeyboardInterrupt):  # noqa: N818 (named like its base)
+    """The run stopped waiting before every job finished: Ctrl-C or Kernel → Interrupt, or the
+    ``timeout=`` the caller set ran out.
+
+    Nothing is lost: jobs already created keep running at Fullstory and are journalled in the
+    run's ledger. :attr:`result` holds every row's outcome so far (unfinished rows are
+    ``pending``, with their job id); ``fs_pandas.resume(exc.ledger_path, df)`` finishes the run,
+    and so does running the same call again within 24 hours (Idempotency-Keys: nothing is sent
+    twice).
+
+    It is a ``KeyboardInterrupt`` as well as a :class:`FullstoryError`: left uncaught it ends a
+    script or a notebook's "run all" the way Ctrl-C does (a script exits with the SIGINT
+    status), and ``except KeyboardInterrupt`` clean-up code still sees it. Being a
+    ``FullstoryError`` keeps fs_pandas to one root, so ``except FullstoryError`` (and, like
+    every fs_pandas error, ``except Exception``) catches it too: a loop that must stop on Ctrl-C
+    should not swallow it with a broad ``except Exception``.
+
+    Attributes
+    ----------
+    result : BatchResult
+        The partial result: ``result.pending`` lists the unfinished rows with ``fs_job_id``.
+    ledger_path : str or None
+        The run's journal, for :func:`fs_pandas.resume`.
+    jobs_running : int
+        Jobs created at Fullstory whose results were not read yet.
+    reason : {"interrupted", "timeout"}
+        What stopped the run.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        result: Any,
+        ledger_path: str | None,
+        jobs_running: int,
+        reason: str,
+    ):
+        super().__init__(message)
+        self.result = result
+        self.ledger_path = ledger_path
+        self.jobs_running = jobs_running
+        self.reason = reason

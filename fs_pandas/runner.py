@@ -5,6 +5,10 @@ polls the job that is due soonest (each job's interval starts short and backs of
 job finishes, pages through *both* its imports and its errors (FAILED is often a partial success)
 and joins them back to the source rows. Chunks are built lazily, so memory is bounded by the
 jobs in flight, not by the frame.
+
+Waiting can be stopped: :meth:`Runner.stop` (from any thread) or a ``timeout`` ends the run at
+its next wait, with a final :class:`RunFinished` whose ``aborted`` says why; the jobs already
+created keep running at Fullstory, journalled for a resume.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import itertools
 import logging
 import math
 import numbers
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -48,7 +53,7 @@ from fs_pandas.join import JobJoin, join_job, slim_import
 from fs_pandas.ledger import KEY_SCHEME, Ledger
 from fs_pandas.models import Job, JobKind, JobStatus, Page
 
-__all__ = ["ChunkRecord", "RunOptions", "Runner", "idempotency_key"]
+__all__ = ["ChunkRecord", "RunOptions", "RunStopped", "Runner", "idempotency_key"]
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +157,27 @@ def _finite(name: str, value: object) -> float:
     return number
 
 
+class RunStopped(Exception):  # noqa: N818 (a signal to stop, not an error)
+    """Raised inside a run's waits when it must stop waiting (``reason``: "cancelled" or
+    "timeout"); :meth:`Runner.events` ends the run on it. Also raised by
+    :meth:`Runner.check_stop` from a client's retry listener, to cut a retry backoff short."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def check_timeout(timeout: object) -> float | None:
+    """``None`` or a positive finite number of seconds (``timeout=`` of a run)."""
+    if timeout is None:
+        return None
+    seconds = _finite("timeout", timeout)
+    if seconds <= 0:
+        raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout!r}")
+    return seconds
+
+
 class ChunkLike(Protocol):
     number: int
     positions: Positions
@@ -248,6 +274,12 @@ class Runner:
     Iterate :meth:`events` to do the work; afterwards :attr:`records` holds every chunk's
     outcome and :attr:`aborted` the reason the run stopped early, if it did.
 
+    ``timeout`` (seconds from the first event) is a deadline for waiting: at the first wait that
+    would pass it, the run stops (:attr:`stopped` is ``"timeout"``). :meth:`stop` does the same
+    from another thread (``"cancelled"``); it wakes a status-poll wait at once, and otherwise
+    takes effect when the request under way returns. ``sleep``, when given (tests), replaces
+    that wakeable wait.
+
     One job answers for one chunk. When Fullstory answers a chunk with a job that already
     answered another chunk of the run (an Idempotency-Key collision, a server replaying the
     wrong answer), that job holds the other chunk's requests, not these: the chunk's rows are
@@ -264,8 +296,9 @@ class Runner:
         ledger: Ledger | None = None,
         known_jobs: Mapping[int, str] | None = None,
         known_keys: Mapping[int, str] | None = None,
+        timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ):
         self.client = client
         self.plan = plan
@@ -277,8 +310,15 @@ class Runner:
         self.known_keys = dict(known_keys or {})
         self.clock = clock
         self.sleep = sleep
+        self.timeout = check_timeout(timeout)
         self.records: dict[int, ChunkRecord] = {}
         self.aborted: str | None = None
+        #: Why the run stopped waiting: "cancelled", "timeout", "interrupted" (set by the
+        #: caller that caught a KeyboardInterrupt), or None.
+        self.stopped: str | None = None
+        self._stop_requested = threading.Event()
+        self._stop_reason: str | None = None
+        self._deadline: float | None = None
         self._bodies: dict[int, bytes] = {}
         self._due: list[_Due] = []
         self._seq = itertools.count()
@@ -292,6 +332,8 @@ class Runner:
         yielding a final :class:`RunFinished` that carries its reason."""
         chunks = iter(self.plan.chunks(self.options.chunk_size))
         waiting: list[Any] = []  # a chunk planned but refused a slot, sent when one frees
+        if self.timeout is not None:
+            self._deadline = self.clock() + self.timeout
         yield self._started()
         try:
             while True:
@@ -304,11 +346,49 @@ class Runner:
         except (RetryExhaustedError, TransportError) as exc:
             self.aborted = f"stopped after repeated failures: {exc}"
             log.warning("run stopped early: %s", exc)
+        except RunStopped as stop:
+            self.mark_stopped(stop.reason, stop.message)
         except FullstoryError as exc:
             self.aborted = str(exc)
             yield self._finished()
             raise
         yield self._finished()
+
+    # -- stopping -----------------------------------------------------------------------------
+
+    def stop(self, reason: str = "cancelled") -> None:
+        """Ask the run to stop waiting (thread-safe); it ends at its next wait or check."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        self._stop_requested.set()
+
+    def mark_stopped(self, reason: str, message: str | None = None) -> None:
+        """Record that the run stopped waiting (the caller's own KeyboardInterrupt included)."""
+        self.stopped = reason
+        self.aborted = message or reason
+        # info, not warning: the display and RunInterrupted say it to the user already.
+        log.info("run stopped waiting (%s); its jobs keep running at Fullstory", reason)
+
+    def check_stop(self, *, ahead: float = 0.0) -> None:
+        """Raise :class:`RunStopped` if a stop was asked for, or if waiting ``ahead`` more
+        seconds would pass the deadline (a retry backoff is cut short rather than overrun)."""
+        if self._stop_requested.is_set():
+            reason = self._stop_reason or "cancelled"
+            raise RunStopped(reason, reason)
+        if self._deadline is not None and self.clock() + ahead >= self._deadline:
+            assert self.timeout is not None
+            raise RunStopped("timeout", f"timed out after {self.timeout:g} s")
+
+    def _pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when the deadline or a stop comes first (then raise)."""
+        if self._deadline is not None:
+            seconds = min(seconds, max(self._deadline - self.clock(), 0.0))
+        if seconds > 0:
+            if self.sleep is not None:
+                self.sleep(seconds)
+            else:
+                self._stop_requested.wait(seconds)
+        self.check_stop()
 
     def _peek(self, chunks: Iterator[Any], waiting: list[Any]) -> bool:
         chunk = next(chunks, None)
@@ -329,6 +409,7 @@ class Runner:
                 continue
             if not self._has_room(len(chunk)):
                 return
+            self.check_stop()  # past the deadline: leave the chunk unsent (resume sends it)
             events = self._create(chunk)
             if events is None:  # Fullstory is at its cap: wait for a job of ours to finish
                 return
@@ -415,9 +496,7 @@ class Runner:
 
     def _poll_next(self) -> Iterator[ProgressEvent]:
         due = heapq.heappop(self._due)
-        wait = due.at - self.clock()
-        if wait > 0:
-            self.sleep(wait)
+        self._pause(due.at - self.clock())
         record = self.records[due.chunk]
         assert record.job_id is not None
         job = self.client.job_status(self.kind, record.job_id)
@@ -476,7 +555,7 @@ class Runner:
                 if not_ready > _MAX_NOT_READY:
                     raise FullstoryError(f"job {record.job_id}: {what} never became readable")
                 delay = self.options.poll_interval * not_ready
-                self.sleep(min(delay, self.options.max_poll_interval))
+                self._pause(min(delay, self.options.max_poll_interval))
                 continue
             if what == "imports":
                 into.extend(slim_import(self.kind, result) for result in page.results)

@@ -10,7 +10,7 @@ from typing import Literal
 from fs_pandas.progress._format import format_count, format_duration, format_rate
 from fs_pandas.progress.state import ProgressState
 
-__all__ = ["Tone", "headline", "job_counts", "row_counts", "timing", "tone"]
+__all__ = ["Tone", "headline", "job_counts", "row_counts", "timing", "tone", "unfinished"]
 
 Tone = Literal["running", "success", "warning", "danger"]
 
@@ -81,3 +81,24 @@ def timing(state: ProgressState) -> str:
         r = state.last_retry
         text += f" · retrying ({r.reason}, attempt {r.attempt}, in {r.delay:.1f} s)"
     return text
+
+
+def unfinished(state: ProgressState, *, closed: bool = False) -> str | None:
+    """For a run that stopped early with rows pending: the jobs it left running at Fullstory
+    and how to finish them; ``None`` otherwise.
+
+    Stopping only stops the waiting: jobs already created run on at Fullstory and the ledger
+    holds their ids, so ``resume`` re-attaches to them; running the same call again is safe
+    too, as each chunk's Idempotency-Key replays its job for 24 hours.
+    """
+    if tone(state, closed=closed) != "danger" or state.pending <= 0:
+        return None
+    running = state.jobs_processing
+    jobs = f"{running} job{'s' if running != 1 else ''} still running at Fullstory"
+    rows = f"{format_count(state.pending)} rows pending"
+    how = (
+        f"finish with fs_pandas.resume({state.ledger_path!r}, df)"
+        if state.ledger_path
+        else "finish with fs_pandas.resume(ledger_path, df)"
+    )
+    return f"{jobs}, {rows}: {how}, or run the same call again (within 24 h nothing is sent twice)"

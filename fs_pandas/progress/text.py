@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from fs_pandas.progress._base import Throttle
-from fs_pandas.progress._describe import headline, job_counts, row_counts, timing
+from fs_pandas.progress._describe import headline, job_counts, row_counts, timing, unfinished
 from fs_pandas.progress.state import ProgressState
 
 __all__ = ["TextDisplay"]
@@ -20,7 +20,9 @@ class TextDisplay:
 
     On a terminal the line is redrawn in place with ``\\r`` at most ``tty_interval`` seconds
     apart; elsewhere (a log file, CI, a notebook without widgets) a new line is written at
-    most every ``line_interval`` seconds. The final state is always written, ending the line.
+    most every ``line_interval`` seconds. The final state is always written, ending the line;
+    a run that stopped early with rows pending gets one more line, saying how many jobs still
+    run at Fullstory and how to finish them.
 
     Parameters
     ----------
@@ -84,6 +86,9 @@ class TextDisplay:
         self._draw(state, closed=True)
         if self._tty:
             self.stream.write("\n")
+        hint = unfinished(state, closed=True)
+        if hint is not None:  # a run stopped early: what is left and how to finish it
+            self.stream.write(hint + "\n")
         self.stream.flush()
         self._closed = True
 

@@ -16,7 +16,15 @@ from collections.abc import Callable
 from typing import Any
 
 from fs_pandas.progress._base import Throttle
-from fs_pandas.progress._describe import Tone, headline, job_counts, row_counts, timing, tone
+from fs_pandas.progress._describe import (
+    Tone,
+    headline,
+    job_counts,
+    row_counts,
+    timing,
+    tone,
+    unfinished,
+)
 from fs_pandas.progress.state import ProgressState
 
 __all__ = ["LABEL_CLASS", "WidgetDisplay"]
@@ -50,7 +58,9 @@ class WidgetDisplay:
     -----
     The bar counts rows finished (imported + failed + rejected) out of the run's rows. It
     ends green when every row was imported, amber when rows failed or were rejected (the
-    label says how many), red when the run was aborted or closed before it finished.
+    label says how many), red when the run was aborted or closed before it finished -- an
+    interrupt or a timeout included, when the label also says how many jobs still run at
+    Fullstory and how to finish them.
     """
 
     def __init__(
@@ -139,6 +149,9 @@ def render_label(state: ProgressState, *, closed: bool = False) -> str:
     if state.started:
         lines += [html.escape(row_counts(state)), html.escape(job_counts(state))]
         lines.append(html.escape(timing(state)))
+    hint = unfinished(state, closed=closed)
+    if hint is not None:  # stopped early: the jobs left running and how to finish them
+        lines.append(f'<span class="fs-pandas-unfinished">{html.escape(hint)}</span>')
     if state.ledger_path:
         # What fs_pandas.resume needs after a crash, shown from the start of the run.
         lines.append(f"<small>run journal: {html.escape(state.ledger_path)}</small>")

@@ -100,8 +100,25 @@ def test_running_line_has_an_eta(clock: FakeClock) -> None:
 
 def test_aborted_run_says_aborted_and_why(clock: FakeClock) -> None:
     aborted = RunFinished(imported=50, failed=0, rejected=5, pending=50, aborted="quota")
-    last = _run(clock, [*two_job_run()[:8], aborted], tty=False).splitlines()[-1]
-    assert "aborted: quota" in last
+    final = _run(clock, [*two_job_run()[:8], aborted], tty=False).splitlines()[-2]
+    assert "aborted: quota" in final
+
+
+def test_a_run_stopped_early_ends_with_the_jobs_left_and_how_to_finish(clock: FakeClock) -> None:
+    interrupted = RunFinished(imported=50, failed=0, rejected=5, pending=50, aborted="interrupted")
+    lines = _run(clock, [*two_job_run()[:8], interrupted], tty=True).splitlines()
+    assert "aborted: interrupted" in lines[-2]
+    assert lines[-1] == (
+        "1 job still running at Fullstory, 50 rows pending: finish with "
+        "fs_pandas.resume('l.db', df), or run the same call again (within 24 h nothing is sent "
+        "twice)"
+    )
+
+
+def test_a_finished_run_has_no_resume_line(clock: FakeClock) -> None:
+    lines = _run_lines(clock, two_job_run(), tty=False).splitlines()
+    assert "finished" in lines[-1]
+    assert not any("resume" in line for line in lines)
 
 
 def test_close_twice_writes_once(clock: FakeClock) -> None:

@@ -79,6 +79,24 @@ def test_aborted_run_ends_red_with_the_reason(clock: FakeClock) -> None:
     assert "<hit>" not in display.label.value
 
 
+def test_an_interrupted_run_ends_red_with_the_jobs_left_and_how_to_finish(
+    clock: FakeClock,
+) -> None:
+    interrupted = RunFinished(imported=50, failed=0, rejected=5, pending=50, aborted="interrupted")
+    display, _ = _run(clock, [*two_job_run()[:8], interrupted])
+    assert display.bar.bar_style == "danger"
+    assert "aborted: interrupted" in display.label.value
+    assert (
+        "1 job still running at Fullstory, 50 rows pending: finish with "
+        "fs_pandas.resume(&#x27;l.db&#x27;, df)"
+    ) in display.label.value
+
+
+def test_a_clean_run_has_no_resume_hint(clock: FakeClock) -> None:
+    display, _ = _run(clock, two_job_run())
+    assert "fs-pandas-unfinished" not in display.label.value
+
+
 def test_display_closed_before_run_finished_ends_red(clock: FakeClock) -> None:
     display, _ = _run(clock, two_job_run()[:5])
     assert display.bar.bar_style == "danger"
