@@ -15,7 +15,7 @@ from fs_pandas.client import Client
 from fs_pandas.errors import RunInterrupted
 from fs_pandas.payloads import Plan, plan_events, plan_users
 from fs_pandas.progress import ProgressOption
-from fs_pandas.result import BatchResult
+from fs_pandas.result import BatchResult, take_rows
 from fs_pandas.runner import MAX_CHUNK, RunOptions
 
 __all__ = ["FullstoryAccessor"]
@@ -293,7 +293,7 @@ class FullstoryAccessor:
             ``fs_message``; empty when every row can be sent.
         """
         rejected = self._plan(kind, options).rejected
-        rows = self._frame.iloc[rejected["position"].to_numpy()].copy()
+        rows = take_rows(self._frame, rejected["position"].to_numpy()).copy()
         rows["fs_rule"] = rejected["rule"].to_numpy()
         rows["fs_column"] = rejected["column"].to_numpy()
         rows["fs_message"] = rejected["message"].to_numpy()

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 
 from fs_pandas.models import JobKind
 from fs_pandas.report import RunSummary, render_html, render_text
@@ -174,7 +175,7 @@ class BatchResult:
                 "rows of the original frame"
             )
         positions = np.flatnonzero(self.outcomes.cat.codes.to_numpy() == _FAILED)
-        return self._run.rerun(source.iloc[positions], **overrides)
+        return self._run.rerun(take_rows(source, positions), **overrides)
 
     # -- display ----------------------------------------------------------------------------
 
@@ -259,10 +260,31 @@ class BatchResult:
     def _frame(self, outcome: str) -> pd.DataFrame:
         """Source rows with this outcome (in source order), detail columns beside them."""
         positions, extra = self._parts[outcome]
-        frame = self._run.source.iloc[positions].copy()
+        frame = take_rows(self._run.source, positions).copy()
         for name, values in extra.items():
             frame[name] = values
         return frame
+
+
+def take_rows(frame: pd.DataFrame, positions: Any) -> pd.DataFrame:
+    """``frame.iloc[positions]``, also for columns Arrow cannot take rows of (``string_view``
+    has no take kernel in the pyarrow versions we support): those are taken as plain text."""
+    try:
+        rows: pd.DataFrame = frame.iloc[positions]
+        return rows
+    except pa.ArrowNotImplementedError:
+        pass
+    plain = frame.copy(deep=False)
+    for i, dtype in enumerate(frame.dtypes):
+        if isinstance(dtype, pd.ArrowDtype) and _is_view(dtype.pyarrow_dtype):
+            text = pa.array(frame.iloc[:, i].array).cast(pa.large_string())
+            plain.isetitem(i, pd.arrays.ArrowExtensionArray(text))
+    rows = plain.iloc[positions]
+    return rows
+
+
+def _is_view(t: pa.DataType) -> bool:
+    return bool(getattr(pa.types, "is_string_view", lambda _: False)(t))
 
 
 def _sorted(

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import numpy.typing as npt
@@ -45,7 +46,14 @@ from fs_pandas.payloads.types import (
     source_missing,
 )
 
-__all__ = ["Properties", "column_index", "finish", "property_fields", "validate_options"]
+__all__ = [
+    "Properties",
+    "column_index",
+    "finish",
+    "property_fields",
+    "time_zone",
+    "validate_options",
+]
 
 Nulls = Literal["omit", "null"]
 Properties = Iterable[Hashable] | Mapping[Hashable, str] | None
@@ -76,6 +84,19 @@ def validate_options(*, nulls: object, naive_tz: object, schema: object) -> None
                 f"schema maps property names to type names, got {name!r}: {declared!r}",
                 rule="schema",
             )
+
+
+def time_zone(naive_tz: TimeZone) -> TimeZone:
+    """The zone naive times are read in, as planning uses it: a name becomes a
+    ``zoneinfo.ZoneInfo`` once, so every pandas version reads it alike (pandas < 3 reads
+    names through pytz, whose rules stop at 2037 and whose old offsets are rounded to the
+    minute). Names zoneinfo does not know are left to pandas."""
+    if isinstance(naive_tz, str):
+        try:
+            return ZoneInfo(naive_tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            return naive_tz
+    return naive_tz
 
 
 def _check_time_zone(naive_tz: object) -> None:
@@ -384,7 +405,7 @@ def _check_scalar(series: pd.Series, f: Field, naive_tz: TimeZone) -> _Findings:
             column=col,
             rule=Rule.INVALID_DATE,
             message=f"{col}: not a valid time (unparseable, or a local time that does not "
-            f"exist or is ambiguous in naive_tz={naive_tz!r})",
+            f"exist or is ambiguous in naive_tz={str(naive_tz)!r})",
         )
         seconds = pc.cast(arr, pa.timestamp("s", "UTC"), safe=False)
         ticks = pc.fill_null(pc.cast(seconds, pa.int64()), 0).to_numpy(zero_copy_only=False)

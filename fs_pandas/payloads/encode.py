@@ -309,11 +309,14 @@ def _calendar(days: npt.NDArray[np.int64]) -> npt.NDArray[np.bytes_]:
     if not len(days):
         return np.empty(0, dtype="S10")
     first, last = int(days.min()), int(days.max())
+    texts: npt.NDArray[np.bytes_]
     if _COMMON_DAYS[0] <= first and last < _COMMON_DAYS[1]:
-        return _common_days()[days - _COMMON_DAYS[0]]
-    if last - first + 1 > len(days):
-        return _day_texts(days)
-    return _day_texts(np.arange(first, last + 1, dtype=np.int64))[days - first]
+        texts = np.take(_common_days(), days - _COMMON_DAYS[0])
+    elif last - first + 1 > len(days):
+        texts = _day_texts(days)
+    else:
+        texts = np.take(_day_texts(np.arange(first, last + 1, dtype=np.int64)), days - first)
+    return texts
 
 
 # Days since the epoch of 1900-01-01 and 2100-01-01: the table covers what most data holds.

@@ -16,6 +16,7 @@ from fs_pandas.payloads.build import (
     column_index,
     finish,
     property_fields,
+    time_zone,
     validate_options,
 )
 from fs_pandas.payloads.plan import Field, Plan
@@ -98,6 +99,7 @@ def plan_events(
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
     validate_options(nulls=nulls, naive_tz=naive_tz, schema=schema)
+    naive_tz = time_zone(naive_tz)
     if isinstance(use_most_recent, np.bool_):  # a value read from a frame or an array
         use_most_recent = bool(use_most_recent)
     _check_identity_options(uid_col, user_id_col, session_id_col, use_most_recent)

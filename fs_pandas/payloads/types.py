@@ -266,6 +266,8 @@ def canonical(
             return Canonical(pa.nulls(len(arrow), _NULL_TYPES[kind]))
         if kind is not Kind.DATE or not _is_text_type(arrow.type):
             return _from_arrow(arrow, kind, naive_tz=naive_tz, column=column, as_text=as_text)
+        # Arrow text read as dates: as Python strings (string_view has few kernels).
+        s = pd.Series(arrow.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
     else:
         # The plan keeps these arrays until the last chunk is built, and NumPy -> Arrow
         # shares memory: copy first, so later edits of the frame cannot reach the bodies.
@@ -401,7 +403,8 @@ def _ints(s: pd.Series, column: Hashable) -> Canonical:
         # integral values convert; the others become null and the validator rejects them.
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
         with np.errstate(invalid="ignore"):
-            ok = np.isfinite(values) & (np.floor(values) == values) & (np.abs(values) < 2.0**63)
+            whole = np.isfinite(values) & (np.floor(values) == values)
+            ok = whole & (values >= -(2.0**63)) & (values < 2.0**63)
         return Canonical(pa.array(np.where(ok, values, 0).astype(np.int64), mask=~ok))
     if pd.api.types.is_unsigned_integer_dtype(s.dtype):
         return Canonical(pa.array(s, type=pa.uint64(), from_pandas=True))
@@ -450,8 +453,8 @@ def _whole_text(v: object) -> str | None:
         return None
     if isinstance(v, int | np.integer):
         return str(int(v))
-    if isinstance(v, float | np.floating) and np.isfinite(v) and float(v).is_integer():
-        return str(int(v))
+    if isinstance(v, float | np.floating):
+        return None if _whole(v) is None else str(int(v))  # floats: the int64 range, as above
     return None
 
 
@@ -514,19 +517,32 @@ def _object_dates(s: pd.Series, *, naive_tz: TimeZone, column: Hashable) -> Cano
     date_only[naive_text] = [bool(_DATE_ONLY.fullmatch(v)) for v in values[naive_text]]
     date_only[naive_objects] = [_is_date_only(v) for v in values[naive_objects]]
     parts: list[tuple[npt.NDArray[np.bool_], pa.Array]] = []
+    far = np.zeros(len(s), bool)  # dates dropped: too far for the column's nanoseconds
     for rows in (aware_text, aware_objects):
         if rows.any():
-            parts.append((rows, pa.array(_parse(values[rows], utc=True), from_pandas=True)))
+            parsed, far[rows] = _parse(values[rows], utc=True)
+            parts.append((rows, pa.array(parsed, from_pandas=True)))
     naive = naive_text | naive_objects
     if naive.any():
         midnight = np.array([_as_datetime(v) for v in values[naive]], dtype=object)
-        wall = _parse(midnight, utc=False)
+        wall, far[naive] = _parse(midnight, utc=False)
         local = _localized(wall, date_only[naive], naive_tz=naive_tz, column=column)
         parts.append((naive, local.array))
     bad = np.zeros(len(s), bool)
     bad[text] = [not _encodable(v) for v in values[text]]
-    problems = (Problem(bad, "invalid_string", f"{column}: text that is not valid Unicode"),)
-    return Canonical(_assemble(len(s), parts), problems if bad.any() else ())
+    problems: tuple[Problem, ...] = ()
+    if bad.any():
+        message = f"{column}: text that is not valid Unicode"
+        problems += (Problem(bad, "invalid_string", message),)
+    assembled, too_far = _assemble(len(s), parts)
+    far |= too_far
+    if far.any():
+        message = (
+            f"{column}: a date outside 1677-2262 in a column whose other dates carry "
+            "nanoseconds (one column holds one precision): send it in a column of its own"
+        )
+        problems += (Problem(far, "date_out_of_range", message),)
+    return Canonical(assembled, problems)
 
 
 def _aware(v: object) -> bool:
@@ -545,49 +561,101 @@ def _as_datetime(v: object) -> object:
     return v
 
 
-def _parse(values: npt.NDArray[np.object_], *, utc: bool) -> pd.Series:
-    """One group of values (all text, or all datetime objects) -> datetime64; text that does
+def _parse(
+    values: npt.NDArray[np.object_], *, utc: bool
+) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
+    """One group of values (all text, or all datetime objects) -> datetime64, and the values
+    left NaT because their date lies beyond what the group's nanoseconds allow; text that does
     not parse -> NaT."""
+    none = np.zeros(len(values), bool)
     options: dict[str, Any] = {"errors": "coerce", "utc": utc}
     if len(values) and isinstance(values[0], str):
         options["format"] = "ISO8601"
     try:
-        return pd.Series(pd.to_datetime(pd.Series(values, dtype=object), **options))
+        parsed = pd.Series(pd.to_datetime(pd.Series(values, dtype=object), **options))
     except (ValueError, TypeError, OverflowError):
-        # Out of the representable range for the unit pandas chose: value by value.
-        one = [_parse_one(v, utc=utc) for v in values]
-        return pd.Series(one, dtype=_UTC_US if utc else "datetime64[us]")
+        parsed = None
+    if parsed is None or not pd.api.types.is_datetime64_any_dtype(parsed.dtype):
+        parsed = pd.Series(np.full(len(values), _NAT).view("M8[us]"))  # all again, below
+        parsed = parsed.dt.tz_localize("UTC") if utc else parsed
+    lost = parsed.isna().to_numpy(dtype=bool)
+    if not lost.any():
+        return parsed, none
+    # Out of the range of the unit pandas chose (pandas < 3 parses into nanoseconds, so
+    # 1677-2262, and coerces the rest to NaT): those values again, one by one, in microseconds.
+    again = np.array([_micros(v, utc=utc) for v in values[lost]], dtype=np.int64)
+    if (again == _NAT).all():
+        return parsed, none
+    ticks = _ticks(parsed)
+    if parsed.dt.unit == "ns":
+        if (ticks[~lost] % 1_000 != 0).any():
+            # Nanosecond digits and dates beyond 1677-2262 cannot share one array: the far
+            # dates are rejected, the others keep every digit.
+            far = lost.copy()
+            far[lost] = again != _NAT
+            return parsed, far
+        ticks = np.where(lost, _NAT, ticks // 1_000)
+    elif parsed.dt.unit != "us":
+        ticks = _ticks(parsed.astype(_UTC_US if utc else "datetime64[us]"))
+    ticks[lost] = again
+    out = pd.Series(ticks.view("M8[us]"))
+    return (out.dt.tz_localize("UTC") if utc else out), none
 
 
 _UTC_US = pd.DatetimeTZDtype("us", "UTC")
 
 
-def _parse_one(v: Any, *, utc: bool) -> object:
+def _micros(v: Any, *, utc: bool) -> int:
+    """One value as int64 microseconds since the epoch (UTC if ``utc``, else wall clock),
+    ``_NAT`` if it is not a time; text must be ISO 8601 (``datetime.fromisoformat``, like
+    ``format="ISO8601"`` above)."""
     try:
-        ts = pd.Timestamp(v)
+        ts = pd.Timestamp(dt.datetime.fromisoformat(v.strip()) if isinstance(v, str) else v)
     except (ValueError, TypeError, OverflowError):
-        return pd.NaT
+        return _NAT
+    if isinstance(v, str) and (ts.tzinfo is not None) != utc:
+        return _NAT  # an offset the RFC 3339 pattern did not see (e.g. +05:21:10): not a time
     if pd.isna(ts):
-        return pd.NaT
+        return _NAT
     if utc:
-        return ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
-    return ts
+        ts = ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
+        ts = ts.tz_localize(None)
+    return int(ts.as_unit("us").asm8.view("i8"))
 
 
-def _assemble(n: int, arrays: list[tuple[npt.NDArray[np.bool_], pa.Array]]) -> pa.Array:
+def _assemble(
+    n: int, arrays: list[tuple[npt.NDArray[np.bool_], pa.Array]]
+) -> tuple[pa.Array, npt.NDArray[np.bool_]]:
     """UTC timestamps of ``n`` rows from the parts that cover some of them (nulls elsewhere),
-    in the finest unit that every part's values fit in."""
+    in the finest unit that every part's values fit in, and the rows left null because no
+    unit holds both their date and another part's nanoseconds."""
     units = [a.type.unit for _, a in arrays] or ["s"]
     for unit in sorted(set(units), key=lambda u: -_PER_SECOND[u]):
         try:
             cast = [(rows, a.cast(pa.timestamp(unit, "UTC"))) for rows, a in arrays]
-        except pa.ArrowInvalid:  # a value too far from 1970 for this unit
+        except pa.ArrowInvalid:  # a value too far from 1970, or too precise, for this unit
             continue
-        ticks = np.full(n, _NAT, dtype=np.int64)
-        for rows, a in cast:
-            ticks[rows] = pc.fill_null(a.cast(pa.int64()), _NAT).to_numpy(zero_copy_only=False)
-        return pa.array(ticks, type=pa.timestamp(unit, "UTC"), mask=ticks == _NAT)
-    raise AssertionError("a timestamp unit always fits: seconds hold every year")
+        return _merge(n, cast, unit), np.zeros(n, bool)
+    # Nanosecond digits in one part, dates beyond 1677-2262 in another: nanoseconds are kept,
+    # the far dates become null and are reported.
+    far = np.zeros(n, bool)
+    cast = []
+    for rows, a in arrays:
+        ticks = pc.fill_null(a.cast(pa.int64()), _NAT).to_numpy(zero_copy_only=False)
+        scale = _PER_SECOND["ns"] // _PER_SECOND[a.type.unit]
+        beyond = (ticks != _NAT) & (np.abs(ticks) > (2**63 - 1) // scale)
+        missing = beyond | (ticks == _NAT)
+        ticks = np.where(missing, _NAT, np.where(missing, 0, ticks) * scale)
+        far[np.flatnonzero(rows)[beyond]] = True
+        cast.append((rows, pa.array(ticks, type=pa.timestamp("ns", "UTC"), mask=ticks == _NAT)))
+    return _merge(n, cast, "ns"), far
+
+
+def _merge(n: int, parts: list[tuple[npt.NDArray[np.bool_], pa.Array]], unit: str) -> pa.Array:
+    ticks = np.full(n, _NAT, dtype=np.int64)
+    for rows, a in parts:
+        ticks[rows] = pc.fill_null(a.cast(pa.int64()), _NAT).to_numpy(zero_copy_only=False)
+    return pa.array(ticks, type=pa.timestamp(unit, "UTC"), mask=ticks == _NAT)
 
 
 def _localized(

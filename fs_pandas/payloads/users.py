@@ -18,6 +18,7 @@ from fs_pandas.payloads.build import (
     column_index,
     finish,
     property_fields,
+    time_zone,
     validate_options,
 )
 from fs_pandas.payloads.plan import Field, Plan
@@ -81,6 +82,7 @@ def plan_users(
     """
     _check_frame(df)
     validate_options(nulls=nulls, naive_tz=naive_tz, schema=schema)
+    naive_tz = time_zone(naive_tz)
     if not isinstance(duplicates, str) or duplicates not in ("first", "last", "reject", "allow"):
         raise InvalidDataError(
             f"duplicates must be 'first', 'last', 'reject' or 'allow', got {duplicates!r}",
@@ -206,10 +208,10 @@ def _unique_integers(series: pd.Series, eligible: npt.NDArray[np.bool_]) -> bool
 
 
 def _group(
-    positions: np.ndarray,
-    order: np.ndarray,
-    starts: np.ndarray,
-    sizes: np.ndarray,
+    positions: npt.NDArray[np.int64],
+    order: npt.NDArray[np.intp],
+    starts: npt.NDArray[np.intp],
+    sizes: npt.NDArray[np.intp],
     code: int,
     me: int,
 ) -> str:

@@ -55,8 +55,8 @@ def chunks_of(series: pd.Series) -> int:
 def test_concat_of_str_frames_is_sent_and_its_duplicate_uid_found(
     emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
-    first = pd.DataFrame({"uid": ["a", "b"], "city": ["Paris", "Lyon"]}, dtype="str")
-    second = pd.DataFrame({"uid": ["c", "a"], "city": ["Nice", "Brest"]}, dtype="str")
+    first = pd.DataFrame({"uid": ["a", "b"], "city": ["Paris", "Lyon"]}, dtype="string[pyarrow]")
+    second = pd.DataFrame({"uid": ["c", "a"], "city": ["Nice", "Brest"]}, dtype="string[pyarrow]")
     frame = pd.concat([first, second], ignore_index=True)
     assert chunks_of(frame["uid"]) > 1
     result = send(frame, client, tmp_path, uid_col="uid")
@@ -103,7 +103,10 @@ def test_parquet_read_in_several_row_groups_round_trips(
     for backend in ("numpy_nullable", "pyarrow"):
         emu.reset()
         frame = pd.read_parquet(path, dtype_backend=backend)
-        arrow_backed = hasattr(frame["uid"].array, "__arrow_array__")  # pandas 3, or "pyarrow"
+        dtype = frame["uid"].dtype  # Arrow-backed text: pandas 3's str, or dtype_backend
+        arrow_backed = (
+            isinstance(dtype, pd.ArrowDtype) or getattr(dtype, "storage", "") == "pyarrow"
+        )
         assert chunks_of(frame["uid"]) > 1 or not arrow_backed
         result = send(frame, client, tmp_path, uid_col="uid")
         assert result.counts["imported"] == n
@@ -266,6 +269,56 @@ def test_sparse_and_string_view_columns_are_sent(
     assert stored(emu) == {"a": {"s": 1.5, "v": "x"}, "b": {}}
 
 
+def test_zone_names_follow_the_zone_database_in_every_pandas_version() -> None:
+    # pandas < 3 read zone names through pytz: no summer time after 2037, offsets before
+    # 1911 rounded to the minute. Names are read as zoneinfo zones whatever the version.
+    frame = pd.DataFrame(
+        {"uid": ["a", "b"], "t": np.array(["2088-07-01T12:00", "1900-06-01T12:00"], "M8[us]")}
+    )
+    plan = plan_users(frame, uid_col="uid", naive_tz="Europe/Paris")
+    assert [r["properties"]["t"] for r in plan.requests()] == [
+        "2088-07-01T10:00:00Z",
+        "1900-06-01T11:50:39Z",
+    ]
+
+
+@pytest.mark.parametrize("as_text", [True, False])
+def test_dates_beyond_the_nanosecond_range_are_sent(as_text: bool) -> None:
+    # pandas < 3 parses text and objects into nanoseconds (1677-2262) and coerced the rest
+    # to NaT, so those rows were rejected as invalid_date.
+    values = ["1500-01-01T00:00:00", "9999-12-31T23:59:59Z", "2024-05-01"]
+    objects = [dt.datetime(1500, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59), dt.date(2024, 5, 1)]
+    column = pd.Series(values if as_text else objects, dtype=object)
+    frame = pd.DataFrame({"uid": ["a", "b", "c"], "d": column})
+    plan = plan_users(frame, uid_col="uid", schema={"d": "date"})
+    assert plan.rejected.empty
+    assert [r["properties"]["d"] for r in plan.requests()] == [
+        "1500-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "2024-05-01T00:00:00Z",
+    ]
+
+
+def test_a_far_date_next_to_nanosecond_digits_is_rejected_not_truncated() -> None:
+    # One column, one precision: nanoseconds cannot hold the year 1500, microseconds cannot
+    # hold the digit. Neither value is altered: the far date's row is rejected, saying why.
+    texts = ["1500-06-01 12:00:00", "2024-05-01T10:00:00.000000001Z", "1500-06-01T12:00:00Z"]
+    frame = pd.DataFrame({"uid": ["a", "b", "c"], "d": texts})
+    plan = plan_users(frame, uid_col="uid", schema={"d": "date"}, naive_tz="Europe/Paris")
+    assert plan.rejected[["position", "rule"]].values.tolist() == [
+        [0, "date_out_of_range"],
+        [2, "date_out_of_range"],
+    ]
+    assert "nanoseconds" in plan.rejected["message"][0]
+    assert plan.requests() == [
+        {
+            "uid": "b",
+            "properties": {"d": "2024-05-01T10:00:00.000000001Z"},
+            "schema": {"properties": {"d": "date"}},
+        }
+    ]
+
+
 def test_time_zone_objects_and_none_as_naive_tz(
     emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
@@ -285,9 +338,9 @@ def test_naive_times_near_year_9999_west_of_utc_are_rejected_or_sent() -> None:
     frame = pd.DataFrame(
         {
             "uid": ["late", "fits", "usual"],
-            "t": pd.Series(
-                pd.to_datetime(["9999-12-31 20:00", "9999-12-31 10:00", "2000-01-01 00:00"])
-            ).astype("datetime64[us]"),
+            "t": np.array(
+                ["9999-12-31T20:00", "9999-12-31T10:00", "2000-01-01T00:00"], dtype="datetime64[us]"
+            ),
         }
     )
     plan = plan_users(frame, uid_col="uid", naive_tz="America/New_York")
