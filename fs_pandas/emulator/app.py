@@ -19,7 +19,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fs_pandas.emulator.state import MSG_404, MSG_429, MSG_500, ApiError, OrgState, Reply, canonical
+from fs_pandas.emulator.state import (
+    MSG_404,
+    MSG_429,
+    MSG_500,
+    ApiError,
+    OrgState,
+    Reply,
+    canonical,
+    parse_bool,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +54,31 @@ async def read_json(request: Request, state: OrgState) -> Any:
 
 
 def _flag(request: Request, name: str) -> bool:
-    return request.query_params.get(name, "false").lower() == "true"
+    """A boolean query parameter: true/false/1/0 in any case; anything else is a 400."""
+    return parse_bool(name, request.query_params.get(name))
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The ``Idempotency-Key`` header; an empty one is no key (treated as absent)."""
+    return request.headers.get("idempotency-key") or None
+
+
+async def hold_create(state: OrgState) -> None:
+    """Keep a create request in flight for ``create_delay_seconds``, then while
+    ``create_hold`` is set and not released (releasing it, or changing or resetting the
+    setting, lets it go). Other requests are served meanwhile."""
+    config = state.config
+    if not config.create_delay_seconds and config.create_hold is None:
+        return
+    state.held += 1  # only the event loop's thread writes it
+    try:
+        if config.create_delay_seconds:
+            await asyncio.sleep(config.create_delay_seconds)
+        gate = config.create_hold
+        while gate is not None and not gate.is_set() and state.config.create_hold is gate:
+            await asyncio.sleep(0.002)
+    finally:
+        state.held -= 1
 
 
 def endpoint(state: OrgState, *, admin_only: bool) -> Callable[[Handler], Callable[..., Any]]:
@@ -72,12 +105,23 @@ def _v2_routes(state: OrgState) -> list[Route]:
 
     async def create_with_key(request: Request, action: Callable[[Any], Reply]) -> Reply:
         body = await read_json(request, state)
-        key = request.headers.get("idempotency-key")
+        key = idempotency_key(request)
         if key is None:
+            await hold_create(state)
             return action(body)
         # §6: the same key with another body (or on another route) is a mismatch.
         fingerprint = request.url.path.encode() + b"\0" + canonical(body)
-        return state.idempotent(key, fingerprint, lambda: _guard(lambda: action(body)))
+        stored = state.idempotency_begin(key, fingerprint)  # 409 while in flight, 422
+        if stored is not None:
+            return stored
+        reply = None
+        try:
+            await hold_create(state)
+            reply = _guard(lambda: action(body))
+        finally:
+            # No answer (the client went away while held): nothing is saved.
+            state.idempotency_end(key, fingerprint, reply)
+        return reply
 
     @std
     async def create_user(request: Request) -> Reply:
@@ -149,7 +193,7 @@ def _batch_routes(
 
     @std
     async def create_job(request: Request) -> Reply:
-        key = request.headers.get("idempotency-key")
+        key = idempotency_key(request)
         return await create_with_key(request, lambda body: state.create_job(kind, body, key))
 
     @std

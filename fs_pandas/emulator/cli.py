@@ -6,10 +6,29 @@ import argparse
 import signal
 import threading
 from types import FrameType
+from typing import Any, get_args
 
 from fs_pandas.emulator.faults import Faults
 from fs_pandas.emulator.server import Emulator
-from fs_pandas.emulator.state import EmulatorConfig
+from fs_pandas.emulator.state import (
+    EmulatorConfig,
+    ErrorEcho,
+    FinishedWhileProcessing,
+    ImportNulls,
+    LastPageToken,
+    OversizeValue,
+    RowErrorStatus,
+)
+
+# Flag -> the Literal of its choices (the first is the default, the seed's reading).
+READINGS: dict[str, Any] = {
+    "error-echo": ErrorEcho,
+    "row-error-status": RowErrorStatus,
+    "finished-while-processing": FinishedWhileProcessing,
+    "last-page-token": LastPageToken,
+    "import-nulls": ImportNulls,
+    "oversize-value": OversizeValue,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slow-seconds", type=float, default=0.5)
     p.add_argument("--row-error-rate", type=float, default=0.0)
     p.add_argument("--row-error-code", default="unknown_error")
+    p.add_argument(
+        "--create-delay-seconds",
+        type=float,
+        default=0.0,
+        help="seconds each create request stays in flight before it executes",
+    )
+    readings = p.add_argument_group("readings", "other readings of ambiguous parts of the API")
+    for flag, kind in READINGS.items():
+        choices = get_args(kind)
+        readings.add_argument(f"--{flag}", choices=choices, default=choices[0])
+    readings.add_argument(
+        "--shuffle-results", action="store_true", help="serve imports/errors in random order"
+    )
     return p
 
 
@@ -79,6 +111,9 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         seed=args.seed,
         fail_uids=frozenset(args.fail_uid),
         faults=faults,
+        create_delay_seconds=args.create_delay_seconds,
+        shuffle_results=args.shuffle_results,
+        **{flag.replace("-", "_"): getattr(args, flag.replace("-", "_")) for flag in READINGS},
         **keys,
     )
 

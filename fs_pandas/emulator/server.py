@@ -165,6 +165,14 @@ class Emulator:
         """Every stored event, in the order stored."""
         return self.state.list_events_raw()
 
+    def in_flight(self) -> list[str]:
+        """The ``Idempotency-Key`` values of create requests executing right now."""
+        return sorted(self.state.in_flight)
+
+    def held(self) -> int:
+        """How many create requests wait on ``create_delay_seconds`` / ``create_hold``."""
+        return self.state.held
+
     def reset(self) -> None:
         """Clear users, events, jobs, idempotency keys and restore the start-up settings."""
         self.state.reset()

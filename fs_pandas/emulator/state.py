@@ -16,13 +16,14 @@ import binascii
 import dataclasses
 import gc
 import hashlib
+import random
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 import orjson
 
@@ -39,8 +40,8 @@ _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 MAX_PATH_CHARS = 512
 MAX_VALUE_BYTES = 8192
 MAX_PROPERTIES = 500
-# A str of this many chars cannot serialise beyond 8192 bytes (worst case: \u00XX = 6 bytes).
-_SAFE_STR_CHARS = (MAX_VALUE_BYTES - 2) // 6
+# A str of this many chars cannot exceed 8192 bytes of UTF-8 (at most 4 bytes a character).
+_SAFE_STR_CHARS = MAX_VALUE_BYTES // 4
 # §3.1 field lengths.
 MAX_UID = 256
 MAX_DISPLAY_NAME = 256
@@ -62,6 +63,20 @@ MSG_403 = "insufficient permissions"
 MSG_404 = "Requested resource does not exist"
 MSG_429 = "Too many requests. Client has exceeded the rate limit for this endpoint."
 MSG_500 = "Server error was encountered"
+# The seed's errors example (asynchronous workflows page), word for word.
+MSG_EMPTY_UID = "The provided uid parameter can not be empty"
+MSG_CONFLICT = (
+    "A request with this Idempotency-Key is still being processed; nothing was saved. "
+    "Retry once it has finished."
+)
+
+# Readings of ambiguous parts of the API (docs/emulator.md, "Readings"); the first is the default.
+ErrorEcho = Literal["raw", "rerendered"]
+RowErrorStatus = Literal["FAILED", "COMPLETED"]
+FinishedWhileProcessing = Literal["null", "omit"]
+LastPageToken = Literal["null", "empty", "omit"]
+ImportNulls = Literal["omit", "null"]
+OversizeValue = Literal["drop_property", "fail_row"]
 
 
 class ApiError(Exception):
@@ -136,6 +151,35 @@ class EmulatorConfig:
         The Admin and the Standard API keys.
     clock : callable
         Returns the current time in epoch seconds; inject a fake one to test expiry.
+    create_delay_seconds : float
+        Each of the four create POSTs waits this long, in flight, before it executes (an
+        ``asyncio.sleep``: other requests go on). A second request with the same
+        ``Idempotency-Key`` arriving meanwhile answers 409 ``idempotency_conflict``.
+    create_hold : threading.Event or None
+        When set, each create POST waits, in flight, until this event is set (or the setting
+        changes): the deterministic way to hold a request in flight in tests.
+    error_echo : {"raw", "rerendered"}
+        ``raw`` (default): error rows echo the request row as sent (the seed's errors
+        example). ``rerendered``: as a protobuf server would re-render it (the spec's
+        ``FailedUserImport`` example): unknown fields dropped, integral numbers without
+        ``.0``, users with ``schema``/``type_conflicts`` ``null`` when absent.
+    shuffle_results : bool
+        Serve imports and errors in a seeded random order (stable per job) instead of request
+        order.
+    row_error_status : {"FAILED", "COMPLETED"}
+        Status of a finished job with row errors: ``FAILED`` (the spec's ``JobStatus``) or
+        ``COMPLETED`` with ``"errors": N`` (the seed's status example).
+    finished_while_processing : {"null", "omit"}
+        ``finished`` in a status answer while PROCESSING: ``null`` (the seed) or absent.
+    last_page_token : {"null", "empty", "omit"}
+        ``next_page_token`` on the last page: ``null`` (the seed), ``""`` (the SDK's mocks)
+        or absent.
+    import_nulls : {"omit", "null"}
+        User imports without schema/type conflicts: keys absent (the seed's imports example)
+        or ``"schema": null, "type_conflicts": null`` (the spec's example).
+    oversize_value : {"drop_property", "fail_row"}
+        A property value over 8192 bytes: the property is rejected and the row imported
+        without it (create-batch page), or the whole row fails.
     """
 
     processing_seconds: float = 0.0
@@ -153,10 +197,31 @@ class EmulatorConfig:
     api_key: str = "na1.emulator-admin-key"
     standard_key: str = "na1.emulator-standard-key"
     clock: Callable[[], float] = time.time
+    create_delay_seconds: float = 0.0
+    create_hold: threading.Event | None = None
+    error_echo: ErrorEcho = "raw"
+    shuffle_results: bool = False
+    row_error_status: RowErrorStatus = "FAILED"
+    finished_while_processing: FinishedWhileProcessing = "null"
+    last_page_token: LastPageToken = "null"
+    import_nulls: ImportNulls = "omit"
+    oversize_value: OversizeValue = "drop_property"
 
     def __post_init__(self) -> None:
         # Accept any iterable of uids; normalise once.
         object.__setattr__(self, "fail_uids", frozenset(self.fail_uids))
+        for name, kind in (
+            ("error_echo", ErrorEcho),
+            ("row_error_status", RowErrorStatus),
+            ("finished_while_processing", FinishedWhileProcessing),
+            ("last_page_token", LastPageToken),
+            ("import_nulls", ImportNulls),
+            ("oversize_value", OversizeValue),
+        ):
+            if getattr(self, name) not in get_args(kind):
+                raise ValueError(f"{name} must be one of {', '.join(get_args(kind))}")
+        if self.create_delay_seconds < 0:
+            raise ValueError("create_delay_seconds must be >= 0")
         if self.page_size < 1:
             raise ValueError("page_size must be >= 1")
         if self.processing_polls is not None and self.processing_polls < 0:
@@ -186,38 +251,75 @@ def rfc3339(t: float) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+# RFC 3339 section 5.6 date-time: full date, "T", full time with a zone ("Z" or +hh:mm).
+_RFC3339_RE = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-]\d\d:\d\d)\Z")
+
+
 def _parse_timestamp(value: str) -> bool:
-    """Whether ``value`` is an ISO 8601 date-time with a time zone (§3.2)."""
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+    """Whether ``value`` is an RFC 3339 date-time (contract §11.8): ``2022-03-15T14:23:23Z``,
+    fractions and ``+02:00`` offsets allowed; compact, week-date and colon-less offset forms of
+    ISO 8601 are not."""
+    if not _RFC3339_RE.match(value):
         return False
-    return dt.tzinfo is not None
+    try:
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:  # e.g. month 13, or hour 24
+        return False
+    return True
 
 
-def encode_token(offset: int) -> str:
-    """Opaque page token for a result offset (§5.2)."""
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+def parse_bool(name: str, value: str | None) -> bool:
+    """A boolean query parameter: true/false/1/0 in any case; absent is false; else 400."""
+    if value is None:
+        return False
+    lowered = value.lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise ApiError(400, "invalid_argument", f"{name} must be a boolean (true or false)")
 
 
-def decode_token(token: str | None) -> int:
-    """Offset of a page token; 400 ``invalid_argument`` when it is not one of ours."""
-    if not token:
+def encode_token(scope: str, offset: int) -> str:
+    """Opaque page token (§11.9): the next offset, bound to the listing that issued it."""
+    return base64.urlsafe_b64encode(f"{scope}:{offset}".encode()).decode().rstrip("=")
+
+
+def decode_token(token: str | None, scope: str) -> int:
+    """Offset of a page token; 400 ``invalid_argument`` when it is not one of ours or was
+    issued for another job, result kind, endpoint or filter."""
+    if token is None or token == "":
         return 0
     try:
-        raw = base64.urlsafe_b64decode(token.encode()).decode()
-        if raw.startswith("o:") and raw[2:].isdigit():
-            return int(raw[2:])
+        raw = base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode()).decode()
+        issued_for, _, offset = raw.rpartition(":")
+        valid = bool(issued_for) and offset.isdigit()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise ApiError(400, "invalid_argument", f"invalid page_token {token!r}")
+        valid = False
+    if not valid:
+        raise ApiError(400, "invalid_argument", f"invalid page_token {token!r}")
+    if issued_for != scope:
+        raise ApiError(
+            400,
+            "invalid_argument",
+            "page_token was issued for another job, result kind or filter; "
+            "send it back only with the request that returned it",
+        )
+    return int(offset)
 
 
 def page_of(
-    rows: list[Any], token: str | None, page_size: int, render: Callable[[Any], JsonDict]
+    rows: list[Any],
+    token: str | None,
+    page_size: int,
+    render: Callable[[Any], JsonDict],
+    *,
+    scope: str,
+    last_token: LastPageToken,
 ) -> JsonDict:
-    """One page: ``results``, ``total_records`` as a string, ``next_page_token`` unless last."""
-    start = decode_token(token)
+    """One page: ``results``, ``total_records`` as a string, ``next_page_token`` (on the last
+    page ``null``, ``""`` or absent, per ``last_token``)."""
+    start = decode_token(token, scope)
     if start > len(rows):
         raise ApiError(400, "invalid_argument", "page_token is past the end of the results")
     end = start + page_size
@@ -225,9 +327,12 @@ def page_of(
         "results": [render(r) for r in rows[start:end]],
         "total_records": str(len(rows)),
     }
-    # §9.2: the last page omits next_page_token.
     if end < len(rows):
-        body["next_page_token"] = encode_token(end)
+        body["next_page_token"] = encode_token(scope, end)
+    elif last_token == "null":  # the seed's errors example ends with "next_page_token": null
+        body["next_page_token"] = None
+    elif last_token == "empty":  # the SDK's mocks
+        body["next_page_token"] = ""
     return body
 
 
@@ -259,15 +364,33 @@ def _check_name(path: str, name: str) -> None:
         )
 
 
-def _check_size(path: str, value: Any) -> None:
-    """§3.3: each value serialises within 8192 bytes (a larger one is rejected)."""
-    if len(orjson.dumps(value)) > MAX_VALUE_BYTES:
-        raise RowError("invalid_argument", f"property {path}: value exceeds {MAX_VALUE_BYTES} B")
+def value_bytes(value: Any) -> int:
+    """Size of a property value (§3.3, §11.5): a string's UTF-8 bytes (not its escaped JSON),
+    a number's or boolean's JSON text, an array the sum of its items."""
+    kind = type(value)
+    if kind is str:
+        return len(value.encode("utf-8", "surrogatepass"))
+    if kind is list:
+        return sum(value_bytes(item) for item in value)
+    return len(orjson.dumps(value))
 
 
-def _check_properties(props: JsonDict, prefix: str, good_paths: set[str]) -> None:
+def _check_size(path: str, value: Any, dropped: list[str] | None) -> None:
+    """§3.3: a value over 8192 bytes: "the property will be rejected". With ``dropped`` the
+    path is collected (the row is imported without it); without, the row fails."""
+    if value_bytes(value) > MAX_VALUE_BYTES:
+        if dropped is None:
+            raise RowError(
+                "invalid_argument", f"property {path}: value exceeds {MAX_VALUE_BYTES} bytes"
+            )
+        dropped.append(path)
+
+
+def _check_properties(
+    props: JsonDict, prefix: str, good_paths: set[str], dropped: list[str] | None
+) -> None:
     """§3.3 names and values, recursively. Hot path: 50,000 rows must validate in well
-    under a second, so known-good paths are cached and common scalars skip serialising."""
+    under a second, so known-good paths are cached and common scalars skip measuring."""
     for name, value in props.items():
         path = prefix + name if prefix else name
         if path not in good_paths:
@@ -275,23 +398,23 @@ def _check_properties(props: JsonDict, prefix: str, good_paths: set[str]) -> Non
             good_paths.add(path)
         kind = type(value)
         if kind is str:
-            # A str this short cannot exceed 8192 bytes even if every char is escaped.
+            # A str this short cannot exceed 8192 bytes of UTF-8.
             if len(value) > _SAFE_STR_CHARS:
-                _check_size(path, value)
+                _check_size(path, value, dropped)
         elif kind is dict:
-            _check_properties(value, path + ".", good_paths)
+            _check_properties(value, path + ".", good_paths, dropped)
         elif kind is list:
             # §3.3: arrays of objects are not supported.
             if any(type(item) is dict for item in value):
                 raise RowError(
                     "invalid_argument", f"property {path}: arrays of objects are not supported"
                 )
-            _check_size(path, value)
+            _check_size(path, value, dropped)
         elif kind not in _SCALAR_TYPES:
-            _check_size(path, value)
+            _check_size(path, value, dropped)
 
 
-def check_properties(row: JsonDict, good_paths: set[str]) -> None:
+def check_properties(row: JsonDict, good_paths: set[str], dropped: list[str] | None = None) -> None:
     """Validate ``row["properties"]``: ≤ 500 properties (top-level keys), names, values."""
     props = row.get("properties")
     if props is None:
@@ -300,7 +423,20 @@ def check_properties(row: JsonDict, good_paths: set[str]) -> None:
         raise RowError("invalid_argument", "properties must be an object")
     if len(props) > MAX_PROPERTIES:
         raise RowError("invalid_argument", f"more than {MAX_PROPERTIES} properties")
-    _check_properties(props, "", good_paths)
+    _check_properties(props, "", good_paths, dropped)
+
+
+def without_paths(row: JsonDict, paths: list[str]) -> JsonDict:
+    """A copy of ``row`` whose ``properties`` lack the dotted ``paths`` (rejected values)."""
+    props = dict(row["properties"])
+    for path in paths:
+        *parents, leaf = path.split(".")
+        node = props
+        for name in parents:
+            node[name] = dict(node[name])
+            node = node[name]
+        node.pop(leaf, None)
+    return {**row, "properties": props}
 
 
 def flatten_schema(schema: Any, prefix: str = "") -> dict[str, str]:
@@ -336,10 +472,15 @@ _USER_STR_LIMITS = (
 )
 
 
-def check_user_row(row: Any, *, batch: bool, good_names: set[str]) -> None:
+def check_user_row(
+    row: Any, *, batch: bool, good_names: set[str], dropped: list[str] | None = None
+) -> None:
     """§3.1 user fields: known fields only, string lengths, properties, schema."""
     if type(row) is not dict:
         raise RowError("invalid_argument", "each request must be an object")
+    if row.get("uid") == "":
+        # The seed's errors example: an empty uid fails; an omitted one is anonymous (§11.1).
+        raise RowError("invalid_parameter", MSG_EMPTY_UID)
     allowed = _BATCH_USER_FIELDS if batch else _USER_FIELDS
     if not allowed.issuperset(row):
         extra = sorted(set(row) - allowed)
@@ -349,7 +490,7 @@ def check_user_row(row: Any, *, batch: bool, good_names: set[str]) -> None:
         if value is not None and (type(value) is not str or (limit and len(value) > limit)):
             _check_str(row, key, limit, "")
     if "properties" in row:
-        check_properties(row, good_names)
+        check_properties(row, good_names, dropped)
     if "schema" in row:
         check_schema(row)
 
@@ -366,15 +507,14 @@ def _check_identification(row: JsonDict) -> None:
             raise RowError("invalid_argument", "user needs exactly one of user.id or user.uid")
     if session is None:
         return
-    if not isinstance(session, dict) or not set(session) <= {"id", "use_most_recent", "uid"}:
-        raise RowError("invalid_argument", "session must be {id} or {use_most_recent} or {uid}")
+    if isinstance(session, dict) and "uid" in session:
+        # The events introduction calls session.uid "not supported"; the spec's
+        # SessionIdRequest has only id and use_most_recent (§11.7).
+        raise RowError("invalid_argument", "session.uid is not supported")
+    if not isinstance(session, dict) or not set(session) <= {"id", "use_most_recent"}:
+        raise RowError("invalid_argument", "session must be {id} or {use_most_recent}")
     _check_str(session, "id", None, "session.")
-    _check_str(session, "uid", MAX_UID, "session.")
-    forms = [
-        bool(session.get("id")),
-        session.get("use_most_recent") is True,
-        bool(session.get("uid")),
-    ]
+    forms = [bool(session.get("id")), session.get("use_most_recent") is True]
     if sum(forms) != 1:
         raise RowError("invalid_argument", "exactly one form of session identification is allowed")
     if session.get("use_most_recent") is True:
@@ -384,7 +524,9 @@ def _check_identification(row: JsonDict) -> None:
         raise RowError("invalid_argument", "more than one form of identification was provided")
 
 
-def check_event_row(row: Any, *, shared_context: bool, good_names: set[str]) -> None:
+def check_event_row(
+    row: Any, *, shared_context: bool, good_names: set[str], dropped: list[str] | None = None
+) -> None:
     """§3.2 event rules: non-empty name, timestamp, identification, context, properties."""
     if not isinstance(row, dict):
         raise RowError("invalid_argument", "each request must be an object")
@@ -396,7 +538,7 @@ def check_event_row(row: Any, *, shared_context: bool, good_names: set[str]) -> 
         raise RowError("invalid_argument", "events must have a non-empty name")
     ts = row.get("timestamp")
     if ts is not None and (not isinstance(ts, str) or not _parse_timestamp(ts)):
-        raise RowError("invalid_argument", "timestamp must be an ISO 8601 date-time with a zone")
+        raise RowError("invalid_argument", "timestamp must be an RFC 3339 date-time with a zone")
     _check_identification(row)
     context = row.get("context")
     if context is not None:
@@ -404,7 +546,7 @@ def check_event_row(row: Any, *, shared_context: bool, good_names: set[str]) -> 
         if shared_context:
             raise RowError("invalid_argument", "context conflicts with shared.context")
         check_context(context)
-    check_properties(row, good_names)
+    check_properties(row, good_names, dropped)
     check_schema(row)
 
 
@@ -558,18 +700,24 @@ class Snapshot(NamedTuple):
     declared: dict[str, str]
     conflicts: dict[str, str]
 
-    def render(self, *, include_schema: bool) -> JsonDict:
-        """BatchUserImportResponse (§5.3): ``schema`` is filled only with include_schema."""
+    def render(self, *, include_schema: bool, nulls: bool = True) -> JsonDict:
+        """BatchUserImportResponse (§5.3): ``schema`` is filled only with include_schema;
+        without it (and without type conflicts) the key is ``null``, or absent when
+        ``nulls`` is false (the seed's imports example: ``{"id", "uid", "properties"}``)."""
         body: JsonDict = {"id": self.id}
         for key in ("uid", "display_name", "email"):
             value = getattr(self, key)
             if value is not None:
                 body[key] = value
         body["properties"] = self.properties
-        body["schema"] = (
-            {"properties": infer_schema(self.properties, self.declared)} if include_schema else None
-        )
-        body["type_conflicts"] = {"properties": self.conflicts} if self.conflicts else None
+        if include_schema:
+            body["schema"] = {"properties": infer_schema(self.properties, self.declared)}
+        elif nulls:
+            body["schema"] = None
+        if self.conflicts:
+            body["type_conflicts"] = {"properties": self.conflicts}
+        elif nulls:
+            body["type_conflicts"] = None
         return body
 
 
@@ -591,17 +739,41 @@ class Job:
     finished: float | None = None
     imports: list[Any] = field(default_factory=list)
     errors: list[JsonDict] = field(default_factory=list)
+    cleaned: dict[int, JsonDict] = field(default_factory=dict)  # rows with rejected properties
+    shuffled: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def terminal(self) -> bool:
         return self.status != PROCESSING
 
-    def metadata(self) -> JsonDict:
-        """JobMetadata: ``finished`` only once terminal (§5.1)."""
-        meta: JsonDict = {"id": self.id, "status": self.status, "created": rfc3339(self.created)}
+    def public_status(self, config: EmulatorConfig) -> str:
+        """The status the API answers: a FAILED job reads COMPLETED under that reading."""
+        if self.status == FAILED and config.row_error_status == "COMPLETED":
+            return COMPLETED
+        return self.status
+
+    def metadata(self, config: EmulatorConfig) -> JsonDict:
+        """JobMetadata (§5.1, §11.2): ``finished`` once terminal; while PROCESSING ``null``
+        (the seed: "otherwise it is null") or absent, per ``finished_while_processing``."""
+        meta: JsonDict = {
+            "id": self.id,
+            "status": self.public_status(config),
+            "created": rfc3339(self.created),
+        }
         if self.finished is not None:
             meta["finished"] = rfc3339(self.finished)
+        elif config.finished_while_processing == "null":
+            meta["finished"] = None
         return meta
+
+    def ordered(self, which: str, seed: int) -> list[Any]:
+        """Imports or errors in a seeded random order, the same on every page (cached)."""
+        cached = self.shuffled.get(which)
+        if cached is None:
+            rows = list(self.imports if which == "imports" else self.errors)
+            random.Random(f"{seed}:{self.id}:{which}").shuffle(rows)
+            cached = self.shuffled[which] = rows
+        return cached
 
 
 @dataclass(frozen=True)
@@ -648,6 +820,7 @@ class OrgState:
         self._initial = config
         self._lock = threading.RLock()
         self.bulk = GcPause()
+        self._epoch = 0
         self._reset_locked(config)
 
     # -- settings and lifecycle ----------------------------------------------------------------
@@ -661,11 +834,15 @@ class OrgState:
         self.jobs: dict[str, Job] = {}
         self.active: dict[str, Job] = {}  # PROCESSING jobs, creation order
         self.idempotency: dict[str, _Stored] = {}
+        self.in_flight: dict[str, int] = {}  # Idempotency-Key -> requests executing with it
+        self.held = 0  # create requests waiting on create_delay_seconds / create_hold
         self._counter = 0
 
     def reset(self) -> None:
-        """Clear users, events, jobs and idempotency keys; restore the start-up settings."""
+        """Clear users, events, jobs and idempotency keys; restore the start-up settings.
+        Page tokens issued before are no longer valid."""
         with self._lock:
+            self._epoch += 1
             self._reset_locked(self._initial)
 
     def configure(self, **settings: Any) -> EmulatorConfig:
@@ -683,6 +860,11 @@ class OrgState:
         self._counter += 1
         seed = f"{self.config.seed}:{salt}:{self._counter}".encode()
         return hashlib.sha256(seed).hexdigest()[:16]
+
+    def token_scope(self, *parts: str) -> str:
+        """What a page token is bound to (§11.9): a digest of the listing that issued it."""
+        text = "|".join((str(self.config.seed), str(self._epoch), *parts))
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     def _new_user(self) -> User:
         self._counter += 1
@@ -705,28 +887,42 @@ class OrgState:
 
     # -- idempotency (§6) ----------------------------------------------------------------------
 
-    def idempotent(self, key: str | None, fingerprint: bytes, action: Callable[[], Reply]) -> Reply:
-        """Run ``action`` once per ``key``: replay the stored answer for the same body for
-        ``idempotency_ttl_seconds``; 422 for a different body; 429/5xx answers are not stored
-        (§6, newer semantics)."""
-        if key is None:
-            return action()
+    def idempotency_begin(self, key: str, fingerprint: bytes) -> Reply | None:
+        """Look ``key`` up before executing (§6): the stored answer to replay, or ``None``
+        after marking the key in flight (the caller then executes and calls
+        :meth:`idempotency_end`).
+
+        Raises 409 ``idempotency_conflict`` while another request with the key is executing
+        ("conflicted with another that was executing concurrently": nothing saved), and 422
+        ``idempotency_key_mismatch`` for a stored key with a different request.
+        """
         with self._lock:
-            now = self.now()
+            if self.in_flight.get(key):
+                raise ApiError(
+                    409,
+                    "idempotency_conflict",
+                    MSG_CONFLICT,
+                    headers={"Retry-After": str(self.config.retry_after)},
+                )
             stored = self.idempotency.get(key)
-            if stored is not None and now - stored.at < self.config.idempotency_ttl_seconds:
+            if stored is not None and self.now() - stored.at < self.config.idempotency_ttl_seconds:
                 if stored.fingerprint != fingerprint:
                     raise ApiError(
                         422,
                         "idempotency_key_mismatch",
                         "Idempotency-Key was already used with a different request",
                     )
-                headers = {**stored.reply.headers, "Idempotent-Replayed": "true"}
-                return Reply(stored.reply.status, stored.reply.body, headers)
-            reply = action()
-            if reply.status != 429 and reply.status < 500:
-                self.idempotency[key] = _Stored(now, fingerprint, reply)
-            return reply
+                return stored.reply
+            self.in_flight[key] = 1
+            return None
+
+    def idempotency_end(self, key: str, fingerprint: bytes, reply: Reply | None) -> None:
+        """The request with ``key`` finished: store its answer unless it is retryable (429,
+        5xx: the newer staging semantics) or there is none; the key is no longer in flight."""
+        with self._lock:
+            self.in_flight.pop(key, None)
+            if reply is not None and reply.status != 429 and reply.status < 500:
+                self.idempotency[key] = _Stored(self.now(), fingerprint, reply)
 
     # -- users (U1-U5) -------------------------------------------------------------------------
 
@@ -774,7 +970,9 @@ class OrgState:
         """U1: 200 ``{"id"}``; invalid rows answer 400."""
         with self._lock:
             try:
-                check_user_row(body, batch=False, good_names=set())
+                body = self._checked(
+                    body, lambda d: check_user_row(body, batch=False, good_names=set(), dropped=d)
+                )
                 self._fail_check(body.get("uid"))
                 return Reply(200, {"id": self._upsert(body).id})
             except RowError as err:
@@ -785,12 +983,24 @@ class OrgState:
         with self._lock:
             user = self._user_or_404(user_id)
             try:
-                check_user_row(body, batch=False, good_names=set())
+                body = self._checked(
+                    body, lambda d: check_user_row(body, batch=False, good_names=set(), dropped=d)
+                )
                 self._set_uid(user, body.get("uid") or None)
             except RowError as err:
                 raise ApiError(400, err.code, err.message) from None
             user.apply(body)
             return Reply(200, {"id": user.id})
+
+    def _dropping(self) -> list[str] | None:
+        """Where check_* collect oversize paths (``drop_property``), or None (``fail_row``)."""
+        return [] if self.config.oversize_value == "drop_property" else None
+
+    def _checked(self, row: Any, check: Callable[[list[str] | None], None]) -> Any:
+        """Run ``check`` on a single-create body; the body without rejected properties."""
+        dropped = self._dropping()
+        check(dropped)
+        return without_paths(row, dropped) if dropped else row
 
     def _user_or_404(self, user_id: str) -> User:
         user = self.users.get(user_id)
@@ -811,11 +1021,15 @@ class OrgState:
         with self._lock:
             matches = [u for u in self.users.values() if self._matches(u, filters)]
             app_url = self._app_url()
+            # Tokens are bound to the filters (D-ulist: pass the same filters again).
+            scope = self.token_scope("list-users", *(f"{k}={filters[k]}" for k in sorted(filters)))
             body = page_of(
                 matches,
                 token,
                 self.config.page_size,
                 lambda u: u.render(include_schema=include_schema, app_url=app_url),
+                scope=scope,
+                last_token=self.config.last_page_token,
             )
             body["app_url"] = f"{app_url}/0"
             return Reply(200, body)
@@ -826,12 +1040,7 @@ class OrgState:
             if key in filters and getattr(user, key) != filters[key]:
                 return False
         wanted = filters.get("is_identified")
-        if wanted is not None:
-            if wanted not in ("true", "false"):
-                raise ApiError(400, "invalid_argument", "is_identified must be true or false")
-            if (user.uid is not None) != (wanted == "true"):
-                return False
-        return True
+        return wanted is None or (user.uid is not None) == parse_bool("is_identified", wanted)
 
     def _app_url(self) -> str:
         return "https://app.fullstory.com/ui/emulator/segments/everyone/people:search:emu"
@@ -858,7 +1067,12 @@ class OrgState:
         """E1: 200 ``{}``; invalid events answer 400."""
         with self._lock:
             try:
-                check_event_row(body, shared_context=False, good_names=set())
+                body = self._checked(
+                    body,
+                    lambda d: check_event_row(
+                        body, shared_context=False, good_names=set(), dropped=d
+                    ),
+                )
                 self._fail_check((body.get("user") or {}).get("uid"))
                 self.events.append(self._store_event(body, None))
             except RowError as err:
@@ -871,6 +1085,10 @@ class OrgState:
         session = row.get("session") or {}
         event: JsonDict = {}
         if session.get("id") and not user_ref:
+            # The spec's imports example echoes both: "user": {"id": "123456789", ...},
+            # "session": {"id": "123456789:1298251231"}, the user id being the session id's
+            # device part (<DeviceID>:<SessionID>, D-sessid).
+            event["user"] = self._session_user(session["id"])
             event["session"] = {"id": session["id"]}
         else:
             event["user"] = self._event_user(user_ref)
@@ -884,6 +1102,13 @@ class OrgState:
         if row.get("schema"):
             event["_declared"] = flatten_schema(row["schema"].get("properties") or {})
         return event
+
+    def _session_user(self, session_id: str) -> JsonDict:
+        """The echoed user of a ``session.id`` event: the device part of the id (no sessions
+        are recorded), with the uid of a stored user of that id."""
+        user_id = session_id.partition(":")[0]
+        found = self.users.get(user_id)
+        return {"id": user_id, "uid": found.uid} if found and found.uid else {"id": user_id}
 
     def _event_user(self, ref: JsonDict) -> JsonDict:
         """Resolve the event's user: by uid (created if new), by id, or a new anonymous user."""
@@ -910,11 +1135,19 @@ class OrgState:
     def _create_job(self, kind: str, body: Any, idempotency_key: str | None) -> Reply:
         requests, shared = self._envelope(kind, body)
         good: set[str] = set()
-        if kind == "users":
-            prefailed = [self._precheck_user(r, good) for r in requests]
-        else:
-            has_ctx = bool(shared and shared.get("context"))
-            prefailed = [self._precheck_event(r, has_ctx, good) for r in requests]
+        dropped = self._dropping()
+        cleaned: dict[int, JsonDict] = {}
+        has_ctx = bool(shared and shared.get("context"))
+        prefailed: list[RowError | None] = []
+        for i, row in enumerate(requests):
+            if kind == "users":
+                prefailed.append(self._precheck_user(row, good, dropped))
+            else:
+                prefailed.append(self._precheck_event(row, has_ctx, good, dropped))
+            if dropped:  # rare: a value over 8192 bytes was rejected, not the row
+                if prefailed[-1] is None:
+                    cleaned[i] = without_paths(row, dropped)
+                dropped.clear()
         with self._lock:
             self._advance()
             self._admit(len(requests))
@@ -928,16 +1161,16 @@ class OrgState:
                 prefailed,
                 idempotency_key,
                 n_requests=len(requests),
+                cleaned=cleaned,
             )
             self.jobs[job.id] = job
             self.active[job.id] = job
             if self._running_count() < self.config.max_running:
                 job.started = now
             self._advance()
-            # §5.1: a new job is always reported PROCESSING.
-            meta = job.metadata()
-            meta.update(status=PROCESSING)
-            meta.pop("finished", None)
+            # §5.1: a new job is always reported PROCESSING; the seed's create example has
+            # no "finished" (id, status, created).
+            meta = {"id": job.id, "status": PROCESSING, "created": rfc3339(job.created)}
             return Reply(200, {"job": meta})
 
     def _envelope(self, kind: str, body: Any) -> tuple[list[Any], JsonDict | None]:
@@ -965,17 +1198,21 @@ class OrgState:
                 raise ApiError(400, err.code, err.message) from None
         return requests, shared if kind == "events" else None
 
-    def _precheck_user(self, row: Any, good: set[str]) -> RowError | None:
+    def _precheck_user(
+        self, row: Any, good: set[str], dropped: list[str] | None
+    ) -> RowError | None:
         try:
-            check_user_row(row, batch=True, good_names=good)
+            check_user_row(row, batch=True, good_names=good, dropped=dropped)
             self._fail_check(row.get("uid"))
         except RowError as err:
             return err
         return None
 
-    def _precheck_event(self, row: Any, has_ctx: bool, good: set[str]) -> RowError | None:
+    def _precheck_event(
+        self, row: Any, has_ctx: bool, good: set[str], dropped: list[str] | None
+    ) -> RowError | None:
         try:
-            check_event_row(row, shared_context=has_ctx, good_names=good)
+            check_event_row(row, shared_context=has_ctx, good_names=good, dropped=dropped)
             self._fail_check((row.get("user") or {}).get("uid"))
         except RowError as err:
             return err
@@ -1035,10 +1272,12 @@ class OrgState:
         job.finished = min(max(at, job.created), self.now())
         job.rows = []  # results are kept; the request bodies are no longer needed
         job.prefailed = []
+        job.cleaned = {}
 
     def _finish_users(self, job: Job) -> None:
-        by_uid, imports = self.by_uid, job.imports
-        for row, err in zip(job.rows, job.prefailed, strict=True):
+        by_uid, imports, cleaned = self.by_uid, job.imports, job.cleaned
+        for i, (sent, err) in enumerate(zip(job.rows, job.prefailed, strict=True)):
+            row = cleaned.get(i, sent) if cleaned else sent
             if err is None:
                 uid = row.get("uid")
                 if uid and uid not in by_uid and "id" not in row:
@@ -1050,7 +1289,7 @@ class OrgState:
                     continue
                 except RowError as late:
                     err = late
-            job.errors.append({"message": err.message, "code": err.code, "user": row})
+            job.errors.append({"message": err.message, "code": err.code, "user": sent})
 
     def _insert_new(self, uid: str, row: JsonDict) -> Snapshot:
         """Store a new user with ``uid`` from a valid row (same result as ``_upsert``)."""
@@ -1078,10 +1317,11 @@ class OrgState:
         )
 
     def _finish_events(self, job: Job) -> None:
-        for row, err in zip(job.rows, job.prefailed, strict=True):
+        cleaned = job.cleaned
+        for i, (row, err) in enumerate(zip(job.rows, job.prefailed, strict=True)):
             if err is None:
                 try:
-                    event = self._store_event(row, job.shared)
+                    event = self._store_event(cleaned.get(i, row), job.shared)
                     self.events.append(event)
                     job.imports.append(event)
                     continue
@@ -1112,7 +1352,7 @@ class OrgState:
             body: JsonDict = {
                 "imports": len(job.imports),
                 "errors": len(job.errors),
-                "job": job.metadata(),
+                "job": job.metadata(self.config),
             }
             return Reply(200, body)
 
@@ -1125,16 +1365,27 @@ class OrgState:
             job = self._job_or_404(kind, job_id)
             if not job.terminal:
                 return Reply(202, None)
-            rows = job.imports if which == "imports" else job.errors
+            cfg = self.config
+            if cfg.shuffle_results:
+                rows = job.ordered(which, cfg.seed)
+            else:
+                rows = job.imports if which == "imports" else job.errors
             render = self._renderer(kind, which, include_schema)
-            return Reply(200, page_of(rows, token, self.config.page_size, render))
+            # §11.9: a token is bound to the job, the result kind and the endpoint (kind).
+            scope = self.token_scope(kind, job.id, which)
+            page = page_of(
+                rows, token, cfg.page_size, render, scope=scope, last_token=cfg.last_page_token
+            )
+            return Reply(200, page)
 
-    @staticmethod
-    def _renderer(kind: str, which: str, include_schema: bool) -> Callable[[Any], JsonDict]:
+    def _renderer(self, kind: str, which: str, include_schema: bool) -> Callable[[Any], JsonDict]:
         if which == "errors":
+            if self.config.error_echo == "rerendered":
+                return rerender_error
             return lambda e: e
         if kind == "users":
-            return lambda s: s.render(include_schema=include_schema)
+            nulls = self.config.import_nulls == "null"
+            return lambda s: s.render(include_schema=include_schema, nulls=nulls)
         return lambda e: render_event(e, include_schema=include_schema)
 
     # -- inspection ----------------------------------------------------------------------------
@@ -1147,7 +1398,7 @@ class OrgState:
                 {
                     "kind": j.kind,
                     "id": j.id,
-                    "status": j.status,
+                    "status": j.public_status(self.config),
                     "requests": j.n_requests,
                     "idempotency_key": j.idempotency_key,
                 }
@@ -1177,6 +1428,38 @@ def render_event(event: JsonDict, *, include_schema: bool) -> JsonDict:
             "properties": infer_schema(event["properties"], event.get("_declared") or {})
         }
     return body
+
+
+def _renumber(value: Any) -> Any:
+    """Numbers as a protobuf ``Struct`` re-renders them: an integral float loses its ``.0``."""
+    kind = type(value)
+    if kind is float and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if kind is dict:
+        return {k: _renumber(v) for k, v in value.items()}
+    if kind is list:
+        return [_renumber(v) for v in value]
+    return value
+
+
+def rerender_error(entry: JsonDict) -> JsonDict:
+    """An error row whose echo is re-rendered the way the spec's ``FailedUserImport``
+    example shows it (§11.4): the request parsed into the API's message and printed again,
+    so unknown fields are gone, ``1.0`` prints as ``1`` and a user carries ``"schema": null,
+    "type_conflicts": null`` when it had none."""
+    out = dict(entry)
+    if "user" in entry and type(entry["user"]) is dict:
+        row = entry["user"]
+        user: JsonDict = {k: _renumber(row[k]) for k in row if k in _BATCH_USER_FIELDS}
+        user.setdefault("schema", None)
+        user["type_conflicts"] = None
+        out["user"] = user
+    if "event" in entry and type(entry["event"]) is dict:
+        row = entry["event"]
+        out["event"] = {k: _renumber(row[k]) for k in row if k in _EVENT_FIELDS}
+    if "shared" in entry:
+        out["shared"] = _renumber(entry["shared"])
+    return out
 
 
 def canonical(body: Any) -> bytes:

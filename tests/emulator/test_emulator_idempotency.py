@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+
 import pytest
+import requests
 from emu_helpers import Api
 
 from fs_pandas.emulator import Emulator, Faults
@@ -27,7 +32,7 @@ def test_same_key_and_body_replays_the_first_answer_without_acting_twice(
     again = admin.post(path, body, headers={"Idempotency-Key": "k1"})
     assert first.status_code == again.status_code == 200
     assert again.json() == first.json()
-    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert "Idempotent-Replayed" not in again.headers  # not a documented header
     assert counts() == after_first != (0, 0, 0)
 
 
@@ -103,7 +108,7 @@ def test_400_answers_are_stored_and_replayed(emu: Emulator, admin: Api) -> None:
     first = admin.post("/v2/users/batch", body, headers={"Idempotency-Key": "k"})
     again = admin.post("/v2/users/batch", body, headers={"Idempotency-Key": "k"})
     assert first.status_code == again.status_code == 400
-    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == first.json() and len(emu.jobs()) == 0
 
 
 def test_reset_forgets_keys(emu: Emulator, admin: Api) -> None:
@@ -111,5 +116,88 @@ def test_reset_forgets_keys(emu: Emulator, admin: Api) -> None:
     admin.post("/v2/users/batch", body, headers={"Idempotency-Key": "k"})
     emu.reset()
     admin.post("/v2/users/batch", body, headers={"Idempotency-Key": "k"})
-    assert len(emu.jobs()) == 1 and "Idempotent-Replayed" not in admin.post(
-        "/v2/users/batch", {"requests": [{"uid": "b"}]}).headers
+    assert len(emu.jobs()) == 1
+
+
+# -- a request that conflicts with one still executing (§6, §11.6) --------------------------------
+
+
+def _post_in_thread(emu: Emulator, path: str, body: object, key: str | None) -> tuple[
+        threading.Thread, list[requests.Response]]:
+    """POST from another thread (the test thread stays free to send the conflicting one)."""
+    out: list[requests.Response] = []
+    headers = {"Authorization": f"Basic {emu.api_key}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+
+    def run() -> None:
+        out.append(requests.post(emu.url + path, json=body, headers=headers, timeout=30))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def _wait_until(predicate: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not predicate():
+        assert time.monotonic() < deadline, "the first request never got in flight"
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize(("path", "body"), CREATES)
+def test_same_key_while_the_first_is_executing_is_409_and_saves_nothing(
+    emu: Emulator, admin: Api, path: str, body: dict[str, object]
+) -> None:
+    gate = threading.Event()
+    emu.configure(create_hold=gate)
+    thread, first = _post_in_thread(emu, path, body, "k")
+    _wait_until(lambda: emu.in_flight() == ["k"])
+
+    conflict = admin.post(path, body, headers={"Idempotency-Key": "k"})
+    assert conflict.status_code == 409
+    assert conflict.json()["code"] == "idempotency_conflict" and conflict.json()["message"]
+    assert conflict.headers["Retry-After"] == "1"
+    # A different body conflicts too: nothing has been saved to compare it with.
+    other = admin.post(path, {"requests": [{"uid": "zzz"}]}, headers={"Idempotency-Key": "k"})
+    assert other.status_code == 409
+    assert (emu.jobs(), emu.users(), emu.events()) == ([], [], [])  # the first is still held
+
+    gate.set()
+    thread.join(timeout=10)
+    assert first[0].status_code == 200
+    after_first = (len(emu.jobs()), len(emu.users()), len(emu.events()))
+    # Once the first has finished, the same key is replayed as before, not the 409.
+    replay = admin.post(path, body, headers={"Idempotency-Key": "k"})
+    assert replay.status_code == 200 and replay.json() == first[0].json()
+    assert (len(emu.jobs()), len(emu.users()), len(emu.events())) == after_first
+    assert emu.in_flight() == []
+
+
+def test_other_keys_and_requests_go_on_while_one_is_held(emu: Emulator, admin: Api) -> None:
+    gate = threading.Event()
+    emu.configure(create_hold=gate)
+    thread, first = _post_in_thread(emu, "/v2/users/batch", {"requests": [{"uid": "a"}]}, "k1")
+    _wait_until(lambda: emu.held() == 1)
+    assert admin.get("/v2/users").status_code == 200  # the server is not blocked
+    emu.configure(create_hold=None)  # changing the setting releases what it held
+    thread.join(timeout=10)
+    assert first[0].status_code == 200 and emu.held() == 0
+    assert admin.post("/v2/users/batch", {"requests": [{"uid": "a"}]},
+                      headers={"Idempotency-Key": "k2"}).status_code == 200
+    assert len(emu.jobs()) == 2
+
+
+def test_create_delay_keeps_a_request_in_flight(emu: Emulator, admin: Api) -> None:
+    emu.configure(create_delay_seconds=0.3)
+    started = time.monotonic()
+    assert admin.post("/v2/events", {"name": "A"}).status_code == 200
+    assert time.monotonic() - started >= 0.3
+
+
+def test_an_empty_idempotency_key_is_no_key(emu: Emulator, admin: Api) -> None:
+    body = {"requests": [{"uid": "a"}]}
+    for _ in range(2):
+        r = admin.post("/v2/users/batch", body, headers={"Idempotency-Key": ""})
+        assert r.status_code == 200
+    assert [j["idempotency_key"] for j in emu.jobs()] == [None, None]
