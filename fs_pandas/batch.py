@@ -31,7 +31,7 @@ from fs_pandas.errors import (
     LedgerError,
     RunInterrupted,
 )
-from fs_pandas.events import ProgressEvent, Retrying
+from fs_pandas.events import ProgressEvent, Retrying, RunFinished
 from fs_pandas.ledger import KEY_SCHEME, Ledger, LedgerState, read_ledger
 from fs_pandas.models import JobKind
 from fs_pandas.options import normalise_options
@@ -409,7 +409,7 @@ class RunHandle:
             display = _AlreadyShown(self._shown) if self._shown else choose_display(self._progress)
             stream = self._event_stream(display)
             try:
-                consume(stream, display, self._state)
+                consume(stream, display, self._state, ended_by=self._ended_by)
             except KeyboardInterrupt:
                 self._stop_interrupted()
             except FullstoryError as exc:
@@ -513,6 +513,14 @@ class RunHandle:
 
     def _close_ledger(self) -> None:
         self._ledger.close()
+
+    def _ended_by(self, exc: BaseException) -> RunFinished | None:
+        """How an interrupted run ended, counted from the runner's records: the display then
+        says as many jobs still running as :class:`RunInterrupted` does, though the event of
+        a job created just before Ctrl-C was not shown yet."""
+        if not isinstance(exc, KeyboardInterrupt) or self._thread is not None:
+            return None  # a background run's records are its thread's until it has ended
+        return dataclasses.replace(self._runner.summary(), aborted="interrupted")
 
     def _stop_interrupted(self) -> None:
         """Ctrl-C reached :meth:`wait`: stop the run (a background one at its next wait) and

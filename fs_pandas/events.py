@@ -103,6 +103,9 @@ class RunFinished:
     rejected: int
     pending: int
     aborted: str | None = None
+    # Jobs created and not read in full when the run ended (still running at Fullstory if it
+    # ended early), counted from the runner's records; None: not counted.
+    jobs_running: int | None = None
 
 
 ProgressEvent = (

@@ -2,7 +2,8 @@
 
 One loop drives every job in flight: it admits the next chunk while the in-flight bounds allow,
 polls the job that is due soonest (each job's interval starts short and backs off), and when a
-job finishes, pages through *both* its imports and its errors (FAILED is often a partial success)
+job finishes, pages through *both* its imports and its errors, whatever its status says (FAILED is
+often a partial success, and a server may answer COMPLETED with ``"errors": N``, contract §11.3),
 and joins them back to the source rows. Chunks are built lazily, so memory is bounded by the
 jobs in flight, not by the frame.
 
@@ -242,6 +243,14 @@ def idempotency_key(
     digest = hashlib.sha256(f"{kind}:{chunk}:{chunk_size}:".encode())
     digest.update(body)
     return f"fs-pandas-{kind}-{chunk}-" + digest.hexdigest()[:48]
+
+
+def _terminal_status(job: Job, errors: int) -> JobStatus:
+    """The status a finished job is reported with: FAILED whenever it has failed rows, even
+    when Fullstory says COMPLETED next to ``"errors": N`` (contract §11.3)."""
+    if job.status is JobStatus.COMPLETED and (errors or job.errors):
+        return JobStatus.FAILED
+    return job.status
 
 
 @dataclass
@@ -517,21 +526,21 @@ class Runner:
         yield from self._pages(record, "errors", errors)
         requests = orjson.loads(self._bodies.pop(record.number))["requests"]
         record.join = join_job(self.kind, record.positions, requests, imports, errors)
-        record.status = job.status
+        record.status = _terminal_status(job, len(errors))
         self._rows_in_flight -= record.rows
         self._check(record, job, len(imports), len(errors))
         if self.ledger is not None:
             self.ledger.job_done(
                 record.number,
                 job_id=record.job_id,
-                status=job.status.value,
+                status=record.status.value,
                 imported=len(record.join.imported),
                 failed=len(record.join.failed),
             )
         yield JobFinished(
             record.number,
             record.job_id,
-            job.status,
+            record.status,
             imported=len(record.join.imported),
             failed=len(record.join.failed),
         )
@@ -541,6 +550,7 @@ class Runner:
     ) -> Iterator[PageFetched]:
         assert record.job_id is not None
         token: str | None = None
+        seen: set[str] = set()
         not_ready = 0
         while True:
             page = self.client.job_page(
@@ -562,9 +572,14 @@ class Runner:
             else:
                 into.extend(page.results)
             yield PageFetched(record.number, record.job_id, what, len(page.results))
-            if not page.next_page_token or page.next_page_token == token:
+            # No more pages: a token absent, null or "" (contract §11.2; Page holds None).
+            if not page.next_page_token:
+                return
+            if page.next_page_token in seen:  # a token seen before would loop for ever
+                log.warning("job %s: %s page token repeated; stopping there", record.job_id, what)
                 return
             token = page.next_page_token
+            seen.add(token)
 
     def _check(self, record: ChunkRecord, job: Job, imports: int, errors: int) -> None:
         """Say loudly when a job's results do not add up to the requests sent."""
@@ -593,10 +608,19 @@ class Runner:
             resumed=bool(self.known_jobs),
         )
 
+    def summary(self) -> RunFinished:
+        """The run's end as its records stand now (``aborted`` as recorded so far)."""
+        return self._finished()
+
     def _finished(self) -> RunFinished:
         joins = [r.join for r in self.records.values() if r.join is not None]
         imported = sum(len(j.imported) for j in joins)
         failed = sum(len(j.failed) for j in joins)
         pending = len(self.plan.accepted_positions) - imported - failed
         rejected = len(self.plan.rejected)
-        return RunFinished(imported, failed, rejected, pending, aborted=self.aborted)
+        # From the records, not from the events a display has seen so far: a job whose
+        # create answered just before an interrupt counts even if its event was not shown.
+        running = sum(1 for r in self.records.values() if r.job_id is not None and r.join is None)
+        return RunFinished(
+            imported, failed, rejected, pending, aborted=self.aborted, jobs_running=running
+        )

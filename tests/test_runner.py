@@ -49,7 +49,7 @@ def test_no_more_rows_in_flight_than_allowed(emu: Emulator) -> None:
 def test_a_chunk_larger_than_the_row_bound_still_runs_alone(emu: Emulator) -> None:
     events = list(runner(emu, 30, max_rows_in_flight=5).events())
     assert in_flight_peak(events) == 1
-    assert events[-1] == RunFinished(30, 0, 0, 0)
+    assert events[-1] == RunFinished(30, 0, 0, 0, jobs_running=0)
 
 
 def test_jobs_are_polled_until_they_finish(emu: Emulator) -> None:
@@ -86,7 +86,7 @@ def test_fullstory_at_its_cap_makes_chunks_wait_for_our_own_jobs(emu: Emulator) 
     options = RunOptions(chunk_size=10, poll_interval=0.001, max_jobs_in_flight=4)
     run = Runner(client, plan_users(frame(50), uid_col="uid"), options=options)
     events = list(run.events())
-    assert events[-1] == RunFinished(50, 0, 0, 0)
+    assert events[-1] == RunFinished(50, 0, 0, 0, jobs_running=0)
     assert len(emu.jobs()) == 5
 
 

@@ -136,6 +136,8 @@ def consume(
     events: Iterable[ProgressEvent],
     display: Display,
     state: ProgressState | None = None,
+    *,
+    ended_by: Callable[[BaseException], RunFinished | None] | None = None,
 ) -> ProgressState:
     """Drive ``display`` from an iterator of progress events, on the calling thread.
 
@@ -147,6 +149,10 @@ def consume(
         Where to show progress; see :func:`fs_pandas.progress.choose_display`.
     state : ProgressState, optional
         A state to fold the events into (a fresh one by default).
+    ended_by : callable, optional
+        Given the exception that ended the run early, the run's own account of its end
+        (counted from its records, which may be ahead of the events shown); ``None`` or
+        missing: the end is counted from the state.
 
     Returns
     -------
@@ -166,7 +172,8 @@ def consume(
             display.update(state)
     except BaseException as exc:
         if state.started and not state.finished:
-            state.apply(_aborted_by(exc, state))
+            final = ended_by(exc) if ended_by is not None else None
+            state.apply(final if final is not None else _aborted_by(exc, state))
         display.close(state)
         raise
     display.close(state)

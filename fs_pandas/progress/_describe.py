@@ -93,7 +93,7 @@ def unfinished(state: ProgressState, *, closed: bool = False) -> str | None:
     """
     if tone(state, closed=closed) != "danger" or state.pending <= 0:
         return None
-    running = state.jobs_processing
+    running = state.jobs_running
     jobs = f"{running} job{'s' if running != 1 else ''} still running at Fullstory"
     rows = f"{format_count(state.pending)} rows pending"
     how = (

@@ -218,6 +218,13 @@ class ProgressState:
         return len(self._job_rows.keys() - self._done.keys())
 
     @property
+    def jobs_running(self) -> int:
+        """Jobs still running at Fullstory: as the run's end counted them once it ended (the
+        events shown may lag behind an interrupt), else the jobs processing."""
+        counted = None if self._final is None else self._final.jobs_running
+        return self.jobs_processing if counted is None else counted
+
+    @property
     def jobs_completed(self) -> int:
         """Finished jobs with status COMPLETED."""
         return sum(1 for s in self._done.values() if s is JobStatus.COMPLETED)

@@ -243,3 +243,18 @@ def test_unknown_event_is_a_type_error(clock: FakeClock) -> None:
     state = ProgressState(clock=clock)
     with pytest.raises(TypeError, match="not a progress event"):
         state.apply("RunStarted")  # type: ignore[arg-type]
+
+
+def test_a_run_that_ended_early_counts_its_jobs_from_the_runners_records() -> None:
+    # The runner's end (its records) may be ahead of the events shown: a job created just
+    # before Ctrl-C. The state then says what the runner counted, as RunInterrupted does.
+    state = ProgressState()
+    for event in two_job_run()[:3]:  # one job created, as far as the events go
+        state.apply(event)
+    assert state.jobs_running == 1
+    state.apply(RunFinished(0, 0, 5, 100, aborted="interrupted", jobs_running=2))
+    assert state.jobs_running == 2
+    uncounted = ProgressState()
+    for event in [*two_job_run()[:3], RunFinished(0, 0, 5, 100, aborted="interrupted")]:
+        uncounted.apply(event)
+    assert uncounted.jobs_running == 1
