@@ -52,7 +52,7 @@ from fs_pandas.events import Retrying
 from fs_pandas.models import Job, JobKind, JobStatus, Page
 from fs_pandas.retry import RetryPolicy, parse_retry_after
 
-__all__ = ["DEFAULT_BASE_URL", "Client"]
+__all__ = ["DEFAULT_BASE_URL", "Client", "IdempotencyConflictError"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,24 @@ _REDACTED = "[redacted]"
 # Stripped from both ends of a key (a pasted line's newline, a space): ASCII only. Unicode
 # "spaces" (no-break, zero-width, line separator...) are refused instead, see _check_api_key.
 _ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
+
+
+# The code of a 409 answered to a request that conflicted with a concurrent one of the same
+# Idempotency-Key (contract §11.6; the emulator's reading, Fullstory documents none).
+IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+
+
+class IdempotencyConflictError(ConflictError):
+    """409 ``idempotency_conflict``: another request with this Idempotency-Key was still
+    executing (typically our own earlier attempt, whose answer a timeout lost). Nothing was
+    saved; the same request sent again gets the stored answer, so it is retried -- after its
+    ``Retry-After``, when it has one. A key reused with another body is a plain
+    :class:`~fs_pandas.errors.ConflictError` (422 ``idempotency_key_mismatch``), never retried.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -842,6 +860,9 @@ def _raise_for_status(
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         raise RateLimitedError(message, retry_after=retry_after, **where)
+    if status == 409 and code == IDEMPOTENCY_CONFLICT:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raise IdempotencyConflictError(message, retry_after=retry_after, **where)
     if status == 401:
         raise AuthenticationError(f"{message} -- {_UNAUTHORIZED_HINT}", **where)
     if status == 403:
@@ -889,7 +910,8 @@ def _require_str(body: Any, name: str, *, where: str) -> str:
 def _parse_job(kind: JobKind, body: Any, *, where: str) -> Job:
     """A Job from ``{"job": {...}}`` (create) or ``{"imports", "errors", "job"}`` (status).
 
-    Missing counters are 0: proto3 JSON omits zero values (contract §9.3).
+    Missing counters are 0: proto3 JSON omits zero values (contract §9.3). ``finished`` absent,
+    ``null`` or ``""`` is "not finished" (contract §11.2).
     """
     meta = _require_object(body, where=where).get("job")
     if not isinstance(meta, dict) or not isinstance(meta.get("id"), str) or not meta["id"]:
@@ -898,25 +920,42 @@ def _parse_job(kind: JobKind, body: Any, *, where: str) -> Job:
         status = JobStatus(meta.get("status"))
     except ValueError:
         raise _malformed(where, f"unknown job status {meta.get('status')!r}") from None
+    finished = meta.get("finished")
     return Job(
         kind=kind,
         id=meta["id"],
         status=status,
         created=str(meta.get("created") or ""),
-        finished_at=meta.get("finished") or None,
-        imports=int(body.get("imports") or 0),
-        errors=int(body.get("errors") or 0),
+        finished_at=str(finished) if finished else None,
+        imports=_count(body.get("imports")),
+        errors=_count(body.get("errors")),
     )
 
 
 def _parse_page(body: Any, *, where: str) -> Page:
-    """A Page: ``total_records`` is a string (contract §3); missing ``results`` is [] and a
-    missing or empty ``next_page_token`` ends the pages (contract §9.2, §9.3)."""
+    """A Page: ``total_records`` is a string (contract §3); missing or null ``results`` is [];
+    ``next_page_token`` absent, ``null`` or ``""`` ends the pages (contract §9.2, §11.2)."""
     body = _require_object(body, where=where)
-    results = body.get("results") or []
+    results = body.get("results")
+    if results is None:
+        results = []
+    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+        raise _malformed(where, "'results' is not a list of objects")
+    token = body.get("next_page_token")
     return Page(
-        results=list(results),
-        total_records=int(body.get("total_records") or 0),
-        next_page_token=body.get("next_page_token") or None,
+        results=results,
+        total_records=_count(body.get("total_records")),
+        next_page_token=None if token is None or token == "" else str(token),
         ready=True,
     )
+
+
+def _count(value: Any) -> int:
+    """A counter that may come as a number or a string (int64 in proto3 JSON); 0 when absent,
+    null or unreadable -- counters are never trusted alone (contract §11.3)."""
+    if isinstance(value, bool):
+        return 0
+    try:
+        return max(int(value or 0), 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0

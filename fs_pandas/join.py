@@ -1,23 +1,41 @@
 """Join a finished job's result pages back to the source rows that made its requests.
 
 Fullstory returns no request index and does not promise to keep input order (contract §9.4), so
-matching is by content:
+matching is by content. What a server echoes is not byte for byte what was sent (contract
+§11.4): an error's echo may be re-rendered -- unknown fields dropped, ``1.0`` printed ``1``,
+``"schema": null, "type_conflicts": null`` added -- and an import is the stored object, nulls
+gone and the server's own fields added. So nothing is matched by exact bytes: both sides are
+compared in a *normalised* form (:func:`normalise`) where
 
-* errors echo the original request object, so a failed row is found by the canonical form of
-  that object (it works when ``uid`` is empty or repeated);
-* user imports carry ``uid``; rows without one are matched by their remaining content;
-* event imports echo name, user, timestamp and properties, matched by content.
+* a field whose value is ``null`` counts as absent (added or dropped nulls do not matter);
+* numbers compare by value (``1.0`` == ``1``; integers beyond 2**53 as the double a protobuf
+  ``Struct`` would render them), while ``true`` stays distinct from ``1``;
+* timestamps compare as instants (``...:00Z`` == ``...:00.000Z`` == ``...:00+00:00``);
+* fields Fullstory adds or drops (``schema``, ``type_conflicts``, unknown fields) are not part of
+  any key.
 
-Every match is made as a multiset: identical requests are counted, not guessed. Rows that cannot
-be matched are reported as unreconciled, never silently dropped.
+Users are matched by ``uid`` (then by Fullstory ``id``) and their content; rows without either
+by content alone. Events by their identifying content: name, instant, the one way the row
+named its user or session, and properties.
+
+Matching runs in passes, strictest first, over what the earlier passes left: errors then imports
+under the full normalised key, and only then looser keys (a user's uid alone; an event's name
+and user, then its name) for whatever is still unmatched -- so a loose match can never take a
+row that a strict match would have claimed. Every pass is a multiset: identical requests are
+counted, not guessed. Rows that no result matches are reported as failed with code
+``unreconciled``, and results that match no row are counted; neither is ever dropped silently.
+
+Each pass is one dictionary build and one lookup per result: linear in the size of the job.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
-from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Sequence
+import operator
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,17 +45,57 @@ import orjson
 
 from fs_pandas.models import JobKind
 
-__all__ = ["JobJoin", "canonical", "join_job", "slim_import"]
+__all__ = ["JobJoin", "canonical", "join_job", "normalise", "slim_import"]
 
 log = logging.getLogger(__name__)
 
 Positions = npt.NDArray[np.int64]
 Request = dict[str, Any]
+Key = Hashable
 
 
 def canonical(obj: Any) -> bytes:
     """Canonical bytes of a JSON object: sorted keys, compact; equal content, equal bytes."""
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+
+
+# Markers that keep JSON kinds apart in a normalised value (Python has True == 1, and a list of
+# pairs would otherwise look like an object).
+_OBJECT = "\x00{"
+_TRUE = ("\x00bool", True)
+_FALSE = ("\x00bool", False)
+# Integers a double holds exactly; beyond, a protobuf Struct (a double) renders them rounded.
+_EXACT_INT = 2**53
+
+
+def normalise(value: Any) -> Key:
+    """A hashable form of a JSON value in which re-renderings of the same value are equal.
+
+    Object members whose value is ``null`` are left out (an added or dropped null field is no
+    difference), object keys are sorted, numbers compare by value (``1.0`` == ``1``; an integer
+    beyond 2**53 as its nearest double), booleans stay distinct from numbers. Nulls inside a
+    list are kept: there they hold a place.
+    """
+    kind = type(value)
+    if kind is str or value is None or kind is float:
+        return value  # type: ignore[no-any-return]
+    if kind is dict:
+        members = []
+        for k, v in value.items():
+            vkind = type(v)
+            if vkind is str or vkind is float:  # the common flat case, without a call
+                members.append((k, v))
+            elif v is not None:
+                members.append((k, normalise(v)))
+        members.sort()  # keys are unique: the sort never compares two values
+        return (_OBJECT, *members)
+    if kind is list:
+        return tuple(normalise(v) for v in value)
+    if kind is bool:
+        return _TRUE if value else _FALSE
+    if kind is int:
+        return float(value) if not -_EXACT_INT <= value <= _EXACT_INT else value
+    return value  # type: ignore[no-any-return]
 
 
 def slim_import(kind: JobKind, result: Request) -> Request:
@@ -58,32 +116,13 @@ class JobJoin:
     codes: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     unmatched_results: int = 0
+    #: Results matched only by a loose key (a uid alone, an event's name): counted, and logged.
+    loose_matches: int = 0
 
     def fail(self, position: int, code: str, message: str) -> None:
         self.failed.append(position)
         self.codes.append(code)
         self.messages.append(message)
-
-
-class _Pool:
-    """Source rows not yet matched, indexed by one key function (a multiset of positions)."""
-
-    def __init__(self, items: Iterable[tuple[int, Request]], key: Callable[[Request], Any]):
-        self._key = key
-        self._by_key: dict[Any, deque[int]] = defaultdict(deque)
-        for position, request in items:
-            self._by_key[key(request)].append(position)
-
-    def take(self, result: Request) -> int | None:
-        return self.take_any([self._key(result)])
-
-    def take_any(self, keys: Iterable[Any]) -> int | None:
-        """Pop a position under the first of ``keys`` that still has one."""
-        for key in keys:
-            queue = self._by_key.get(key)
-            if queue:
-                return queue.popleft()
-        return None
 
 
 def join_job(
@@ -103,22 +142,41 @@ def join_job(
     requests : sequence of dict
         The request objects that were sent (parsed back from the chunk body).
     imports, errors : sequence of dict
-        Every result of ``.../imports`` and ``.../errors`` for the job.
+        Every result of ``.../imports`` and ``.../errors`` for the job, in any order.
     """
-    result = JobJoin()
-    remaining = dict(zip(positions.tolist(), requests, strict=True))
+    joiner = _Joiner(dict(zip(positions.tolist(), requests, strict=True)))
     echo_field = "user" if kind == "users" else "event"
-    _match_errors(result, remaining, errors, echo_field)
+    # An error without an echoed object cannot be told from any other: it matches no row.
+    echoed = [e for e in errors if isinstance(e.get(echo_field), dict) and e[echo_field]]
+    joiner.result.unmatched_results += len(errors) - len(echoed)
+    pending: dict[str, Pending] = {
+        "errors": [(e[echo_field], e) for e in echoed],
+        "imports": [(i, i) for i in imports],
+    }
+    record = {"errors": joiner.failed, "imports": joiner.importer(kind)}
+    strict, loose = _PASSES[kind]
+    for step in strict:
+        joiner.run(step, pending, record)
+    loose_before = len(joiner.remaining)
+    for step in loose:
+        joiner.run(step, pending, record)
     if kind == "users":
-        _match_user_imports(result, remaining, imports)
-    else:
-        _match_event_imports(result, remaining, imports)
-    for position in remaining:
+        pending["imports"] = joiner.in_order(pending["imports"])
+    joiner.result.loose_matches = loose_before - len(joiner.remaining)
+    result = joiner.result
+    result.unmatched_results += len(pending["errors"]) + len(pending["imports"])
+    for position in joiner.remaining:
         result.fail(position, "unreconciled", _UNRECONCILED)
-    if remaining or result.unmatched_results:
+    if result.loose_matches:
+        log.warning(
+            "%d job results matched their rows only loosely (by uid or event name, their "
+            "content differing): the server changed more than nulls and number forms",
+            result.loose_matches,
+        )
+    if joiner.remaining or result.unmatched_results:
         log.error(
             "job results do not reconcile: %d rows without a result, %d results without a row",
-            len(remaining),
+            len(joiner.remaining),
             result.unmatched_results,
         )
     return result
@@ -129,147 +187,322 @@ _UNRECONCILED = (
 )
 
 
-def _match_errors(
-    result: JobJoin, remaining: dict[int, Request], errors: Sequence[Request], echo_field: str
-) -> None:
-    if not errors:
-        return
-    echoes = [error.get(echo_field) or {} for error in errors]
-    # Canonical forms cost a serialisation each: make them only for rows an error may echo.
-    wanted = {_cheap_key(echo) for echo in echoes}
-    pool = _Pool(((p, r) for p, r in remaining.items() if _cheap_key(r) in wanted), canonical)
-    for error, echo in zip(errors, echoes, strict=True):
-        position = pool.take(echo)
-        if position is None:
-            result.unmatched_results += 1
-            continue
-        del remaining[position]
-        result.fail(position, str(error.get("code", "")), str(error.get("message", "")))
+# -- passes ---------------------------------------------------------------------------------------
+
+RowKey = Callable[[Request], Key | None]
+ResultKeys = Callable[[Request], Iterable[Key]]
+Pending = list[tuple[Request, Request]]  # (the object to key, the result it came from)
 
 
-def _match_user_imports(
-    result: JobJoin, remaining: dict[int, Request], imports: Sequence[Request]
-) -> None:
-    by_uid = _Pool(((p, r) for p, r in remaining.items() if r.get("uid")), _uid)
-    anonymous = [r for r in imports if not r.get("uid")]
-    for imported in imports:
-        if imported.get("uid"):
-            _record_import(result, remaining, by_uid.take(imported), imported.get("id"))
-    if not anonymous:
-        return
-    # Anonymous rows: match on what a new user echoes back, then by order as a last resort.
-    by_content = _Pool(((p, r) for p, r in remaining.items() if not r.get("uid")), _user_content)
-    leftovers = []
-    for imported in anonymous:
-        position = by_content.take(imported)
-        if position is None:
-            leftovers.append(imported)
-        else:
-            _record_import(result, remaining, position, imported.get("id"))
-    _match_in_order(result, remaining, leftovers, lambda r: r.get("id"), lambda r: not r.get("uid"))
+@dataclass(frozen=True)
+class _Pass:
+    """One matching pass: the key of a sent row (None: not a candidate) and, for errors and/or
+    imports (matched in that order, from one index of the rows), the keys a result may have
+    been sent under, tried in order.
+
+    ``cheap``, when given, is a field equal on both sides that spares computing the key of rows
+    no result can match. ``tiebreak``, when given, must also be equal on both sides, but is
+    only computed where several rows share a key (a uid sent twice, anonymous users): a key
+    held by one row is enough."""
+
+    row_key: RowKey
+    targets: tuple[tuple[str, ResultKeys], ...]
+    cheap: Callable[[Request], Any] | None = None
+    tiebreak: Callable[[Request], Key] | None = None
 
 
-def _match_event_imports(
-    result: JobJoin, remaining: dict[int, Request], imports: Sequence[Request]
-) -> None:
-    exact = _Pool(remaining.items(), _event_key)
-    leftovers = []
-    for imported in imports:
-        position = exact.take_any(_event_keys_of_import(imported))
-        if position is None:
-            leftovers.append(imported)
-        else:
-            _record_import(result, remaining, position, _event_user_id(imported))
-    # A server may rewrite a number's form or a property; fall back to the event name alone.
-    loose = _Pool(remaining.items(), lambda r: r.get("name"))
-    for imported in leftovers:
-        _record_import(result, remaining, loose.take(imported), _event_user_id(imported))
+class _Joiner:
+    def __init__(self, remaining: dict[int, Request]):
+        self.remaining = remaining  # source position -> request, not yet matched
+        self.result = JobJoin()
+
+    def run(
+        self,
+        step: _Pass,
+        pending: dict[str, Pending],
+        record: dict[str, Callable[[int, Request], None]],
+    ) -> None:
+        """Match what is ``pending`` under ``step``, leaving there what is still unmatched."""
+        if not self.remaining or not any(pending[what] for what, _ in step.targets):
+            return
+        pool = self._pool(step, pending)
+        if not pool:
+            return
+        # key -> (tiebreak key -> positions), made for a key the first time it is shared.
+        split: dict[Key, dict[Key, deque[int]]] = {}
+        tiebreak = step.tiebreak
+        remaining = self.remaining
+        for what, result_keys in step.targets:
+            leftovers: Pending = []
+            found = record[what]
+            for obj, source in pending[what]:
+                for key in result_keys(obj):
+                    queue = pool.get(key)
+                    if tiebreak is not None and (key in split or (queue and len(queue) > 1)):
+                        position = self._take_shared(pool, split, key, tiebreak, tiebreak(obj))
+                    elif queue:
+                        position = queue.popleft()
+                    else:
+                        continue
+                    if position is not None:
+                        del remaining[position]
+                        found(position, source)
+                        break
+                else:
+                    leftovers.append((obj, source))
+            pending[what] = leftovers
+
+    def _pool(self, step: _Pass, pending: dict[str, Pending]) -> dict[Key, deque[int]]:
+        rows: Iterable[tuple[int, Request]] = self.remaining.items()
+        cheap = step.cheap
+        if cheap is not None:
+            wanted = {cheap(obj) for what, _ in step.targets for obj, _ in pending[what]}
+            rows = [(p, r) for p, r in rows if cheap(r) in wanted]
+        pool: dict[Key, deque[int]] = {}
+        row_key = step.row_key
+        for position, request in rows:
+            key = row_key(request)
+            if key is not None:
+                queue = pool.get(key)
+                if queue is None:
+                    pool[key] = deque((position,))
+                else:
+                    queue.append(position)
+        return pool
+
+    def _take_shared(
+        self,
+        pool: dict[Key, deque[int]],
+        split: dict[Key, dict[Key, deque[int]]],
+        key: Key,
+        tiebreak: Callable[[Request], Key],
+        wanted: Key,
+    ) -> int | None:
+        """Pop a row under a ``key`` several rows share, and under the ``wanted`` tiebreak.
+        The key's rows are split by tiebreak once, the first time it is needed."""
+        by_tiebreak = split.get(key)
+        if by_tiebreak is None:
+            by_tiebreak = split[key] = {}
+            for position in pool.pop(key):
+                by_tiebreak.setdefault(tiebreak(self.remaining[position]), deque()).append(position)
+        candidates = by_tiebreak.get(wanted)
+        return candidates.popleft() if candidates else None
+
+    def failed(self, position: int, error: Request) -> None:
+        code, message = error.get("code"), error.get("message")
+        self.result.fail(position, "" if code is None else str(code), str(message or ""))
+
+    def importer(self, kind: JobKind) -> Callable[[int, Request], None]:
+        fs_id = _user_id if kind == "users" else _event_user_id
+
+        def record(position: int, imported: Request) -> None:
+            self.result.imported.append(position)
+            self.result.fullstory_ids.append(fs_id(imported))
+
+        return record
+
+    def in_order(self, leftovers: Pending) -> Pending:
+        """Last resort for imported anonymous users whose content was rewritten: pair them
+        with the anonymous rows still unmatched, in order (they are all new users)."""
+        candidates = [p for p, r in self.remaining.items() if not r.get("uid")]
+        record = self.importer("users")
+        for position, (_, imported) in zip(candidates, leftovers, strict=False):
+            del self.remaining[position]
+            record(position, imported)
+        return leftovers[len(candidates) :]
 
 
-def _match_in_order(
-    result: JobJoin,
-    remaining: dict[int, Request],
-    leftovers: list[Request],
-    fullstory_id: Callable[[Request], Any],
-    eligible: Callable[[Request], bool],
-) -> None:
-    candidates = [p for p, r in remaining.items() if eligible(r)]
-    for position, imported in zip(candidates, leftovers, strict=False):
-        _record_import(result, remaining, position, fullstory_id(imported))
-    result.unmatched_results += max(0, len(leftovers) - len(candidates))
+# -- users --------------------------------------------------------------------------------------
 
 
-def _record_import(
-    result: JobJoin, remaining: dict[int, Request], position: int | None, fs_id: Any
-) -> None:
-    if position is None:
-        result.unmatched_results += 1
-        return
-    del remaining[position]
-    result.imported.append(position)
-    result.fullstory_ids.append(None if fs_id is None else str(fs_id))
+def _uid(obj: Request) -> Any:
+    return obj.get("uid") or None
 
 
-def _cheap_key(obj: Request) -> tuple[Any, Any]:
-    """A user's uid or an event's name: equal for a request and its echo, and cheap."""
-    return (obj.get("uid"), obj.get("name"))
-
-
-def _uid(obj: Request) -> str:
-    return str(obj.get("uid") or "")
-
-
-def _user_content(obj: Request) -> bytes:
-    fields = ("display_name", "email", "properties")
-    return canonical({name: obj.get(name) for name in fields})
-
-
-def _event_user_id(obj: Request) -> str | None:
-    user = obj.get("user") or {}
-    value = user.get("id")
+def _user_id(obj: Request) -> str | None:
+    value = obj.get("id")
     return None if value is None else str(value)
 
 
-def _event_key(obj: Request) -> tuple[Any, ...]:
-    """Key of a sent event: what it is, when, and the one way it named its user or session."""
-    return (obj.get("name"), _instant(obj.get("timestamp")), _props(obj), _who_sent(obj))
+def _content(obj: Request) -> Key:
+    """What a user row says of the user besides who it is (schema and server fields aside)."""
+    return (
+        normalise(obj.get("display_name")),
+        normalise(obj.get("email")),
+        normalise(obj.get("properties") or {}),
+    )
 
 
-def _event_keys_of_import(obj: Request) -> list[tuple[Any, ...]]:
-    """Keys an imported event may have been sent under.
-
-    The echo carries more than was sent: Fullstory adds the user's ``id`` next to a ``uid``
-    and fills ``timestamp`` when the request had none.
-    """
-    user = obj.get("user") or {}
-    session = obj.get("session") or {}
-    whos = [("uid", user.get("uid")), ("id", user.get("id")), ("session", session.get("id")), None]
-    instants = [_instant(obj.get("timestamp")), None]
-    props = _props(obj)
-    return [(obj.get("name"), when, props, who) for when in instants for who in whos]
+def _sent_as(obj: Request) -> Key:
+    """How a user row names its user, exactly: uid ("" kept apart from absent) and id."""
+    user_id = obj.get("id")
+    return (obj.get("uid"), None if not user_id else str(user_id))
 
 
-def _who_sent(obj: Request) -> tuple[str, Any] | None:
-    user = obj.get("user") or {}
-    session = obj.get("session") or {}
-    for label, value in (("uid", user.get("uid")), ("id", user.get("id"))):
+def _identity(obj: Request) -> Key | None:
+    """How a user row names its user: uid first, else Fullstory id; None when anonymous."""
+    uid = obj.get("uid")
+    if uid:
+        return ("uid", uid)
+    user_id = obj.get("id")
+    return ("id", str(user_id)) if user_id else None
+
+
+def _one(key: Callable[[Request], Key | None]) -> ResultKeys:
+    def keys(obj: Request) -> list[Key]:
+        value = key(obj)
+        return [] if value is None else [value]
+
+    return keys
+
+
+def _anonymous_content(obj: Request) -> Key | None:
+    """Content of a row (or echo) that names no user: a new anonymous user."""
+    return None if _identity(obj) is not None else _content(obj)
+
+
+def _row_by_id(obj: Request) -> Key | None:
+    user_id = obj.get("id")
+    return str(user_id) if user_id and not obj.get("uid") else None
+
+
+def _import_uid(obj: Request) -> list[Key]:
+    uid = obj.get("uid")
+    return [uid] if uid else []
+
+
+def _import_id(obj: Request) -> list[Key]:
+    user_id = obj.get("id")
+    return [str(user_id)] if user_id else []
+
+
+def _import_anonymous(obj: Request) -> list[Key]:
+    # The import of a new anonymous user is the stored user: its id is new, its content is
+    # what was sent (nulls gone).
+    return [] if obj.get("uid") else [_content(obj)]
+
+
+# -- events -------------------------------------------------------------------------------------
+
+
+_name = operator.methodcaller("get", "name")
+
+
+def _member(obj: Request, name: str) -> dict[str, Any]:
+    value = obj.get(name)
+    return value if type(value) is dict else _EMPTY
+
+
+_EMPTY: dict[str, Any] = {}
+
+
+def _event_user_id(obj: Request) -> str | None:
+    value = _member(obj, "user").get("id")
+    return None if value is None else str(value)
+
+
+def _who_sent(obj: Request) -> tuple[str, str] | None:
+    """The one way a sent event named its user or session."""
+    user = _member(obj, "user")
+    for label in ("uid", "id"):
+        value = user.get(label)
         if value:
-            return (label, value)
-    return ("session", session["id"]) if session.get("id") else None
+            return (label, str(value))
+    session_id = _member(obj, "session").get("id")
+    return ("session", str(session_id)) if session_id else None
 
 
-def _props(obj: Request) -> bytes:
-    return canonical(obj.get("properties") or {})
+def _who_echoed(obj: Request) -> list[tuple[str, str] | None]:
+    """The ways a result may have been sent: an import echoes the user's ``id`` next to a
+    ``uid`` and the session's user next to a session id; an event may name nobody."""
+    user = _member(obj, "user")
+    whos: list[tuple[str, str] | None] = []
+    for label in ("uid", "id"):
+        value = user.get(label)
+        if value:
+            whos.append((label, str(value)))
+    session_id = _member(obj, "session").get("id")
+    if session_id:
+        whos.append(("session", str(session_id)))
+    whos.append(None)
+    return whos
 
 
-def _instant(value: Any) -> str | None:
-    """Normalise an ISO-8601 timestamp so ``...:00Z`` and ``...:00.000Z`` compare equal."""
-    if not isinstance(value, str):
-        return None
+def _event_key(obj: Request) -> Key:
+    """A sent event: what it is, when, who, and its properties, normalised."""
+    properties = normalise(obj.get("properties") or {})
+    return (obj.get("name"), _instant(obj.get("timestamp")), _who_sent(obj), properties)
+
+
+def _event_result_keys(obj: Request) -> Iterator[Key]:
+    """Keys a result (an error's echo, an import) may have been sent under, likeliest first
+    (made lazily: the first usually matches). An import carries more than was sent: the
+    user's ``id`` next to a ``uid``, a ``timestamp`` Fullstory filled in when the request had
+    none."""
+    name, properties = obj.get("name"), normalise(obj.get("properties") or {})
+    instant = _instant(obj.get("timestamp"))
+    whos = _who_echoed(obj)
+    for who in whos:
+        yield (name, instant, who, properties)
+    if instant is not None:
+        for who in whos:
+            yield (name, None, who, properties)
+
+
+def _event_who(obj: Request) -> Key:
+    return (obj.get("name"), _who_sent(obj))
+
+
+def _event_who_keys(obj: Request) -> list[Key]:
+    return [(obj.get("name"), who) for who in _who_echoed(obj)]
+
+
+def _instant(value: Any) -> Any:
+    return _parse_instant(value) if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse_instant(value: str) -> Any:
+    """A timestamp as an instant, so ``...:00Z``, ``...:00.000Z`` and ``...:00+00:00`` are
+    equal; a text that is not ISO 8601 is compared as it is."""
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return value
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC).isoformat()
+    return parsed
+
+
+# -- the passes of each kind --------------------------------------------------------------------
+
+_ERRORS, _IMPORTS = "errors", "imports"
+
+_USER_STRICT = [
+    # An error echoes the whole request: uid ("" apart from absent) and id, then its content
+    # normalised where that uid or id is not enough (sent twice, or no uid at all).
+    _Pass(_sent_as, ((_ERRORS, _one(_sent_as)),), cheap=_uid, tiebreak=_content),
+    # An import carries the uid it was stored under (slim_import left little else) ...
+    _Pass(_uid, ((_IMPORTS, _import_uid),)),
+    # ... or, for a row that named its user by Fullstory id alone, that id ...
+    _Pass(_row_by_id, ((_IMPORTS, _import_id),)),
+    # ... or, for a new anonymous user, the content it was created with.
+    _Pass(_anonymous_content, ((_IMPORTS, _import_anonymous),)),
+]
+_USER_LOOSE = [
+    # Content rewritten beyond nulls and number forms: the uid (or id) alone, then, for rows
+    # naming no user, the content with an empty uid taken as none.
+    _Pass(_identity, ((_ERRORS, _one(_identity)),)),
+    _Pass(_anonymous_content, ((_ERRORS, _one(_anonymous_content)),)),
+]
+_EVENT_STRICT = [
+    _Pass(_event_key, ((_ERRORS, _event_result_keys), (_IMPORTS, _event_result_keys)), _name),
+]
+_EVENT_LOOSE = [
+    _Pass(_event_who, ((_ERRORS, _event_who_keys), (_IMPORTS, _event_who_keys)), _name),
+    _Pass(_name, ((_ERRORS, _one(_name)), (_IMPORTS, _one(_name)))),
+]
+_PASSES: dict[str, tuple[list[_Pass], list[_Pass]]] = {
+    "users": (_USER_STRICT, _USER_LOOSE),
+    "events": (_EVENT_STRICT, _EVENT_LOOSE),
+}

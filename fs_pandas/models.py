@@ -15,7 +15,9 @@ class JobStatus(enum.Enum):
     """Status of a batch import job.
 
     ``FAILED`` means the job finished with at least one failed row: it is often a partial
-    success, with the other rows imported.
+    success, with the other rows imported. ``COMPLETED`` is meant to say "no errors", but a
+    server may answer it next to ``"errors": N`` (contract §11.3): either way a finished job's
+    imports *and* errors are read, and the runner reports such a job as ``FAILED``.
     """
 
     PROCESSING = "PROCESSING"
@@ -32,7 +34,9 @@ class Job:
     """A batch import job as Fullstory last described it.
 
     ``imports`` and ``errors`` are the counters of the status endpoint (0 when Fullstory
-    leaves them out, as proto3 JSON does for zero values).
+    leaves them out, as proto3 JSON does for zero values); they are informative only, never
+    trusted to decide which results to read. ``finished_at`` is None while processing, whether
+    ``finished`` was absent, ``null`` or ``""``.
     """
 
     kind: JobKind
@@ -49,7 +53,8 @@ class Page:
     """One page of ``.../imports`` or ``.../errors``.
 
     ``ready`` is False when Fullstory answered 202 (the job is still processing): then
-    ``results`` is empty and the page says nothing yet.
+    ``results`` is empty and the page says nothing yet. ``next_page_token`` is None on the
+    last page, whether the answer left it out or sent ``null`` or ``""`` (contract §11.2).
     """
 
     results: list[dict[str, Any]] = field(default_factory=list)

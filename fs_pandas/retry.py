@@ -9,9 +9,14 @@ Rules (design.md §3 "Retries", contract §4 and §7):
 
 * 429, 500, 502, 503, 504 and transport failures (connection refused or dropped, timeouts) are
   retried; 400, 401, 403, 404, 409 and 422 are not -- they will fail again the same way.
-* A 429's ``Retry-After`` (seconds, or an HTTP-date) is honoured exactly, capped at
-  ``max_retry_after``; otherwise the wait is exponential backoff with jitter, capped at
-  ``max_backoff``.
+* Except a 409 ``idempotency_conflict`` (contract §11.6): the request collided with one of the
+  same Idempotency-Key still executing (typically our own earlier attempt, whose answer was
+  lost to a timeout); nothing was saved, and the same request later gets the stored answer.
+  It is recognised by its error code, so a 409/422 for a key reused with another body
+  (``idempotency_key_mismatch``) stays final.
+* A ``Retry-After`` (seconds, or an HTTP-date) on a 429 or a retryable 409 is honoured exactly,
+  capped at ``max_retry_after``; otherwise the wait is exponential backoff with jitter, capped
+  at ``max_backoff``.
 * The budget counts consecutive failures of one request; a success ends the request, and the next
   request starts again from the configured policy.
 """
@@ -26,11 +31,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from fs_pandas.errors import ApiError, RateLimitedError, RetryExhaustedError, TransportError
+from fs_pandas.errors import ApiError, RetryExhaustedError, TransportError
 
 __all__ = ["FailedAttempt", "RetryPolicy", "parse_retry_after"]
 
 DEFAULT_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Error codes retried whatever their status: a request that conflicted with a concurrent one of
+# the same Idempotency-Key (contract §11.6) saved nothing and is to be sent again.
+DEFAULT_RETRY_CODES = frozenset({"idempotency_conflict"})
 
 # 2.0 ** 1024 overflows a float; any exponent past this is far beyond every sane max_backoff.
 _MAX_EXPONENT = 60
@@ -96,7 +104,8 @@ class FailedAttempt:
     status : int or None
         The HTTP status, or None when no HTTP answer came back.
     retry_after : float or None
-        Seconds the server asked us to wait (429 ``Retry-After``), if it said.
+        Seconds the server asked us to wait (the ``Retry-After`` of a 429 or of a retryable
+        409), if it said.
     """
 
     error: BaseException
@@ -107,7 +116,9 @@ class FailedAttempt:
     def from_error(cls, error: BaseException) -> FailedAttempt:
         """Describe ``error`` as a history entry."""
         status = error.status if isinstance(error, ApiError) else None
-        retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+        retry_after = getattr(error, "retry_after", None)  # RateLimitedError, a retryable 409
+        if not isinstance(retry_after, int | float) or isinstance(retry_after, bool):
+            retry_after = None
         return cls(error=error, status=status, retry_after=retry_after)
 
 
@@ -129,6 +140,10 @@ class RetryPolicy:
         that failed together so they do not come back together.
     retry_statuses : collection of int, default {429, 500, 502, 503, 504}
         HTTP statuses worth retrying (stored as a frozenset).
+    retry_codes : collection of str, default {"idempotency_conflict"}
+        Fullstory error codes worth retrying whatever the status (stored as a frozenset): by
+        default the 409 of a request that conflicted with a concurrent one of the same
+        Idempotency-Key (contract §11.6).
     respect_retry_after : bool, default True
         Wait exactly what a 429's ``Retry-After`` says (contract §4) instead of backing off.
     max_retry_after : float, default 300.0
@@ -142,6 +157,7 @@ class RetryPolicy:
     max_backoff: float = 30.0
     jitter: float = 0.25
     retry_statuses: Collection[int] = field(default=DEFAULT_RETRY_STATUSES)
+    retry_codes: Collection[str] = field(default=DEFAULT_RETRY_CODES)
     respect_retry_after: bool = True
     max_retry_after: float = 300.0
     history: tuple[FailedAttempt, ...] = ()
@@ -150,6 +166,9 @@ class RetryPolicy:
         # Accept any iterable of statuses, normalise once (a frozen set keeps the value hashable).
         statuses = frozenset(int(s) for s in self.retry_statuses)
         object.__setattr__(self, "retry_statuses", statuses)
+        if isinstance(self.retry_codes, str):
+            raise TypeError("RetryPolicy.retry_codes must be a collection of codes, not a str")
+        object.__setattr__(self, "retry_codes", frozenset(str(c) for c in self.retry_codes))
         object.__setattr__(self, "history", tuple(self.history))
         self._check()
 
@@ -173,13 +192,14 @@ class RetryPolicy:
     def is_retryable(self, error: BaseException) -> bool:
         """Tell whether ``error`` is worth another attempt.
 
-        Transport failures and the statuses in ``retry_statuses`` (429 and the transient 5xx) are;
-        every other error -- 400, 401, 403, 404, 409, 422, a programming error -- is not.
+        Transport failures, the statuses in ``retry_statuses`` (429 and the transient 5xx) and
+        the error codes in ``retry_codes`` (a 409 ``idempotency_conflict``) are; every other
+        error -- 400, 401, 403, 404, another 409, 422, a programming error -- is not.
         """
         if isinstance(error, TransportError):
             return True
         if isinstance(error, ApiError):
-            return error.status in self.retry_statuses
+            return error.status in self.retry_statuses or error.code in self.retry_codes
         return False
 
     def increment(self, error: BaseException) -> RetryPolicy:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,7 +18,7 @@ import orjson
 import pytest
 import requests
 
-from fs_pandas.client import Client
+from fs_pandas.client import Client, IdempotencyConflictError
 from fs_pandas.emulator import Faults
 from fs_pandas.errors import (
     ApiError,
@@ -385,6 +387,38 @@ def test_total_records_is_an_int_on_every_page(emu: Any, client: Client) -> None
     assert (last.total_records, len(last.results), last.next_page_token) == (3, 1, None)
 
 
+# Contract §11.2: the seed sends null, the SDK's mocks "", a proto3 server may leave it out.
+@pytest.mark.parametrize("reading", ["null", "empty", "omit"])
+def test_the_last_page_ends_paging_whether_its_token_is_null_empty_or_absent(
+    emu: Any, client: Client, reading: str
+) -> None:
+    emu.configure(page_size=2, last_page_token=reading)
+    uids = [f"u{i}" for i in range(5)]
+    job = client.create_job("users", users_body(*uids), idempotency_key="k1")
+    wait_until_finished(client, "users", job.id)
+    assert sorted(r["uid"] for r in all_pages(client, job.id, "imports")) == uids
+    assert sorted(u["uid"] for u in client.list_users()) == uids
+
+
+@pytest.mark.parametrize("reading", ["null", "omit"])
+def test_finished_is_none_while_processing_whether_null_or_absent(
+    emu: Any, client: Client, reading: str
+) -> None:
+    emu.configure(finished_while_processing=reading)
+    job = client.create_job("users", users_body("u1"), idempotency_key="k1")
+    polled = client.job_status("users", job.id)
+    assert (polled.status, polled.finished_at) == (JobStatus.PROCESSING, None)
+    assert wait_until_finished(client, "users", job.id).finished_at
+
+
+def test_a_completed_job_with_errors_keeps_its_counters(emu: Any, client: Client) -> None:
+    emu.configure(fail_uids={"bad"}, row_error_status="COMPLETED")
+    job = client.create_job("users", users_body("u1", "bad"), idempotency_key="k1")
+    done = wait_until_finished(client, "users", job.id)
+    assert (done.status, done.imports, done.errors) == (JobStatus.COMPLETED, 1, 1)
+    assert [e["user"]["uid"] for e in all_pages(client, job.id, "errors")] == ["bad"]
+
+
 def test_include_schema_asks_for_property_types(client: Client) -> None:
     job = client.create_job("users", users_body("u1"), idempotency_key="k1")
     wait_until_finished(client, "users", job.id)
@@ -426,11 +460,78 @@ def test_malformed_batch_is_a_bad_request_raised_at_once(
     assert error.code and error.message and (sleeps, retries) == ([], [])
 
 
-def test_reused_idempotency_key_with_another_body_is_a_conflict(client: Client) -> None:
+def test_reused_idempotency_key_with_another_body_is_a_conflict(
+    client: Client, sleeps: list[float], retries: list[Retrying]
+) -> None:
     client.create_job("users", users_body("u1"), idempotency_key="same")
     with pytest.raises(ConflictError) as caught:
         client.create_job("users", users_body("u2"), idempotency_key="same")
-    assert caught.value.status == 422
+    assert caught.value.status == 422 and caught.value.code == "idempotency_key_mismatch"
+    assert not isinstance(caught.value, IdempotencyConflictError)
+    assert (sleeps, retries) == ([], [])  # final: it would fail the same way again
+
+
+def _create_in_thread(emu: Any, body: bytes, key: str) -> tuple[threading.Thread, list[Any]]:
+    """POST a batch from another thread (held by ``create_hold``), raw: not our client."""
+    out: list[Any] = []
+    headers = {
+        "Authorization": f"Basic {emu.api_key}",
+        "Idempotency-Key": key,
+        "Content-Type": "application/json",
+    }
+
+    def run() -> None:
+        out.append(
+            requests.post(f"{emu.url}/v2/users/batch", data=body, headers=headers, timeout=30)
+        )
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while emu.in_flight() != [key]:
+        assert time.monotonic() < deadline, "the first create never got in flight"
+        time.sleep(0.005)
+    return thread, out
+
+
+def test_a_create_conflicting_with_one_still_executing_is_retried_after_retry_after(
+    emu: Any, make_client: Callable[..., Client], sleeps: list[float]
+) -> None:
+    # Contract §11.6: the same Idempotency-Key while the first request executes answers 409
+    # idempotency_conflict; nothing is saved, and the retry gets the first request's answer.
+    gate = threading.Event()
+    emu.configure(create_hold=gate, retry_after=2)
+    body = users_body("u1", "u2")
+    thread, first = _create_in_thread(emu, body, "k1")
+    seen: list[Retrying] = []
+
+    def release(event: Retrying) -> None:  # the first request finishes while we "wait"
+        seen.append(event)
+        gate.set()
+        thread.join(timeout=10)
+
+    job = make_client(on_retry=release).create_job("users", body, idempotency_key="k1")
+    assert first[0].status_code == 200 and job.id == first[0].json()["job"]["id"]
+    assert len(emu.jobs()) == 1
+    assert sleeps == [2.0] and "idempotency_conflict" in seen[0].reason
+
+
+def test_a_conflict_that_never_clears_ends_in_retry_exhausted(
+    emu: Any, make_client: Callable[..., Client], sleeps: list[float]
+) -> None:
+    gate = threading.Event()
+    emu.configure(create_hold=gate)
+    body = users_body("u1")
+    thread, _ = _create_in_thread(emu, body, "k1")
+    try:
+        with pytest.raises(RetryExhaustedError) as caught:
+            make_client(retry=RetryPolicy(total=2)).create_job("users", body, idempotency_key="k1")
+    finally:
+        gate.set()
+        thread.join(timeout=10)
+    last = caught.value.last_error
+    assert isinstance(last, IdempotencyConflictError) and last.status == 409
+    assert last.retry_after == 1.0 and sleeps == [1.0, 1.0]
 
 
 def test_same_key_and_body_replays_the_first_job(emu: Any, client: Client) -> None:

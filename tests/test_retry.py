@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from fs_pandas.client import IdempotencyConflictError
 from fs_pandas.errors import (
     AuthenticationError,
     BadRequestError,
@@ -95,6 +96,28 @@ def test_client_errors_are_not_retryable(error: Exception) -> None:
     assert not RetryPolicy().is_retryable(error)
 
 
+def test_an_idempotency_conflict_is_retryable_a_key_mismatch_is_not() -> None:
+    # Contract §11.6: a request that conflicted with a concurrent one of the same key saved
+    # nothing and is to be sent again; a key reused with another body fails the same way again.
+    policy = RetryPolicy()
+    assert policy.is_retryable(ConflictError("busy", status=409, code="idempotency_conflict"))
+    assert not policy.is_retryable(
+        ConflictError("other body", status=422, code="idempotency_key_mismatch")
+    )
+    assert not policy.is_retryable(
+        ConflictError("other body", status=409, code="idempotency_key_mismatch")
+    )
+    assert not policy.is_retryable(ConflictError("conflict", status=409, code=""))
+
+
+def test_retry_codes_can_be_narrowed_and_are_normalised() -> None:
+    conflict = ConflictError("busy", status=409, code="idempotency_conflict")
+    assert not RetryPolicy(retry_codes=()).is_retryable(conflict)
+    assert RetryPolicy(retry_codes=["x", "y"]).retry_codes == frozenset({"x", "y"})
+    with pytest.raises(TypeError, match="retry_codes"):
+        RetryPolicy(retry_codes="idempotency_conflict")
+
+
 def test_errors_that_are_not_http_failures_are_not_retryable() -> None:
     assert not RetryPolicy().is_retryable(InvalidDataError("bad column"))
 
@@ -116,6 +139,21 @@ def test_increment_records_status_and_retry_after_in_history() -> None:
     error = rate_limited(retry_after=4.0)
     after = RetryPolicy().increment(error)
     assert after.history == (FailedAttempt(error=error, status=429, retry_after=4.0),)
+
+
+def test_a_retryable_conflict_records_its_retry_after_and_it_is_honoured() -> None:
+    error = IdempotencyConflictError(
+        "busy", status=409, code="idempotency_conflict", retry_after=2.0
+    )
+    after = RetryPolicy(jitter=0.5).increment(error)
+    assert after.history == (FailedAttempt(error=error, status=409, retry_after=2.0),)
+    assert after.delay(random.Random(0)) == 2.0
+
+
+def test_a_retryable_conflict_without_retry_after_backs_off() -> None:
+    error = IdempotencyConflictError("busy", status=409, code="idempotency_conflict")
+    after = no_jitter(backoff_factor=0.25).increment(error)
+    assert after.history[0].retry_after is None and after.delay(random.Random(0)) == 0.25
 
 
 def test_transport_failure_is_recorded_without_status() -> None:
