@@ -27,6 +27,7 @@ from payloads.reference import Reference, reference_events, reference_users
 from payloads.strategies import (
     CSV_ORIGINS,
     FAMILIES,
+    HAS_STRING_VIEW,
     PARQUET_ORIGINS,
     Recipe,
     frames,
@@ -349,6 +350,7 @@ def test_a_csv_text_date_is_read_in_naive_tz_unless_it_has_an_offset(
     }
 
 
+@pytest.mark.skipif(not HAS_STRING_VIEW, reason="pyarrow < 16 has no string_view")
 def test_a_string_view_column_from_parquet_is_sent_and_the_result_joins_back(
     emu: Emulator, client: Client, tmp_path: Path
 ) -> None:

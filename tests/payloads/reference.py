@@ -86,6 +86,12 @@ MAX_UID = 256
 MAX_VALUE_BYTES = 8192
 
 
+def _is_string_view(t: pa.DataType) -> bool:
+    """Arrow ``string_view`` (pyarrow >= 16; older pyarrow has no such type)."""
+    test = getattr(pa.types, "is_string_view", None)
+    return test is not None and test(t)
+
+
 class RefusedError(Exception):
     """The whole column cannot be sent (``plan_*`` raises ``InvalidDataError``)."""
 
@@ -152,7 +158,7 @@ def column_kind(s: pd.Series) -> str:
             t = t.value_type
         if pa.types.is_null(t):
             return "null"
-        if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or _is_string_view(t):
             return "str"
         if pa.types.is_boolean(t):
             return "bool"

@@ -39,10 +39,13 @@ from hypothesis import strategies as st
 __all__ = [
     "CSV_ORIGINS",
     "FAMILIES",
+    "HAS_STRING_VIEW",
     "ORIGINS",
+    "PANDAS_3",
     "PARQUET_ORIGINS",
     "Family",
     "Recipe",
+    "arrow_backed",
     "arrow_chunks",
     "build",
     "frames",
@@ -54,6 +57,8 @@ __all__ = [
 ]
 
 UTC = dt.UTC
+# pandas 3 changed how files are read (Arrow-backed default strings, ...): see read_csv.
+PANDAS_3 = int(pd.__version__.split(".")[0]) >= 3
 
 # ---------------------------------------------------------------------------------------------
 # Values
@@ -231,6 +236,7 @@ def _aware(moment: dt.datetime, hours: float) -> dt.datetime:
     return moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=hours)))
 
 
+HAS_STRING_VIEW = hasattr(pa, "string_view")  # pyarrow >= 16
 _STAMPS = st.tuples(_WALL, _NANOS)
 _STAMPS_US = st.tuples(_WALL, st.just(0))
 
@@ -292,13 +298,20 @@ FAMILIES: dict[str, Family] = {
         Family("string_pyarrow", ANY_TEXT, _typed("string[pyarrow]"), kind="str"),
         Family("large_string", ANY_TEXT, _arrow(pa.large_string()), kind="str"),
         Family("string_python", PYTHON_TEXT, _typed("string[python]"), kind="str"),
-        Family(
-            "string_view",
-            ANY_TEXT,
-            _arrow(pa.string_view()),
-            kind="str",
-            unwritable=("csv",),
-            takes=False,
+        # Arrow's string_view came with pyarrow 16: the oldest declared pyarrow (15) lacks it.
+        *(
+            [
+                Family(
+                    "string_view",
+                    ANY_TEXT,
+                    _arrow(pa.string_view()),
+                    kind="str",
+                    unwritable=("csv",),
+                    takes=False,
+                )
+            ]
+            if HAS_STRING_VIEW
+            else []
         ),
         Family(
             "sparse_float",
@@ -482,6 +495,13 @@ def show(df: pd.DataFrame) -> str:
             return repr({c: df[c].tolist() for c in df})
 
 
+def arrow_backed(s: pd.Series) -> bool:
+    """Whether the column's values are held in Arrow arrays (``ArrowDtype``, or a
+    ``StringDtype`` with pyarrow storage: pandas 3's default ``str``, not pandas 2's)."""
+    dtype = s.dtype
+    return isinstance(dtype, pd.ArrowDtype) or getattr(dtype, "storage", "") == "pyarrow"
+
+
 def arrow_chunks(s: pd.Series) -> int:
     """Chunks of an Arrow-backed column's array (0 for other columns)."""
     arr = getattr(s.array, "_pa_array", None)
@@ -515,7 +535,19 @@ def read_csv(path: Path, origin: str, **options: Any) -> pd.DataFrame:
     engine = "pyarrow" if origin.startswith("csv_pyarrow") else "c"
     if origin.endswith("_pyarrow") and origin != "csv_pyarrow":
         options["dtype_backend"] = "pyarrow"
-    return pd.read_csv(path, engine=engine, **options)
+    if PANDAS_3 or engine != "c":
+        return pd.read_csv(path, engine=engine, **options)
+    # pandas < 3, C engine: how pandas 2 reads the file is made pandas 3's.
+    # * Its default float parser can be one ulp off; pandas 3's is exact (and deprecates
+    #   the option).
+    options.setdefault("float_precision", "round_trip")
+    # * With dtype_backend="pyarrow", a parse_dates column with an empty field is left as
+    #   text, the empty field written "<NA>": parse the dates after reading instead.
+    dates = options.pop("parse_dates", None) if "dtype_backend" in options else None
+    df = pd.read_csv(path, engine=engine, **options)
+    for column in dates or []:
+        df[column] = pd.to_datetime(df[column])
+    return df
 
 
 def realise(recipe: Recipe, tmp: Path) -> pd.DataFrame:
