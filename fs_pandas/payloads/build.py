@@ -91,12 +91,17 @@ def time_zone(naive_tz: TimeZone) -> TimeZone:
     ``zoneinfo.ZoneInfo`` once, so every pandas version reads it alike (pandas < 3 reads
     names through pytz, whose rules stop at 2037 and whose old offsets are rounded to the
     minute). Names zoneinfo does not know are left to pandas."""
+    if naive_tz in _UTC_NAMES or naive_tz is dt.UTC:
+        return "UTC"  # no rules to read, and pandas' own UTC is by far the fastest to localize
     if isinstance(naive_tz, str):
         try:
             return ZoneInfo(naive_tz)
         except (ZoneInfoNotFoundError, ValueError):
             return naive_tz
     return naive_tz
+
+
+_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "utc", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu"})
 
 
 def _check_time_zone(naive_tz: object) -> None:
