@@ -42,6 +42,7 @@ from fs_pandas.errors import (
     ConfigurationError,
     ConflictError,
     FullstoryError,
+    IdempotencyConflictError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
@@ -85,19 +86,6 @@ _ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 # The code of a 409 answered to a request that conflicted with a concurrent one of the same
 # Idempotency-Key (contract §11.6; the emulator's reading, Fullstory documents none).
 IDEMPOTENCY_CONFLICT = "idempotency_conflict"
-
-
-class IdempotencyConflictError(ConflictError):
-    """409 ``idempotency_conflict``: another request with this Idempotency-Key was still
-    executing (typically our own earlier attempt, whose answer a timeout lost). Nothing was
-    saved; the same request sent again gets the stored answer, so it is retried -- after its
-    ``Retry-After``, when it has one. A key reused with another body is a plain
-    :class:`~fs_pandas.errors.ConflictError` (422 ``idempotency_key_mismatch``), never retried.
-    """
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ catch the whole family with one ``except``. Mistakes in the caller's input also 
     │   ├── PermissionDeniedError   403 key's permission level too low
     │   ├── NotFoundError           404
     │   ├── ConflictError           409 / 422 (e.g. Idempotency-Key reused with another body)
+    │   │   └── IdempotencyConflictError  409: the same key still executing (retried)
     │   ├── RateLimitedError        429 (carries ``retry_after``)
     │   └── ServerError             5xx
     ├── RetryExhaustedError         retries used up; ``last_error`` says why
@@ -45,6 +46,7 @@ __all__ = [
     "DuplicateJobWarning",
     "ExpiredKeysWarning",
     "FullstoryError",
+    "IdempotencyConflictError",
     "InvalidDataError",
     "LedgerError",
     "NotFoundError",
@@ -139,6 +141,19 @@ class NotFoundError(ApiError):
 
 class ConflictError(ApiError):
     """409/422: the request conflicts with an earlier one (e.g. a reused Idempotency-Key)."""
+
+
+class IdempotencyConflictError(ConflictError):
+    """409 ``idempotency_conflict``: another request with this Idempotency-Key was still
+    executing (typically our own earlier attempt, whose answer a timeout lost). Nothing was
+    saved; the same request sent again gets the stored answer, so it is retried -- after its
+    ``Retry-After``, when it has one. A key reused with another body is a plain
+    :class:`~fs_pandas.errors.ConflictError` (422 ``idempotency_key_mismatch``), never retried.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class RateLimitedError(ApiError):
