@@ -21,7 +21,14 @@ from fs_pandas.payloads.build import (
 )
 from fs_pandas.payloads.plan import Field, Plan
 from fs_pandas.payloads.rules import RejectionLog, Rule
-from fs_pandas.payloads.types import Kind, TimeZone, column_of, infer_kind, source_missing
+from fs_pandas.payloads.types import (
+    Kind,
+    TimeZone,
+    column_of,
+    encodable,
+    infer_kind,
+    source_missing,
+)
 from fs_pandas.payloads.users import text_field
 
 __all__ = ["CONTEXT_FIELDS", "plan_events"]
@@ -160,13 +167,11 @@ def _name_field(df: pd.DataFrame, name: str | None, name_col: Hashable | None) -
             "events need a non-empty name: pass name='...' or name_col='column'",
             rule=Rule.NAME_MISSING,
         )
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
+    if not encodable(name):
         raise InvalidDataError(
             f"name {name!r} is not valid Unicode text (it holds a lone surrogate)",
             rule=Rule.INVALID_STRING,
-        ) from None
+        )
     return Field(None, -1, ("name",), Kind.STR, "name", constant=orjson.dumps(name).decode())
 
 

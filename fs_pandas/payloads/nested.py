@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fs_pandas.payloads.rules import MAX_NAME_LENGTH, MAX_VALUE_BYTES, PROPERTY_NAME, Rule
-from fs_pandas.payloads.types import PLURAL, TimeZone
+from fs_pandas.payloads.types import PLURAL, TimeZone, encodable
 
 __all__ = ["Normalised", "RowProblemError", "normalise_list", "normalise_object", "scalar"]
 
@@ -61,7 +61,7 @@ def scalar(v: object, *, path: str, naive_tz: TimeZone) -> tuple[Any, str]:
             raise RowProblemError(Rule.NON_FINITE, f"{path}: {v} is not a finite number")
         return float(v), "real"
     if isinstance(v, str):
-        if not _encodable(v):
+        if not encodable(v):
             raise RowProblemError(
                 Rule.INVALID_STRING, f"{path}: text that is not valid Unicode (a lone surrogate)"
             )
@@ -71,14 +71,6 @@ def scalar(v: object, *, path: str, naive_tz: TimeZone) -> tuple[Any, str]:
     raise RowProblemError(
         Rule.UNSUPPORTED_VALUE, f"{path}: a {type(v).__name__} has no Fullstory type"
     )
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _iso(v: dt.date | np.datetime64, *, path: str, naive_tz: TimeZone) -> str:

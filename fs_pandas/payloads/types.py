@@ -34,6 +34,7 @@ __all__ = [
     "TimeZone",
     "canonical",
     "column_of",
+    "encodable",
     "infer_kind",
     "source_missing",
 ]
@@ -369,14 +370,15 @@ def _strings(values: npt.NDArray[np.object_], column: Hashable) -> Canonical:
         return Canonical(pa.array(values, type=pa.string(), from_pandas=True))
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
         pass
-    bad = np.array([isinstance(v, str) and not _encodable(v) for v in values], dtype=bool)
+    bad = np.array([isinstance(v, str) and not encodable(v) for v in values], dtype=bool)
     kept = np.where(bad, np.array(None, dtype=object), values)
     message = f"{column}: text that is not valid Unicode (a lone surrogate)"
     arr = pa.array(kept, type=pa.string(), from_pandas=True)
     return Canonical(arr, (Problem(bad, "invalid_string", message),))
 
 
-def _encodable(text: str) -> bool:
+def encodable(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (UTF-8 refuses lone surrogates, and so does JSON)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -529,7 +531,7 @@ def _object_dates(s: pd.Series, *, naive_tz: TimeZone, column: Hashable) -> Cano
         local = _localized(wall, date_only[naive], naive_tz=naive_tz, column=column)
         parts.append((naive, local.array))
     bad = np.zeros(len(s), bool)
-    bad[text] = [not _encodable(v) for v in values[text]]
+    bad[text] = [not encodable(v) for v in values[text]]
     problems: tuple[Problem, ...] = ()
     if bad.any():
         message = f"{column}: text that is not valid Unicode"
