@@ -163,19 +163,45 @@ class BatchResult:
         Parameters
         ----------
         data : DataFrame, optional
-            A corrected copy of the source frame (same length and row order); the failed rows
-            are taken from it. By default the original rows are sent as they were.
+            Corrected rows, matched to the failed rows by index label: the whole corrected
+            frame, or only the failed rows (``fixed.loc[result.errors.index]``). A frame whose
+            index repeats labels must line up with the original rows by position. By default
+            the original rows are sent as they were.
+        **overrides
+            Options of the original call to change (``properties=``, ``schema=``...).
+
+        Raises
+        ------
+        ValueError
+            ``data`` lacks some failed row, or (repeated labels) does not line up.
         """
         if self._run.rerun is None:
             raise ValueError("this result was not made by a run that can be repeated")
-        source = self._run.source if data is None else data
-        if len(source) != len(self._run.source):
+        failed = np.flatnonzero(self.outcomes.cat.codes.to_numpy() == _FAILED)
+        if data is None:
+            return self._run.rerun(take_rows(self._run.source, failed), **overrides)
+        return self._run.rerun(take_rows(data, self._rows_in(data, failed)), **overrides)
+
+    def _rows_in(self, data: pd.DataFrame, failed: npt.NDArray[np.int64]) -> Any:
+        """Positions in ``data`` of the failed rows: by label, or by position when labels
+        repeat (in the source or in ``data``)."""
+        source = self._run.source
+        if not (source.index.is_unique and data.index.is_unique):
+            if len(data) != len(source):
+                raise ValueError(
+                    f"data has {len(data)} rows and the index repeats labels, so it must line "
+                    f"up with the {len(source)} rows of the original frame"
+                )
+            return failed
+        labels = source.index[failed]
+        found = data.index.get_indexer(labels)
+        if (found < 0).any():
+            lacking = list(labels[found < 0][:5])
             raise ValueError(
-                f"data has {len(source)} rows; it must line up with the {len(self._run.source)} "
-                "rows of the original frame"
+                f"data lacks {int((found < 0).sum())} of the failed rows (labels {lacking}...); "
+                "pass the corrected frame, or fixed.loc[result.errors.index]"
             )
-        positions = np.flatnonzero(self.outcomes.cat.codes.to_numpy() == _FAILED)
-        return self._run.rerun(take_rows(source, positions), **overrides)
+        return found
 
     # -- display ----------------------------------------------------------------------------
 

@@ -69,9 +69,43 @@ def test_summary_lists_jobs_and_the_ledger(result: BatchResult) -> None:
     assert Path(str(result.ledger_path)).exists()
 
 
-def test_retry_failed_refuses_data_that_does_not_line_up(result: BatchResult) -> None:
-    with pytest.raises(ValueError, match="line up"):
+def test_retry_failed_refuses_data_that_lacks_a_failed_row(result: BatchResult) -> None:
+    with pytest.raises(ValueError, match="lacks 2 of the failed rows"):
         result.retry_failed(pd.DataFrame({"uid": ["x"]}))
+
+
+def test_retry_failed_matches_corrected_rows_by_index_label(
+    result: BatchResult, emu: Emulator
+) -> None:
+    emu.configure(fail_uids=set())
+    fixed = result.table()[["uid", "note"]].assign(note="fixed").iloc[::-1]  # any order
+    again = result.retry_failed(fixed.loc[result.errors.index])
+    assert again.counts["imported"] == 2
+    stored = {u["uid"]: u["properties"] for u in emu.users()}
+    assert stored["u3"] == stored["u4"] == {"note": "fixed"}
+
+
+def test_resending_the_errors_frame_sends_no_result_columns(
+    result: BatchResult, emu: Emulator, tmp_path: Path
+) -> None:
+    emu.configure(fail_uids=set())
+    errors = result.errors
+    assert {"fs_error_code", "fs_error_message", "fs_job_id"} <= set(errors.columns)
+    client = Client(api_key=emu.api_key, base_url=emu.url)
+    again = errors.fullstory.batch_update(
+        uid_col="uid", client=client, poll_interval=0.01, progress=False, ledger_dir=tmp_path
+    )
+    assert isinstance(again, BatchResult) and again.counts["imported"] == 2
+    stored = {u["uid"]: u["properties"] for u in emu.users()}
+    assert stored["u3"] == stored["u4"] == {"note": "<b>hi</b>"}
+    plan = errors.fullstory.type_plan(uid_col="uid")
+    assert plan.loc[plan["type"] == "not sent", "column"].tolist() == [
+        "fs_error_code",
+        "fs_error_message",
+        "fs_job_id",
+    ]
+    with pytest.raises(ValueError, match="never sent as a property"):
+        errors.fullstory.type_plan(uid_col="uid", properties=["note", "fs_error_code"])
 
 
 def test_retry_failed_takes_corrected_rows_from_data(result: BatchResult, emu: Emulator) -> None:

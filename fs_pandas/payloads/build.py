@@ -29,6 +29,7 @@ from fs_pandas.payloads.rules import (
     MAX_PROPERTIES,
     MAX_UID,
     MAX_VALUE_BYTES,
+    RESULT_COLUMNS,
     RejectionLog,
     Rule,
     check_property_path,
@@ -178,10 +179,21 @@ def _choose(
     frame: pd.DataFrame, properties: Properties, used: Mapping[int, str]
 ) -> list[tuple[int, Hashable, str]]:
     if properties is None:
-        return [(i, c, _label(c)) for i, c in enumerate(frame.columns) if i not in used]
+        return [
+            (i, c, _label(c))
+            for i, c in enumerate(frame.columns)
+            if i not in used and not _is_result_column(c)
+        ]
     out = []
     for column, name in _property_pairs(frame, properties):
         index = column_index(frame, column, "properties")
+        if _is_result_column(column):
+            raise InvalidDataError(
+                f"column {column!r} is a column of an fs_pandas result (an outcome, error or "
+                "job id), never sent as a property: leave it out of properties=",
+                column=str(column),
+                rule="option",
+            )
         if index in used:
             raise InvalidDataError(
                 f"column {column!r} is already sent as {used[index]}; a column feeds one "
@@ -217,6 +229,10 @@ def _property_pairs(frame: pd.DataFrame, properties: object) -> list[tuple[Hasha
         order = {c: i for i, c in enumerate(frame.columns)}
         labels.sort(key=lambda c: order.get(c, len(order)))
     return [(c, c) for c in labels]
+
+
+def _is_result_column(column: Hashable) -> bool:
+    return isinstance(column, str) and column in RESULT_COLUMNS
 
 
 def _label(column: Hashable) -> str:
@@ -340,6 +356,7 @@ def finish(
             type_rows.append(
                 _type_row(f, columns[f.index], nulls=nulls, built=prebuilt.get(f.index))
             )
+    type_rows += _left_out_rows(frame, fields)
     n_props = sum(1 for f in fields if f.role == "property")
     log.add(
         counts + n_props > MAX_PROPERTIES,
@@ -360,6 +377,22 @@ def finish(
         type_rows=type_rows,
         prebuilt=prebuilt,
     )
+
+
+def _left_out_rows(frame: pd.DataFrame, fields: list[Field]) -> list[dict[str, Any]]:
+    """Type-plan rows saying that the frame's fs_pandas result columns are not sent."""
+    used = {f.index for f in fields}
+    return [
+        {
+            "column": column,
+            "property": None,
+            "type": "not sent",
+            "nulls": int(frame.iloc[:, i].isna().sum()),
+            "note": "a column of an fs_pandas result (outcome, error, job id): never sent",
+        }
+        for i, column in enumerate(frame.columns)
+        if i not in used and _is_result_column(column)
+    ]
 
 
 def _workers(rows: int, columns: int) -> int:

@@ -26,6 +26,7 @@ __all__ = [
     "MAX_UID",
     "MAX_VALUE_BYTES",
     "PROPERTY_NAME",
+    "RESULT_COLUMNS",
     "RejectionLog",
     "Rule",
     "check_property_path",
@@ -41,6 +42,21 @@ MAX_UID = 256  # §3.1 / §3.2: uid ≤ 256 chars
 MAX_DISPLAY_NAME = 256  # §3.1
 MAX_EMAIL = 128  # §3.1
 MAX_CHUNK = 50_000  # §4: at most 50,000 request objects per batch request
+# The columns fs_pandas adds to its result frames (outcome, Fullstory id, error, job, rule):
+# never sent as properties, so re-sending ``result.errors`` does not put error text into
+# Fullstory.
+RESULT_COLUMNS = frozenset(
+    {
+        "fs_outcome",
+        "fs_id",
+        "fs_job_id",
+        "fs_error_code",
+        "fs_error_message",
+        "fs_rule",
+        "fs_column",
+        "fs_message",
+    }
+)
 
 
 class Rule:
