@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 import requests
+from error_helpers import error_chain, shown
 
 from fs_pandas.client import Client, IdempotencyConflictError
 from fs_pandas.emulator import Faults
@@ -64,27 +65,6 @@ def all_pages(client: Client, job_id: str, what: Any, kind: Any = "users") -> li
         if token is None:
             return rows
     raise AssertionError("paging never ended")
-
-
-def walk_exception(error: BaseException) -> Iterator[BaseException]:
-    """The error and everything it chains to."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [error]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        todo += [current.__cause__, current.__context__, getattr(current, "last_error", None)]
-
-
-def text_of(error: BaseException) -> str:
-    """Everything an error shows: its text, repr, attributes, and those of its chain."""
-    parts = []
-    for e in walk_exception(error):
-        parts += [str(e), repr(e), repr(e.args), repr(vars(e))]
-    return "\n".join(parts)
 
 
 @pytest.fixture
@@ -759,7 +739,7 @@ def test_key_never_appears_in_errors_or_logs(
         client.create_job("users", users_body("u1"), idempotency_key="k1")
     errors.append(failing.value)
     assert caplog.records, "the client should log its requests and retries"
-    assert all(secret not in text_of(e) for e in errors)
+    assert all(secret not in shown(e) for e in errors)
     assert secret not in caplog.text and secret not in repr(client)
 
 
@@ -770,7 +750,7 @@ def test_transport_error_does_not_chain_the_requests_exception(
     emu.configure(faults=Faults(rate_drop_before=1.0))
     with pytest.raises(RetryExhaustedError) as caught:
         make_client(retry=RetryPolicy(total=0)).job_status("users", "abc")
-    chain = list(walk_exception(caught.value))
+    chain = list(error_chain(caught.value))
     assert all(isinstance(e, TransportError | RetryExhaustedError) for e in chain)
 
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
-from payloads.reference import Reference, reference_events, reference_users
+from payloads.reference import Reference, reference_events, reference_users, typed
 from payloads.strategies import (
     CSV_ORIGINS,
     FAMILIES,
@@ -48,21 +48,6 @@ TZ = "Europe/Paris"
 @pytest.fixture
 def client(emu: Emulator) -> Client:
     return Client(api_key=emu.api_key, base_url=emu.url, sleep=lambda _: None)
-
-
-def typed(value: Any) -> Any:
-    """A JSON value with its scalar types made explicit (``1 == 1.0 == True`` in Python)."""
-    if isinstance(value, dict):
-        return {k: typed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [typed(v) for v in value]
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, int):
-        return ("int", value)
-    if isinstance(value, float):
-        return ("float", repr(value))
-    return value
 
 
 def loose(value: Any) -> Any:

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import orjson
 import pandas as pd
 import pytest
+from error_helpers import shown
 
 from fs_pandas.client import Client
 from fs_pandas.errors import (
@@ -41,26 +42,6 @@ SECRET = "na1.Q7zK9wPqLm3Xv8RtSECRET"
 PIECES = ["Q7zK9", "wPqLm", "3Xv8R", "SECRET"]
 
 # ------------------------------------------------------------------------------------ helpers
-
-
-def walk(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [error]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        todo += [current.__cause__, current.__context__, getattr(current, "last_error", None)]
-
-
-def shown(error: BaseException) -> str:
-    """Everything an error shows: text, repr, args, attributes, notes, and its whole chain."""
-    parts = []
-    for e in walk(error):
-        parts += [str(e), repr(e), repr(e.args), repr(vars(e))]
-    return "\n".join(parts)
 
 
 def echoed_forms(key: str) -> list[str]:

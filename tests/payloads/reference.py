@@ -77,6 +77,7 @@ __all__ = [
     "is_missing",
     "reference_events",
     "reference_users",
+    "typed",
     "utc_text",
 ]
 
@@ -655,6 +656,21 @@ def reference_events(
 # ---------------------------------------------------------------------------------------------
 # Bytes
 # ---------------------------------------------------------------------------------------------
+
+
+def typed(value: Any) -> Any:
+    """A JSON value with its scalar types made explicit (``1 == 1.0 == True`` in Python)."""
+    if isinstance(value, dict):
+        return {k: typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed(v) for v in value]
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int):
+        return ("int", value)
+    if isinstance(value, float):
+        return ("float", repr(value))
+    return value
 
 
 def _fragments(value: Any) -> Any:

@@ -36,7 +36,14 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from payload_helpers import parse
-from reference import Reference, RefusedError, column_kind, reference_events, reference_users
+from reference import (
+    Reference,
+    RefusedError,
+    column_kind,
+    reference_events,
+    reference_users,
+    typed,
+)
 from strategies import (
     CSV_ORIGINS,
     FAMILIES,
@@ -70,21 +77,6 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-
-
-def typed(value: Any) -> Any:
-    """A JSON value with its scalar types made explicit (``1 == 1.0 == True`` in Python)."""
-    if isinstance(value, dict):
-        return {k: typed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [typed(v) for v in value]
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, int):
-        return ("int", value)
-    if isinstance(value, float):
-        return ("float", repr(value))
-    return value
 
 
 def tell(what: str) -> None:
