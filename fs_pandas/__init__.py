@@ -7,15 +7,37 @@ Importing the package registers the ``df.fullstory`` accessor::
     result.errors.to_parquet("errors.parquet")
 
 The local emulator of the API lives in :mod:`fs_pandas.emulator` (install the ``emulator``
-extra); exceptions in :mod:`fs_pandas.errors`.
+extra). The exceptions and warnings of :mod:`fs_pandas.errors` are importable from here too
+(``except fs_pandas.RateLimitedError``).
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: it would bind the public name ``annotations``
+# in the package (tests/test_exported_members.py holds every public name to ``__all__``).
 
 from fs_pandas import accessor as _accessor  # registers df.fullstory
 from fs_pandas.batch import RunHandle, resume
 from fs_pandas.client import Client
-from fs_pandas.errors import FullstoryError
+from fs_pandas.errors import (
+    ApiError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    DuplicateJobWarning,
+    ExpiredKeysWarning,
+    FullstoryError,
+    IdempotencyConflictError,
+    InvalidDataError,
+    LedgerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ReconciliationWarning,
+    RetryExhaustedError,
+    RunInterrupted,
+    ServerError,
+    TransportError,
+)
 from fs_pandas.ledger import runs
 from fs_pandas.result import BatchResult
 from fs_pandas.retry import RetryPolicy
@@ -25,11 +47,29 @@ del _accessor
 __version__ = "0.1.0"
 
 __all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "BadRequestError",
     "BatchResult",
     "Client",
+    "ConfigurationError",
+    "ConflictError",
+    "DuplicateJobWarning",
+    "ExpiredKeysWarning",
     "FullstoryError",
+    "IdempotencyConflictError",
+    "InvalidDataError",
+    "LedgerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "ReconciliationWarning",
+    "RetryExhaustedError",
     "RetryPolicy",
     "RunHandle",
+    "RunInterrupted",
+    "ServerError",
+    "TransportError",
     "__version__",
     "resume",
     "runs",

@@ -31,11 +31,14 @@ catch the whole family with one ``except``. Mistakes in the caller's input also 
     ExpiredKeysWarning (a UserWarning) is issued when a run is resumed after Fullstory forgot
     its Idempotency-Keys (24 h): a chunk whose job was never journalled is sent again, and may
     be imported twice.
+
+Every error of the tree pickles and copies with its message and attributes (for
+multiprocessing, joblib, dask): see ``FullstoryError.__reduce__``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "ApiError",
@@ -60,8 +63,36 @@ __all__ = [
 ]
 
 
+_E = TypeVar("_E", bound=BaseException)
+
+
 class FullstoryError(Exception):
-    """Root of every error fs_pandas raises on purpose."""
+    """Root of every error fs_pandas raises on purpose.
+
+    Every error of the tree pickles (and copies) with its message and its attributes, so it can
+    cross a process boundary (multiprocessing, joblib, dask). See :meth:`__reduce__`.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Rebuild from the error's current state: its ``args`` and its attributes.
+
+        The default (``type(self)(*self.args)``, then the attributes) calls ``__init__``, which
+        fails for the errors whose ``__init__`` wants keyword-only arguments (``status=``,
+        ``result=``...). The error is rebuilt without ``__init__`` instead, from what it holds
+        now rather than from its constructor's arguments: the client scrubs the API key from
+        ``args`` and attributes in place, so a pickle never holds a copy it did not scrub. As
+        with every exception, the traceback, ``__cause__`` and ``__context__`` are not kept.
+        """
+        return _rebuild, (type(self), self.args), dict(vars(self))
+
+
+def _rebuild(cls: type[_E], args: tuple[Any, ...]) -> _E:
+    """An instance of ``cls`` holding ``args``, without calling its ``__init__``.
+
+    Module level so that pickle can name it. ``BaseException.__new__`` sets ``args``; the
+    attributes come next, through ``BaseException.__setstate__``.
+    """
+    return cls.__new__(cls, *args)
 
 
 class ConfigurationError(FullstoryError, ValueError):
