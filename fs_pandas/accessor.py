@@ -3,26 +3,22 @@ accessor object on every attribute access); every call goes to ``payloads`` or `
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-from collections.abc import Hashable, Iterable, Mapping
-from typing import Any, Literal, TypeAlias
+from collections.abc import Hashable, Mapping
+from typing import Any
 
 import pandas as pd
 
 from fs_pandas import batch
+from fs_pandas._types import MAX_CHUNK, Duplicates, JobKind, Nulls, Properties, Schema, TimeZone
 from fs_pandas.client import Client
 from fs_pandas.errors import RunInterrupted
 from fs_pandas.payloads import Plan, plan_events, plan_users
 from fs_pandas.progress import ProgressOption
 from fs_pandas.result import BatchResult, take_rows
-from fs_pandas.runner import MAX_CHUNK, RunOptions
+from fs_pandas.specs import EventSpec, Pacing, Spec, UserSpec
 
 __all__ = ["FullstoryAccessor"]
-
-Kind = Literal["users", "events"]
-# A list, tuple, set, Index or array of column labels, or a mapping column -> property name.
-Properties: TypeAlias = Iterable[Hashable] | Mapping[Hashable, str]
 
 
 @pd.api.extensions.register_dataframe_accessor("fullstory")
@@ -45,11 +41,11 @@ class FullstoryAccessor:
         id_col: Hashable | None = None,
         display_name_col: Hashable | None = None,
         email_col: Hashable | None = None,
-        properties: Properties | None = None,
-        schema: Literal["infer"] | Mapping[str, str] | None = "infer",
-        nulls: Literal["omit", "null"] = "omit",
-        naive_tz: str | dt.tzinfo | None = "UTC",
-        duplicates: Literal["first", "last", "reject", "allow"] = "first",
+        properties: Properties = None,
+        schema: Schema = "infer",
+        nulls: Nulls = "omit",
+        naive_tz: TimeZone = "UTC",
+        duplicates: Duplicates = "first",
         client: Client | None = None,
         chunk_size: int = MAX_CHUNK,
         max_jobs_in_flight: int = 4,
@@ -132,27 +128,25 @@ class FullstoryAccessor:
         >>> result = df.fullstory.batch_update(uid_col="user_id")  # doctest: +SKIP
         >>> result.errors.to_parquet("errors.parquet")  # doctest: +SKIP
         """
-        plan_options = {
-            "uid_col": uid_col,
-            "id_col": id_col,
-            "display_name_col": display_name_col,
-            "email_col": email_col,
-            "properties": properties,
-            "schema": schema,
-            "nulls": nulls,
-            "naive_tz": naive_tz,
-            "duplicates": duplicates,
-        }
-        pacing = RunOptions(
+        spec = UserSpec(
+            uid_col=uid_col,
+            id_col=id_col,
+            display_name_col=display_name_col,
+            email_col=email_col,
+            properties=properties,
+            schema=schema,
+            nulls=nulls,
+            naive_tz=naive_tz,
+            duplicates=duplicates,
+        )
+        pacing = Pacing(
             chunk_size=chunk_size,
             max_jobs_in_flight=max_jobs_in_flight,
             max_rows_in_flight=max_rows_in_flight,
             poll_interval=poll_interval,
         )
         try:
-            return self._send(
-                "users", plan_options, pacing, client, progress, wait, ledger_dir, timeout
-            )
+            return self._send(spec, pacing, client, progress, wait, ledger_dir, timeout)
         except RunInterrupted as exc:  # raised afresh: a traceback of this call, not the run's
             raise exc.with_traceback(None) from None
 
@@ -167,10 +161,10 @@ class FullstoryAccessor:
         session_id_col: Hashable | None = None,
         use_most_recent: bool = False,
         context: Mapping[str, Hashable] | None = None,
-        properties: Properties | None = None,
-        schema: Literal["infer"] | Mapping[str, str] | None = "infer",
-        nulls: Literal["omit", "null"] = "omit",
-        naive_tz: str | dt.tzinfo | None = "UTC",
+        properties: Properties = None,
+        schema: Schema = "infer",
+        nulls: Nulls = "omit",
+        naive_tz: TimeZone = "UTC",
         client: Client | None = None,
         chunk_size: int = MAX_CHUNK,
         max_jobs_in_flight: int = 4,
@@ -215,38 +209,35 @@ class FullstoryAccessor:
         ConfigurationError, TypeError, InvalidDataError, RunInterrupted
             As for :meth:`batch_update`.
         """
-        plan_options = {
-            "name": name,
-            "name_col": name_col,
-            "timestamp_col": timestamp_col,
-            "uid_col": uid_col,
-            "user_id_col": user_id_col,
-            "session_id_col": session_id_col,
-            "use_most_recent": use_most_recent,
-            "context": context,
-            "properties": properties,
-            "schema": schema,
-            "nulls": nulls,
-            "naive_tz": naive_tz,
-        }
-        pacing = RunOptions(
+        spec = EventSpec(
+            name=name,
+            name_col=name_col,
+            timestamp_col=timestamp_col,
+            uid_col=uid_col,
+            user_id_col=user_id_col,
+            session_id_col=session_id_col,
+            use_most_recent=use_most_recent,
+            context=context,
+            properties=properties,
+            schema=schema,
+            nulls=nulls,
+            naive_tz=naive_tz,
+        )
+        pacing = Pacing(
             chunk_size=chunk_size,
             max_jobs_in_flight=max_jobs_in_flight,
             max_rows_in_flight=max_rows_in_flight,
             poll_interval=poll_interval,
         )
         try:
-            return self._send(
-                "events", plan_options, pacing, client, progress, wait, ledger_dir, timeout
-            )
+            return self._send(spec, pacing, client, progress, wait, ledger_dir, timeout)
         except RunInterrupted as exc:  # raised afresh: a traceback of this call, not the run's
             raise exc.with_traceback(None) from None
 
     def _send(
         self,
-        kind: Kind,
-        plan_options: Mapping[str, Any],
-        pacing: RunOptions,
+        spec: Spec,
+        pacing: Pacing,
         client: Client | None,
         progress: ProgressOption,
         wait: bool,
@@ -254,11 +245,10 @@ class FullstoryAccessor:
         timeout: float | None,
     ) -> BatchResult | batch.RunHandle:
         return batch.run(
-            kind,
+            spec,
             self._frame,
-            plan_options=plan_options,
             client=client,
-            options=pacing,
+            pacing=pacing,
             progress=progress,
             wait=wait,
             ledger_dir=ledger_dir,
@@ -278,12 +268,12 @@ class FullstoryAccessor:
         """The event request objects ``batch_events(**options)`` would send."""
         return plan_events(self._frame, **options).requests()
 
-    def type_plan(self, *, kind: Kind = "users", **options: Any) -> pd.DataFrame:
+    def type_plan(self, *, kind: JobKind = "users", **options: Any) -> pd.DataFrame:
         """Per column: the Fullstory field or property it feeds, the type it is sent as, and
         its null count. ``kind="events"`` takes the options of :meth:`batch_events`."""
         return self._plan(kind, options).type_plan()
 
-    def validate(self, *, kind: Kind = "users", **options: Any) -> pd.DataFrame:
+    def validate(self, *, kind: JobKind = "users", **options: Any) -> pd.DataFrame:
         """Rows that would be rejected before sending, without any network.
 
         Returns
@@ -299,7 +289,7 @@ class FullstoryAccessor:
         rows["fs_message"] = rejected["message"].to_numpy()
         return rows
 
-    def _plan(self, kind: Kind, options: Mapping[str, Any]) -> Plan:
+    def _plan(self, kind: JobKind, options: Mapping[str, Any]) -> Plan:
         if kind == "users":
             return plan_users(self._frame, **options)
         if kind == "events":

@@ -23,6 +23,8 @@ from typing import Any
 
 import pandas as pd
 
+from fs_pandas import payloads
+from fs_pandas._types import JobKind
 from fs_pandas.client import Client
 from fs_pandas.errors import (
     ConfigurationError,
@@ -33,18 +35,15 @@ from fs_pandas.errors import (
 )
 from fs_pandas.events import ProgressEvent, Retrying, RunFinished
 from fs_pandas.ledger import KEY_SCHEME, Ledger, LedgerState, read_ledger
-from fs_pandas.models import JobKind
-from fs_pandas.options import normalise_options
-from fs_pandas.payloads import Plan, plan_events, plan_users
+from fs_pandas.payloads import Plan
 from fs_pandas.progress import Display, ProgressOption, ProgressState, choose_display, consume
 from fs_pandas.result import BatchResult, _Run
-from fs_pandas.runner import Runner, RunOptions, check_timeout, idempotency_key
+from fs_pandas.runner import Runner, idempotency_key
+from fs_pandas.specs import Pacing, Spec, check_timeout, spec_for
 
 __all__ = ["RunHandle", "resume", "run"]
 
 log = logging.getLogger(__name__)
-
-_PLANNERS = {"users": plan_users, "events": plan_events}
 
 # Fullstory forgets an Idempotency-Key 24 h after its first use (contract §6).
 IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
@@ -54,11 +53,10 @@ IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
 class _Setup:
     """Everything needed to (re)start a run of one frame."""
 
-    kind: JobKind
+    spec: Spec
     frame: pd.DataFrame
-    plan_options: Mapping[str, Any]
     client: Client
-    options: RunOptions
+    pacing: Pacing
     ledger_dir: Path | None
     known_jobs: Mapping[int, str] = field(default_factory=dict)
     known_keys: Mapping[int, str] = field(default_factory=dict)
@@ -66,14 +64,17 @@ class _Setup:
     notes: tuple[str, ...] = ()
     timeout: float | None = None  # seconds: a deadline for waiting, from the run's start
 
+    @property
+    def kind(self) -> JobKind:
+        return self.spec.kind
+
 
 def run(
-    kind: JobKind,
+    spec: Spec,
     frame: pd.DataFrame,
     *,
-    plan_options: Mapping[str, Any],
     client: Client | None = None,
-    options: RunOptions | None = None,
+    pacing: Pacing | None = None,
     progress: ProgressOption = True,
     wait: bool = True,
     ledger_dir: str | os.PathLike[str] | None = None,
@@ -94,12 +95,11 @@ def run(
         partial result and the ledger path.
     """
     setup = _Setup(
-        kind=kind,
+        # Plan from the spec as the ledger will give it back, so resume rebuilds this plan.
+        spec=spec.normalised(),
         frame=frame,
-        # Plan from the options as the ledger will give them back, so resume rebuilds this plan.
-        plan_options=normalise_options(plan_options),
         client=client if client is not None else Client.from_env(),
-        options=options or RunOptions(),
+        pacing=pacing or Pacing(),
         ledger_dir=Path(ledger_dir) if ledger_dir is not None else None,
         timeout=check_timeout(timeout),
     )
@@ -112,7 +112,7 @@ def resume(
     *,
     client: Client | None = None,
     progress: ProgressOption = True,
-    options: RunOptions | None = None,
+    options: Pacing | None = None,
     timeout: float | None = None,
 ) -> BatchResult:
     """Finish a run that was interrupted (Ctrl-C, a ``timeout``, a crashed kernel, a closed
@@ -145,7 +145,7 @@ def resume(
         Defaults to :meth:`Client.from_env`.
     progress : bool or str, default True
         As for ``batch_update``.
-    options : RunOptions, optional
+    options : Pacing, optional
         Pacing for the rest of the run; its ``chunk_size`` must be the run's (the default is
         the ledger's).
     timeout : float, optional
@@ -187,11 +187,10 @@ def resume(
     keys, jobs = _carried_over(state)
     expired = _expired_keys_note(state, dt.datetime.now(dt.UTC))
     setup = _Setup(
-        kind=state.kind,
+        spec=spec_for(state.kind, state.options),
         frame=frame,
-        plan_options=state.options,
         client=client if client is not None else Client.from_env(),
-        options=options or RunOptions(chunk_size=state.chunk_size),
+        pacing=options or Pacing(chunk_size=state.chunk_size),
         ledger_dir=None,
         known_jobs=jobs,
         known_keys=keys,
@@ -200,7 +199,7 @@ def resume(
         timeout=timeout,
     )
     plan = _plan(setup)
-    _check_same_frame(plan, setup.options.chunk_size, state.keys, state.key_scheme)
+    _check_same_frame(plan, setup.pacing.chunk_size, state.keys, state.key_scheme)
     if expired is not None:
         log.warning(expired)
         warnings.warn(expired, ExpiredKeysWarning, stacklevel=2)
@@ -281,20 +280,18 @@ def _check_same_frame(
 
 
 def _plan(setup: _Setup) -> Plan:
-    planner: Any = _PLANNERS[setup.kind]
-    plan: Plan = planner(setup.frame, **setup.plan_options)
-    return plan
+    return payloads.plan(setup.frame, setup.spec)
 
 
 def _start(
     setup: _Setup, *, progress: ProgressOption, wait: bool, plan: Plan | None = None
 ) -> BatchResult | RunHandle:
-    plan = plan if plan is not None else _plan(setup)
-    ledger = _open_ledger(setup, plan)
+    planned = plan if plan is not None else _plan(setup)
+    ledger = _open_ledger(setup, planned)
     runner = Runner(
         setup.client,
-        plan,
-        options=setup.options,
+        planned,
+        options=setup.pacing,
         ledger=ledger,
         known_jobs=setup.known_jobs,
         known_keys=setup.known_keys,
@@ -325,9 +322,9 @@ def _open_ledger(setup: _Setup, plan: Plan) -> Ledger:
         return Ledger(setup.ledger_path)
     return Ledger.create(
         kind=setup.kind,
-        options=setup.plan_options,
+        options=setup.spec.options(),
         n_rows=plan.n_rows,
-        chunk_size=setup.options.chunk_size,
+        chunk_size=setup.pacing.chunk_size,
         directory=setup.ledger_dir,
     )
 
@@ -562,13 +559,11 @@ class RunHandle:
         setup = self._setup
 
         def rerun(frame: pd.DataFrame, **overrides: Any) -> BatchResult:
-            options = {**setup.plan_options, **overrides}
             again = run(
-                setup.kind,
+                setup.spec.replace(**overrides),
                 frame,
-                plan_options=options,
                 client=setup.client,
-                options=setup.options,
+                pacing=setup.pacing,
                 progress=self._progress,
                 ledger_dir=setup.ledger_dir,
             )

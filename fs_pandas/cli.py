@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from fs_pandas.errors import FullstoryError, RunInterrupted
+from fs_pandas.specs import EventSpec, Pacing, Spec, UserSpec
 
 __all__ = ["main"]
 
@@ -81,23 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fs-pandas", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     users = sub.add_parser("users", help="create or update users from a file")
-    _add_file_options(users)
-    users.add_argument("--uid-col", required=True, help="column holding your user id")
-    users.add_argument("--display-name-col")
-    users.add_argument("--email-col")
-    users.add_argument(
-        "--duplicates", choices=["first", "last", "reject", "allow"], default="first"
-    )
-    users.set_defaults(handler=_users)
+    _add_file_options(users, UserSpec)
+    users.set_defaults(handler=_push, spec_class=UserSpec)
     events = sub.add_parser("events", help="send events from a file")
-    _add_file_options(events)
-    events.add_argument("--name", help="one event name for every row")
-    events.add_argument("--name-col", help="column holding each event's name")
-    events.add_argument("--uid-col")
-    events.add_argument("--user-id-col")
-    events.add_argument("--session-id-col")
-    events.add_argument("--timestamp-col")
-    events.set_defaults(handler=_events)
+    _add_file_options(events, EventSpec)
+    events.set_defaults(handler=_push, spec_class=EventSpec)
     resume = sub.add_parser("resume", help="finish an interrupted run from its ledger")
     resume.add_argument("ledger", type=Path)
     resume.add_argument("file", type=Path, help="the same file the run was started with")
@@ -113,15 +103,85 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_file_options(parser: argparse.ArgumentParser) -> None:
+def _add_file_options(parser: argparse.ArgumentParser, spec_class: type[Spec]) -> None:
     parser.add_argument("file", type=Path, help="a .csv, .parquet, .json or .jsonl file")
-    parser.add_argument("--properties", nargs="*", help="columns sent as properties")
-    parser.add_argument("--chunk-size", type=int, default=50_000)
-    parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds (default 1)")
+    what = parser.add_argument_group("what is sent (see the accessor's docstring)")
+    for option in dataclasses.fields(spec_class):
+        _add_option(what, option)
+    pacing = parser.add_argument_group("pacing")
+    for option in dataclasses.fields(Pacing):
+        _add_option(pacing, option)
     parser.add_argument("--out", type=Path, help="write every row's outcome here (.parquet/.csv)")
     parser.add_argument("--no-progress", action="store_true")
     _add_timeout_option(parser)
     _add_client_options(parser)
+
+
+def flag(option: str) -> str:
+    """The command-line flag of a spec or pacing option: ``uid_col`` -> ``--uid-col``."""
+    return "--" + option.replace("_", "-")
+
+
+def _add_option(group: Any, option: dataclasses.Field[Any]) -> None:
+    """One flag from a spec field: its help, form and default come from :mod:`fs_pandas.specs`."""
+    form = option.metadata["cli"]
+    required = option.default is dataclasses.MISSING
+    default = None if required else option.default
+    shown = "" if required or default is None or form == "flag" else f" (default {default})"
+    kwargs: dict[str, Any] = {"dest": option.name, "help": option.metadata["help"] + shown}
+    kwargs.update(_FORMS[form])
+    if form == "choice":
+        kwargs["choices"] = option.metadata["choices"]
+    if form not in ("flag", "pairs", "schema"):
+        kwargs["default"] = default
+    group.add_argument(flag(option.name), required=required, **kwargs)
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key or not value:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _zone(text: str) -> str | None:
+    return None if text.lower() == "none" else text
+
+
+_FORMS: dict[str, dict[str, Any]] = {
+    "column": {"metavar": "COLUMN"},
+    "columns": {"nargs": "*", "metavar": "COLUMN"},
+    "text": {"metavar": "TEXT"},
+    "zone": {"type": _zone, "metavar": "ZONE|none"},
+    "choice": {},
+    "flag": {"action": "store_true"},
+    "pairs": {"action": "append", "type": _pair, "metavar": "FIELD=COLUMN"},
+    "schema": {"action": "append", "metavar": "NAME=TYPE|infer|none"},
+    "count": {"type": int, "metavar": "N"},
+    "seconds": {"type": float, "metavar": "SECONDS"},
+}
+
+
+def _cli_value(option: dataclasses.Field[Any], given: Any) -> Any:
+    """A parsed flag as the spec takes it (repeated pairs become a mapping)."""
+    form = option.metadata["cli"]
+    if form == "pairs":
+        return None if given is None else dict(given)
+    if form == "schema":
+        return _schema(given)
+    return given
+
+
+def _schema(given: list[str] | None) -> Any:
+    if not given:
+        return "infer"
+    if len(given) == 1 and given[0].lower() in ("infer", "none"):
+        return None if given[0].lower() == "none" else "infer"
+    return dict(_pair(text) for text in given)
+
+
+def _from_flags(cls: Any, options: argparse.Namespace) -> Any:
+    return cls(**{f.name: _cli_value(f, getattr(options, f.name)) for f in dataclasses.fields(cls)})
 
 
 def _add_timeout_option(parser: argparse.ArgumentParser) -> None:
@@ -153,36 +213,18 @@ def _client(options: argparse.Namespace) -> Any:
     return Client.from_env(**extra)
 
 
-def _users(options: argparse.Namespace) -> int:
-    frame = _read(options.file)
-    result = frame.fullstory.batch_update(
-        uid_col=options.uid_col,
-        display_name_col=options.display_name_col,
-        email_col=options.email_col,
-        properties=options.properties,
-        duplicates=options.duplicates,
-        client=_client(options),
-        chunk_size=options.chunk_size,
-        poll_interval=options.poll_interval,
-        timeout=options.timeout,
-        progress="none" if options.no_progress else "text",
-    )
-    return _report(result, options.out)
+def _push(options: argparse.Namespace) -> int:
+    """``fs-pandas users`` / ``fs-pandas events``: the file through one run."""
+    from fs_pandas.batch import run
 
-
-def _events(options: argparse.Namespace) -> int:
+    spec = _from_flags(options.spec_class, options)
+    pacing = _from_flags(Pacing, options)
     frame = _read(options.file)
-    result = frame.fullstory.batch_events(
-        name=options.name,
-        name_col=options.name_col,
-        uid_col=options.uid_col,
-        user_id_col=options.user_id_col,
-        session_id_col=options.session_id_col,
-        timestamp_col=options.timestamp_col,
-        properties=options.properties,
+    result = run(
+        spec,
+        frame,
         client=_client(options),
-        chunk_size=options.chunk_size,
-        poll_interval=options.poll_interval,
+        pacing=pacing,
         timeout=options.timeout,
         progress="none" if options.no_progress else "text",
     )

@@ -35,6 +35,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 import orjson
 import requests
 
+from fs_pandas._types import JobKind
 from fs_pandas.errors import (
     ApiError,
     AuthenticationError,
@@ -50,7 +51,7 @@ from fs_pandas.errors import (
     TransportError,
 )
 from fs_pandas.events import Retrying
-from fs_pandas.models import Job, JobKind, JobStatus, Page
+from fs_pandas.models import Job, JobStatus, Page
 from fs_pandas.retry import RetryPolicy, parse_retry_after
 
 __all__ = ["DEFAULT_BASE_URL", "Client", "IdempotencyConflictError"]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fs_pandas.models import JobKind, JobStatus
+from fs_pandas._types import JobKind
+from fs_pandas.models import JobStatus
 
 __all__ = [
     "ChunkPlanned",

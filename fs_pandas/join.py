@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from fs_pandas.models import JobKind
+from fs_pandas._types import JobKind
 
 __all__ = ["JobJoin", "canonical", "join_job", "normalise", "slim_import"]
 

@@ -35,8 +35,8 @@ from typing import Any
 
 import orjson
 
+from fs_pandas._types import JobKind
 from fs_pandas.errors import LedgerError
-from fs_pandas.models import JobKind
 from fs_pandas.options import decode_options, encode_options
 
 __all__ = ["KEY_SCHEME", "Ledger", "LedgerState", "default_dir", "read_ledger", "runs"]

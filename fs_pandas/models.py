@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-__all__ = ["Job", "JobKind", "JobStatus", "Page"]
+from fs_pandas._types import JobKind
 
-JobKind = Literal["users", "events"]
+__all__ = ["Job", "JobStatus", "Page"]
 
 
 class JobStatus(enum.Enum):

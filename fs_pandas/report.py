@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from fs_pandas._types import OUTCOMES
 from fs_pandas.progress._format import format_count, format_duration, format_rate
 
-__all__ = ["OUTCOMES", "RESULT_CLASS", "RunSummary", "render_html", "render_text"]
+__all__ = ["RESULT_CLASS", "RunSummary", "render_html", "render_text"]
 
-OUTCOMES: tuple[str, ...] = ("imported", "failed", "rejected", "pending")
 """The four outcomes of a row, in display order."""
 
 RESULT_CLASS = "fs-pandas-result"

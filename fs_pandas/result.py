@@ -13,14 +13,12 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from fs_pandas.models import JobKind
+from fs_pandas._types import OUTCOMES, JobKind
 from fs_pandas.report import RunSummary, render_html, render_text
 from fs_pandas.runner import ChunkRecord
 
-__all__ = ["OUTCOMES", "BatchResult"]
+__all__ = ["BatchResult"]
 
-#: The four outcomes a row can have, in the order they are counted.
-OUTCOMES = ("imported", "failed", "rejected", "pending")
 _IMPORTED, _FAILED, _REJECTED, _PENDING = range(4)
 
 

@@ -18,8 +18,6 @@ import hashlib
 import heapq
 import itertools
 import logging
-import math
-import numbers
 import threading
 import time
 import warnings
@@ -31,8 +29,8 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from fs_pandas._types import JobKind
 from fs_pandas.errors import (
-    ConfigurationError,
     DuplicateJobWarning,
     FullstoryError,
     RateLimitedError,
@@ -52,110 +50,18 @@ from fs_pandas.events import (
 )
 from fs_pandas.join import JobJoin, join_job, slim_import
 from fs_pandas.ledger import KEY_SCHEME, Ledger
-from fs_pandas.models import Job, JobKind, JobStatus, Page
+from fs_pandas.models import Job, JobStatus, Page
+from fs_pandas.specs import Pacing, check_timeout
 
-__all__ = ["ChunkRecord", "RunOptions", "RunStopped", "Runner", "idempotency_key"]
+__all__ = ["ChunkRecord", "RunStopped", "Runner", "idempotency_key"]
 
 log = logging.getLogger(__name__)
 
 Positions = npt.NDArray[np.int64]
 
 # Fullstory accepts at most 50,000 requests per batch job (contract §4).
-MAX_CHUNK = 50_000
 # A finished job's results may lag its status briefly (202); this many answers is not "briefly".
 _MAX_NOT_READY = 50
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunOptions:
-    """How a run paces itself.
-
-    Parameters
-    ----------
-    chunk_size : int, default 50_000
-        Requests per batch job (Fullstory's maximum is 50,000).
-    max_jobs_in_flight : int, default 4
-        Jobs created and not yet finished. Fullstory runs at most 100 batches per org and answers
-        429 at 200 in progress (contract §4); staying far below leaves room for other users.
-    max_rows_in_flight : int, default 200_000
-        Requests in unfinished jobs (Fullstory answers 429 at 500,000 in progress).
-    poll_interval : float, default 1.0
-        Seconds before a new job's first status poll; it grows by ``poll_backoff`` up to
-        ``max_poll_interval`` while the job runs.
-    poll_backoff : float, default 1.5
-        Factor (at least 1) by which a job's poll interval grows after each poll.
-    max_poll_interval : float, default 30.0
-        Longest wait between two polls of a job (at least ``poll_interval``).
-    include_schema : bool, default False
-        Ask for each import's schema when reading results.
-
-    Raises
-    ------
-    ConfigurationError
-        A value is of the wrong type (``True`` is not a count, ``"5"`` not a number), not
-        finite, or out of range; the message names the option.
-    """
-
-    chunk_size: int = MAX_CHUNK
-    max_jobs_in_flight: int = 4
-    max_rows_in_flight: int = 200_000
-    poll_interval: float = 1.0
-    poll_backoff: float = 1.5
-    max_poll_interval: float = 30.0
-    include_schema: bool = False
-
-    def __post_init__(self) -> None:
-        # Normalise once (np.int64 -> int, 1 -> 1.0) so the rest of the run sees plain values.
-        for name in ("chunk_size", "max_jobs_in_flight", "max_rows_in_flight"):
-            object.__setattr__(self, name, _count(name, getattr(self, name)))
-        for name in ("poll_interval", "poll_backoff", "max_poll_interval"):
-            object.__setattr__(self, name, _finite(name, getattr(self, name)))
-        if not isinstance(self.include_schema, bool | np.bool_):
-            raise ConfigurationError(
-                f"include_schema must be True or False, got {self.include_schema!r}"
-            )
-        object.__setattr__(self, "include_schema", bool(self.include_schema))
-        self._check_ranges()
-
-    def _check_ranges(self) -> None:
-        if not 1 <= self.chunk_size <= MAX_CHUNK:
-            raise ConfigurationError(
-                f"chunk_size must be between 1 and {MAX_CHUNK}, got {self.chunk_size}"
-            )
-        if self.max_jobs_in_flight < 1:
-            raise ConfigurationError(
-                f"max_jobs_in_flight must be at least 1, got {self.max_jobs_in_flight}"
-            )
-        if self.max_rows_in_flight < 1:
-            raise ConfigurationError(
-                f"max_rows_in_flight must be at least 1, got {self.max_rows_in_flight}"
-            )
-        if self.poll_interval <= 0:
-            raise ConfigurationError(f"poll_interval must be > 0, got {self.poll_interval}")
-        if self.max_poll_interval < self.poll_interval:
-            raise ConfigurationError(
-                f"poll_interval ({self.poll_interval}) must not be above max_poll_interval "
-                f"({self.max_poll_interval})"
-            )
-        if self.poll_backoff < 1:
-            raise ConfigurationError(f"poll_backoff must be at least 1, got {self.poll_backoff}")
-
-
-def _count(name: str, value: object) -> int:
-    """A whole number: int or numpy integer, not a bool and not a float (even 10.0)."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
-        raise ConfigurationError(f"{name} must be a whole number, got {value!r}")
-    return int(value)
-
-
-def _finite(name: str, value: object) -> float:
-    """A finite real number of seconds (or factor); NaN compares false to every bound."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        raise ConfigurationError(f"{name} must be a number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ConfigurationError(f"{name} must be a finite number, got {value!r}")
-    return number
 
 
 class RunStopped(Exception):  # noqa: N818 (a signal to stop, not an error)
@@ -167,16 +73,6 @@ class RunStopped(Exception):  # noqa: N818 (a signal to stop, not an error)
         super().__init__(message)
         self.reason = reason
         self.message = message
-
-
-def check_timeout(timeout: object) -> float | None:
-    """``None`` or a positive finite number of seconds (``timeout=`` of a run)."""
-    if timeout is None:
-        return None
-    seconds = _finite("timeout", timeout)
-    if seconds <= 0:
-        raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout!r}")
-    return seconds
 
 
 class ChunkLike(Protocol):
@@ -301,7 +197,7 @@ class Runner:
         client: ClientLike,
         plan: PlanLike,
         *,
-        options: RunOptions,
+        options: Pacing,
         ledger: Ledger | None = None,
         known_jobs: Mapping[int, str] | None = None,
         known_keys: Mapping[int, str] | None = None,

@@ -11,14 +11,16 @@ import pandas as pd
 import pytest
 
 import fs_pandas
+from fs_pandas._types import JobKind
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator
 from fs_pandas.errors import DuplicateJobWarning
 from fs_pandas.ledger import Ledger, read_ledger
-from fs_pandas.models import Job, JobKind, Page
+from fs_pandas.models import Job, Page
 from fs_pandas.payloads import plan_events, plan_users
 from fs_pandas.result import BatchResult
-from fs_pandas.runner import Runner, RunOptions, idempotency_key
+from fs_pandas.runner import Runner, idempotency_key
+from fs_pandas.specs import Pacing
 
 ALL_IMPORTED = {"imported": 6, "failed": 0, "rejected": 0, "pending": 0}
 
@@ -149,7 +151,7 @@ def result_of(runner: Runner, frame: pd.DataFrame) -> BatchResult:
 def test_a_job_answering_a_second_chunk_fails_that_chunk_loudly(emu: Emulator) -> None:
     frame = same_events(6)
     plan = plan_events(frame, **EVENTS_OPTIONS)
-    options = RunOptions(chunk_size=2, poll_interval=0.001)
+    options = Pacing(chunk_size=2, poll_interval=0.001)
     runner = Runner(ContentKeyedClient(client_of(emu)), plan, options=options)
     with pytest.warns(DuplicateJobWarning, match="already holds chunk 0"):
         result = result_of(runner, frame)

@@ -31,7 +31,7 @@ from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator, serve
 from fs_pandas.errors import ConfigurationError, FullstoryError, RunInterrupted
 from fs_pandas.ledger import read_ledger
-from fs_pandas.runner import RunOptions
+from fs_pandas.specs import Pacing
 
 ROWS = 30  # three chunks of ten
 FOREVER = 10**6  # processing_polls: a job that never finishes while the test waits
@@ -61,7 +61,7 @@ def resume_fast(emu: Emulator, path: str | os.PathLike[str] | None) -> fs_pandas
     """Let the jobs finish, then resume the run against the same frame."""
     assert path is not None
     emu.configure(processing_polls=0)
-    options = RunOptions(chunk_size=10, poll_interval=0.01)
+    options = Pacing(chunk_size=10, poll_interval=0.01)
     return fs_pandas.resume(path, frame(), client=client_for(emu), progress=False, options=options)
 
 
@@ -167,7 +167,7 @@ def test_resume_takes_a_timeout_too(emu: Emulator, tmp_path: Path) -> None:
         )  # fmt: skip
     path = first.value.ledger_path
     assert path is not None
-    options = RunOptions(chunk_size=10, poll_interval=0.02)
+    options = Pacing(chunk_size=10, poll_interval=0.02)
     with pytest.raises(RunInterrupted) as second:
         fs_pandas.resume(path, frame(), client=client, progress=False, options=options, timeout=0.2)
     assert second.value.reason == "timeout"
@@ -333,7 +333,7 @@ _SETUP = """
 import sys
 import pandas as pd
 import fs_pandas
-from fs_pandas.runner import RunOptions
+from fs_pandas.specs import Pacing
 client = fs_pandas.Client(api_key={key!r}, base_url={url!r})
 frame = pd.DataFrame({{"uid": [f"u{{i}}" for i in range(30)], "n": range(30)}})
 """
@@ -351,7 +351,7 @@ print(type(stopped).__name__, stopped.reason, partial.counts["pending"],
 """
 _RESUME = """
 done = fs_pandas.resume(
-    stopped.ledger_path, frame, client=client, options=RunOptions(chunk_size=10, poll_interval=0.01)
+    stopped.ledger_path, frame, client=client, options=Pacing(chunk_size=10, poll_interval=0.01)
 )
 print("resumed", done.counts)
 """

@@ -7,9 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from fs_pandas._types import OUTCOMES
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator, Faults
-from fs_pandas.result import OUTCOMES, BatchResult
+from fs_pandas.result import BatchResult
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator
 from fs_pandas.errors import ConfigurationError, ExpiredKeysWarning
 from fs_pandas.ledger import read_ledger
-from fs_pandas.runner import RunOptions
+from fs_pandas.specs import Pacing
 
 ROWS = 30  # three chunks of ten
 
@@ -115,7 +115,7 @@ def test_resume_refuses_a_chunk_size_other_than_the_runs(emu: Emulator, tmp_path
     )
     (ledger,) = fs_pandas.runs(tmp_path)
     with pytest.raises(ConfigurationError, match="chunk_size=10"):
-        fs_pandas.resume(ledger, frame(), client=client, options=RunOptions(chunk_size=5))
+        fs_pandas.resume(ledger, frame(), client=client, options=Pacing(chunk_size=5))
 
 
 # A set of columns iterates in an order that depends on the process's string hash seed: a run

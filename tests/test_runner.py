@@ -6,14 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fs_pandas._types import JobKind
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator, Faults
 from fs_pandas.errors import ConfigurationError
 from fs_pandas.events import JobCreated, JobFinished, JobPolled, PageFetched, RunFinished
-from fs_pandas.models import JobKind
 from fs_pandas.payloads import plan_users
 from fs_pandas.retry import RetryPolicy
-from fs_pandas.runner import Runner, RunOptions, idempotency_key
+from fs_pandas.runner import Runner, idempotency_key
+from fs_pandas.specs import Pacing
 
 
 def frame(n: int) -> pd.DataFrame:
@@ -23,7 +24,7 @@ def frame(n: int) -> pd.DataFrame:
 def runner(emu: Emulator, n: int, **options: object) -> Runner:
     client = Client(api_key=emu.api_key, base_url=emu.url, sleep=lambda _: None)
     settings = {"chunk_size": 10, "poll_interval": 0.001, **options}
-    return Runner(client, plan_users(frame(n), uid_col="uid"), options=RunOptions(**settings))
+    return Runner(client, plan_users(frame(n), uid_col="uid"), options=Pacing(**settings))
 
 
 def in_flight_peak(events: list[object]) -> int:
@@ -83,7 +84,7 @@ def test_fullstory_at_its_cap_makes_chunks_wait_for_our_own_jobs(emu: Emulator) 
         sleep=lambda _: None,
         retry=RetryPolicy(total=2, backoff_factor=0),
     )
-    options = RunOptions(chunk_size=10, poll_interval=0.001, max_jobs_in_flight=4)
+    options = Pacing(chunk_size=10, poll_interval=0.001, max_jobs_in_flight=4)
     run = Runner(client, plan_users(frame(50), uid_col="uid"), options=options)
     events = list(run.events())
     assert events[-1] == RunFinished(50, 0, 0, 0, jobs_running=0)
@@ -98,7 +99,7 @@ def test_retries_used_up_leave_unfinished_rows_pending_not_lost(emu: Emulator) -
         sleep=lambda _: None,
         retry=RetryPolicy(total=1, backoff_factor=0),
     )
-    run = Runner(client, plan_users(frame(20), uid_col="uid"), options=RunOptions(chunk_size=10))
+    run = Runner(client, plan_users(frame(20), uid_col="uid"), options=Pacing(chunk_size=10))
     events = []
     for event in run.events():
         events.append(event)
@@ -137,9 +138,9 @@ def test_an_unknown_key_scheme_is_refused() -> None:
 
 def test_options_are_checked() -> None:
     with pytest.raises(ValueError, match="chunk_size"):
-        RunOptions(chunk_size=50_001)
+        Pacing(chunk_size=50_001)
     with pytest.raises(ValueError, match="max_jobs_in_flight"):
-        RunOptions(max_jobs_in_flight=0)
+        Pacing(max_jobs_in_flight=0)
 
 
 @pytest.mark.parametrize("name", ["poll_interval", "poll_backoff", "max_poll_interval"])
@@ -147,27 +148,27 @@ def test_options_are_checked() -> None:
 def test_a_pacing_number_must_be_a_finite_number(name: str, value: object) -> None:
     # NaN passes no comparison, so "<= 0" alone let it through; inf would poll never.
     with pytest.raises(ConfigurationError, match=name):
-        RunOptions(**{name: value})  # type: ignore[arg-type]
+        Pacing(**{name: value})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("name", ["chunk_size", "max_jobs_in_flight", "max_rows_in_flight"])
 @pytest.mark.parametrize("value", [True, np.True_, 10.0, float("nan"), "10"])
 def test_a_count_must_be_a_whole_number_not_a_bool(name: str, value: object) -> None:
     with pytest.raises(ConfigurationError, match=name):
-        RunOptions(**{name: value})  # type: ignore[arg-type]
+        Pacing(**{name: value})  # type: ignore[arg-type]
 
 
 def test_out_of_range_pacing_is_refused_naming_the_option() -> None:
     with pytest.raises(ValueError, match="poll_interval must be > 0"):
-        RunOptions(poll_interval=-1)
+        Pacing(poll_interval=-1)
     with pytest.raises(ValueError, match="poll_backoff must be at least 1"):
-        RunOptions(poll_backoff=0.5)
+        Pacing(poll_backoff=0.5)
     with pytest.raises(ValueError, match="include_schema"):
-        RunOptions(include_schema=1)  # type: ignore[arg-type]
+        Pacing(include_schema=1)  # type: ignore[arg-type]
 
 
 def test_numpy_numbers_are_taken_as_plain_numbers() -> None:
-    options = RunOptions(
+    options = Pacing(
         chunk_size=np.int64(10),  # type: ignore[arg-type]
         poll_interval=np.float32(0.5),
         poll_backoff=2,

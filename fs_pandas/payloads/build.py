@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fs_pandas._types import Nulls, Properties, TimeZone
 from fs_pandas.errors import InvalidDataError
 from fs_pandas.payloads.nested import (
     Normalised,
@@ -39,8 +40,7 @@ from fs_pandas.payloads.types import (
     MIN_SECONDS,
     PLURAL,
     TYPE_NAMES,
-    Kind,
-    TimeZone,
+    ValueKind,
     canonical,
     column_of,
     infer_kind,
@@ -48,7 +48,6 @@ from fs_pandas.payloads.types import (
 )
 
 __all__ = [
-    "Properties",
     "column_index",
     "finish",
     "property_fields",
@@ -56,8 +55,6 @@ __all__ = [
     "validate_options",
 ]
 
-Nulls = Literal["omit", "null"]
-Properties = Iterable[Hashable] | Mapping[Hashable, str] | None
 Arrays = Mapping[int, pa.Array]
 _INT64_MAX = 2**63 - 1
 _LENGTH_LIMITS = {
@@ -247,33 +244,43 @@ def _label(column: Hashable) -> str:
 
 
 def _property(
-    index: int, column: Hashable, parts: tuple[str, ...], kind: Kind, schema: object, null: bool
+    index: int,
+    column: Hashable,
+    parts: tuple[str, ...],
+    kind: ValueKind,
+    schema: object,
+    null: bool,
 ) -> Field:
     name = ".".join(parts)
     declare: str | None = None
     if schema == "infer":
         # Fullstory reads every JSON number as real unless declared (§3.4), and a date string
         # as text: ints and dates are declared; str, real and bool are read right as they are.
-        declare = {Kind.INT: "int", Kind.DATE: "date"}.get(kind)
-    if schema is not None and kind in (Kind.LIST, Kind.OBJECT):
+        declare = {ValueKind.INT: "int", ValueKind.DATE: "date"}.get(kind)
+    if schema is not None and kind in (ValueKind.LIST, ValueKind.OBJECT):
         declare = "*"
     if isinstance(schema, Mapping) and name in schema:
         kind, declare = _override(column, kind, schema[name])
     elif isinstance(schema, Mapping):
-        declare = {Kind.INT: "int", Kind.DATE: "date", Kind.LIST: "*", Kind.OBJECT: "*"}.get(kind)
+        declare = {
+            ValueKind.INT: "int",
+            ValueKind.DATE: "date",
+            ValueKind.LIST: "*",
+            ValueKind.OBJECT: "*",
+        }.get(kind)
     return Field(column, index, ("properties", *parts), kind, "property", declare, null)
 
 
 _COMPATIBLE = {
-    "int": (Kind.INT, Kind.REAL),
-    "real": (Kind.INT, Kind.REAL),
-    "str": (Kind.STR,),
-    "date": (Kind.DATE, Kind.STR),
-    "bool": (Kind.BOOL,),
+    "int": (ValueKind.INT, ValueKind.REAL),
+    "real": (ValueKind.INT, ValueKind.REAL),
+    "str": (ValueKind.STR,),
+    "date": (ValueKind.DATE, ValueKind.STR),
+    "bool": (ValueKind.BOOL,),
 }
 
 
-def _override(column: Hashable, kind: Kind, declared: object) -> tuple[Kind, str]:
+def _override(column: Hashable, kind: ValueKind, declared: object) -> tuple[ValueKind, str]:
     """A schema override: the declared type, and the encoding that makes the values match it."""
     if declared not in TYPE_NAMES:
         raise InvalidDataError(
@@ -283,11 +290,11 @@ def _override(column: Hashable, kind: Kind, declared: object) -> tuple[Kind, str
             rule="schema",
         )
     assert isinstance(declared, str)
-    if kind in (Kind.LIST, Kind.OBJECT):
-        if kind is Kind.LIST and declared in PLURAL.values():
+    if kind in (ValueKind.LIST, ValueKind.OBJECT):
+        if kind is ValueKind.LIST and declared in PLURAL.values():
             return kind, declared
     elif kind in _COMPATIBLE.get(declared, ()):
-        return {"int": Kind.INT, "date": Kind.DATE}.get(declared, kind), declared
+        return {"int": ValueKind.INT, "date": ValueKind.DATE}.get(declared, kind), declared
     raise InvalidDataError(
         f"schema declares {declared!r} for column {column!r}, whose values are {kind.value}",
         column=str(column),
@@ -335,7 +342,9 @@ def finish(
     columns = {f.index: column_of(frame, f.index) for f in fields if f.constant is None}
     if len(columns) != sum(1 for f in fields if f.constant is None):
         raise AssertionError("a column feeds one field (checked when the fields are chosen)")
-    scalar = [f for f in fields if f.index in columns and f.kind not in (Kind.LIST, Kind.OBJECT)]
+    scalar = [
+        f for f in fields if f.index in columns and f.kind not in (ValueKind.LIST, ValueKind.OBJECT)
+    ]
     with ThreadPoolExecutor(max_workers=_workers(len(frame), len(scalar))) as pool:
         checked = {
             f.index: pool.submit(_check_scalar, columns[f.index], f, naive_tz) for f in scalar
@@ -437,7 +446,7 @@ def _check_scalar(series: pd.Series, f: Field, naive_tz: TimeZone) -> _Findings:
     missing = source_missing(series)
     log.nulls = int(missing.sum())
     lost = arr.is_null().to_numpy(zero_copy_only=False) & ~missing
-    if f.kind is Kind.DATE:
+    if f.kind is ValueKind.DATE:
         log.add(
             lost,
             column=col,
@@ -453,7 +462,7 @@ def _check_scalar(series: pd.Series, f: Field, naive_tz: TimeZone) -> _Findings:
             rule=Rule.DATE_OUT_OF_RANGE,
             message=f"{col}: outside the years 0001-9999",
         )
-    elif f.kind is Kind.INT:
+    elif f.kind is ValueKind.INT:
         log.add(
             lost,
             column=col,
@@ -469,10 +478,10 @@ def _check_scalar(series: pd.Series, f: Field, naive_tz: TimeZone) -> _Findings:
                 rule=Rule.INT_OUT_OF_RANGE,
                 message=f"{col}: larger than the 64-bit signed range",
             )
-    elif f.kind is Kind.REAL:
+    elif f.kind is ValueKind.REAL:
         inf = pc.fill_null(pc.is_inf(arr), False).to_numpy(zero_copy_only=False)
         log.add(inf, column=col, rule=Rule.NON_FINITE, message=f"{col}: ±inf has no JSON form")
-    if f.kind is Kind.STR or f.as_text:
+    if f.kind is ValueKind.STR or f.as_text:
         _check_text(arr, f, log, missing)
     return log
 
@@ -546,7 +555,7 @@ def _check_nested(
 
 
 def _normalise(v: object, f: Field, naive_tz: TimeZone) -> Normalised:
-    if f.kind is Kind.LIST:
+    if f.kind is ValueKind.LIST:
         norm = normalise_list(v, path=f.name, naive_tz=naive_tz)
         _check_declared_plural(norm, f)
         check_size(norm.value, f.name)
@@ -594,7 +603,7 @@ def _is_missing(v: object) -> bool:
 def _type_row(f: Field, series: pd.Series, *, nulls: int, built: Prebuilt | None) -> dict[str, Any]:
     if f.role == "property":
         type_ = f.kind.value
-        if built is not None and f.kind is Kind.LIST:
+        if built is not None and f.kind is ValueKind.LIST:
             type_ = "|".join(built.types) or "list"
         if f.declare == "*":
             note = "ints and dates declared in schema per value"
@@ -605,7 +614,7 @@ def _type_row(f: Field, series: pd.Series, *, nulls: int, built: Prebuilt | None
             note = "not declared (Fullstory infers it)"
         if isinstance(series.dtype, pd.CategoricalDtype):
             note += "; categorical"
-        if f.kind is Kind.DATE:
+        if f.kind is ValueKind.DATE:
             note += "; sent as UTC ISO-8601 with Z"
         note += "; missing values sent as null" if f.keep_null else "; missing values omitted"
     else:

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fs_pandas.payloads.types import Kind
+from fs_pandas.payloads.types import ValueKind
 
 __all__ = ["Categories", "Members", "Part", "binary_scalar", "utc_iso"]
 
@@ -48,7 +48,7 @@ class Members:
     def __init__(
         self,
         arr: pa.Array,
-        kind: Kind,
+        kind: ValueKind,
         *,
         key: bytes,
         as_text: bool = False,
@@ -63,7 +63,7 @@ class Members:
         self._keep_null = keep_null
         self._categories = categories
         self._escape: npt.NDArray[np.bool_] | None = None
-        if categories is None and kind is Kind.STR and not as_text and not raw:
+        if categories is None and kind is ValueKind.STR and not as_text and not raw:
             if arr.type != pa.string():
                 arr = arr.cast(pa.string())
             self._escape = _needs_escape(arr)
@@ -97,13 +97,13 @@ class Members:
             return b"", arr, b""
         if self._as_text:
             return b'"', _text(arr), b'"'
-        if self._kind is Kind.STR:
+        if self._kind is ValueKind.STR:
             if self._escape is not None and self._escape.any():
                 return None
             return b'"', _text(arr), b'"'
-        if self._kind is Kind.INT:
+        if self._kind is ValueKind.INT:
             return b"", _text(arr), b""
-        if self._kind is Kind.REAL:
+        if self._kind is ValueKind.REAL:
             return b"", _real_texts(arr), b""
         return None
 
@@ -116,17 +116,17 @@ class Members:
             return _wrap(head, arr, after)
         if self._as_text:
             return _wrap(head + b'"', _text(arr), b'"' + after)
-        if self._kind is Kind.STR:
+        if self._kind is ValueKind.STR:
             return _str_texts(head, arr, self._escape, after)
-        if self._kind is Kind.INT:
+        if self._kind is ValueKind.INT:
             return _wrap(head, _text(arr), after)
-        if self._kind is Kind.REAL:
+        if self._kind is ValueKind.REAL:
             return _wrap(head, _real_texts(arr), after)
-        if self._kind is Kind.BOOL:
+        if self._kind is ValueKind.BOOL:
             return pc.if_else(
                 arr, _binary(head + b"true" + after), _binary(head + b"false" + after)
             )
-        if self._kind is Kind.DATE:
+        if self._kind is ValueKind.DATE:
             return _date_texts(head, arr, after)
         raise ValueError(f"no JSON texts for {self._kind}")
 
@@ -139,7 +139,7 @@ class Categories:
     are equal, either is kept).
     """
 
-    def __init__(self, arr: pa.Array, kind: Kind, *, key: bytes, as_text: bool) -> None:
+    def __init__(self, arr: pa.Array, kind: ValueKind, *, key: bytes, as_text: bool) -> None:
         self._members = Members(arr, kind, key=key, as_text=as_text)
         self._forms: dict[tuple[bytes, bytes], pa.BinaryArray] = {}
 

@@ -9,10 +9,10 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from fs_pandas._types import Properties, TimeZone
 from fs_pandas.errors import InvalidDataError
 from fs_pandas.payloads.build import (
     Arrays,
-    Properties,
     column_index,
     finish,
     property_fields,
@@ -22,8 +22,7 @@ from fs_pandas.payloads.build import (
 from fs_pandas.payloads.plan import Field, Plan
 from fs_pandas.payloads.rules import RejectionLog, Rule
 from fs_pandas.payloads.types import (
-    Kind,
-    TimeZone,
+    ValueKind,
     column_of,
     encodable,
     infer_kind,
@@ -34,26 +33,26 @@ from fs_pandas.payloads.users import text_field
 __all__ = ["CONTEXT_FIELDS", "plan_events"]
 
 # Contract §3.2, context sub-objects: text unless listed as a number here.
-CONTEXT_FIELDS: Mapping[str, Kind] = {
-    "browser.url": Kind.STR,
-    "browser.user_agent": Kind.STR,
-    "browser.initial_referrer": Kind.STR,
-    "mobile.app_id": Kind.STR,
-    "mobile.app_version": Kind.STR,
-    "mobile.app_name": Kind.STR,
-    "mobile.build_variant": Kind.STR,
-    "device.manufacturer": Kind.STR,
-    "device.model": Kind.STR,
-    "device.screen_width": Kind.INT,
-    "device.screen_height": Kind.INT,
-    "device.viewport_width": Kind.INT,
-    "device.viewport_height": Kind.INT,
-    "location.country": Kind.STR,
-    "location.region": Kind.STR,
-    "location.city": Kind.STR,
-    "location.latitude": Kind.REAL,
-    "location.longitude": Kind.REAL,
-    "location.ip_address": Kind.STR,
+CONTEXT_FIELDS: Mapping[str, ValueKind] = {
+    "browser.url": ValueKind.STR,
+    "browser.user_agent": ValueKind.STR,
+    "browser.initial_referrer": ValueKind.STR,
+    "mobile.app_id": ValueKind.STR,
+    "mobile.app_version": ValueKind.STR,
+    "mobile.app_name": ValueKind.STR,
+    "mobile.build_variant": ValueKind.STR,
+    "device.manufacturer": ValueKind.STR,
+    "device.model": ValueKind.STR,
+    "device.screen_width": ValueKind.INT,
+    "device.screen_height": ValueKind.INT,
+    "device.viewport_width": ValueKind.INT,
+    "device.viewport_height": ValueKind.INT,
+    "location.country": ValueKind.STR,
+    "location.region": ValueKind.STR,
+    "location.city": ValueKind.STR,
+    "location.latitude": ValueKind.REAL,
+    "location.longitude": ValueKind.REAL,
+    "location.ip_address": ValueKind.STR,
 }
 
 
@@ -172,20 +171,20 @@ def _name_field(df: pd.DataFrame, name: str | None, name_col: Hashable | None) -
             f"name {name!r} is not valid Unicode text (it holds a lone surrogate)",
             rule=Rule.INVALID_STRING,
         )
-    return Field(None, -1, ("name",), Kind.STR, "name", constant=orjson.dumps(name).decode())
+    return Field(None, -1, ("name",), ValueKind.STR, "name", constant=orjson.dumps(name).decode())
 
 
 def _timestamp_field(df: pd.DataFrame, column: Hashable) -> Field:
     index = column_index(df, column, "timestamp_col")
     kind = infer_kind(column_of(df, index), column)
-    if kind is not Kind.DATE:
+    if kind is not ValueKind.DATE:
         raise InvalidDataError(
             f"timestamp_col={column!r} holds {kind.value} values, not datetimes; convert it "
             "with pd.to_datetime(...) first",
             column=str(column),
             rule="unsupported_dtype",
         )
-    return Field(column, index, ("timestamp",), Kind.DATE, "timestamp")
+    return Field(column, index, ("timestamp",), ValueKind.DATE, "timestamp")
 
 
 def _identity_fields(
@@ -206,7 +205,9 @@ def _identity_fields(
         )
     if use_most_recent:
         fields.append(
-            Field(None, -2, ("session", "use_most_recent"), Kind.BOOL, "session", constant="true")
+            Field(
+                None, -2, ("session", "use_most_recent"), ValueKind.BOOL, "session", constant="true"
+            )
         )
     return fields
 
@@ -226,7 +227,7 @@ def _context_fields(df: pd.DataFrame, context: Mapping[str, Hashable]) -> list[F
                 rule="context",
             )
         path = ("context", *key.split("."))
-        if CONTEXT_FIELDS[key] is Kind.STR:
+        if CONTEXT_FIELDS[key] is ValueKind.STR:
             fields.append(text_field(df, column, f"context[{key!r}]", path, "context"))
         else:
             fields.append(_number_field(df, column, key, path))
@@ -236,14 +237,14 @@ def _context_fields(df: pd.DataFrame, context: Mapping[str, Hashable]) -> list[F
 def _number_field(df: pd.DataFrame, column: Hashable, key: str, path: tuple[str, ...]) -> Field:
     index = column_index(df, column, f"context[{key!r}]")
     kind = infer_kind(column_of(df, index), column)
-    if kind not in (Kind.INT, Kind.REAL):
+    if kind not in (ValueKind.INT, ValueKind.REAL):
         raise InvalidDataError(
             f"context[{key!r}]={column!r} holds {kind.value} values; it needs numbers",
             column=str(column),
             rule="unsupported_dtype",
         )
     # Screen sizes are int32 in the spec: whole numbers only; coordinates are doubles.
-    wanted = CONTEXT_FIELDS[key] if CONTEXT_FIELDS[key] is Kind.INT else kind
+    wanted = CONTEXT_FIELDS[key] if CONTEXT_FIELDS[key] is ValueKind.INT else kind
     return Field(column, index, path, wanted, "context")
 
 

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fs_pandas._types import TimeZone
 from fs_pandas.payloads.rules import MAX_NAME_LENGTH, MAX_VALUE_BYTES, PROPERTY_NAME, Rule
-from fs_pandas.payloads.types import PLURAL, TimeZone, encodable
+from fs_pandas.payloads.types import PLURAL, encodable
 
 __all__ = ["Normalised", "RowProblemError", "normalise_list", "normalise_object", "scalar"]
 

@@ -31,9 +31,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fs_pandas._types import MAX_CHUNK
 from fs_pandas.payloads.encode import Categories, Members, Part, binary_scalar
-from fs_pandas.payloads.rules import MAX_CHUNK
-from fs_pandas.payloads.types import Kind
+from fs_pandas.payloads.types import ValueKind
 
 __all__ = ["Chunk", "Field", "Plan", "default_threads"]
 
@@ -55,7 +55,7 @@ class Field:
         Position of the column in the frame (labels may repeat or be tuples).
     path : tuple[str, ...]
         Keys from the request root, e.g. ``("properties", "address", "city")``.
-    kind : Kind
+    kind : ValueKind
         How values are encoded.
     role : str
         What the column feeds: ``"property"``, ``"uid"``, ``"email"``, ``"context"``...
@@ -72,7 +72,7 @@ class Field:
     column: Hashable | None
     index: int
     path: tuple[str, ...]
-    kind: Kind
+    kind: ValueKind
     role: str
     declare: str | None = None
     keep_null: bool = False
@@ -373,7 +373,7 @@ class Plan:
         else:
             rows = self._merge_prebuilt([declared[k] for k in inverse.tolist()], positions)
             texts = pa.array([_schema_text(d) if d else None for d in rows], type=pa.binary())
-        return Members(texts, Kind.OBJECT, key=b'"schema":', raw=True)
+        return Members(texts, ValueKind.OBJECT, key=b'"schema":', raw=True)
 
     def _merge_prebuilt(
         self, rows: list[dict[str, Any]], positions: Positions

@@ -18,7 +18,6 @@ import pandas as pd
 from fs_pandas.errors import InvalidDataError
 
 __all__ = [
-    "MAX_CHUNK",
     "MAX_DISPLAY_NAME",
     "MAX_EMAIL",
     "MAX_NAME_LENGTH",
@@ -41,7 +40,6 @@ MAX_PROPERTIES = 500  # §3.1: maxProperties 500
 MAX_UID = 256  # §3.1 / §3.2: uid ≤ 256 chars
 MAX_DISPLAY_NAME = 256  # §3.1
 MAX_EMAIL = 128  # §3.1
-MAX_CHUNK = 50_000  # §4: at most 50,000 request objects per batch request
 # The columns fs_pandas adds to its result frames (outcome, Fullstory id, error, job, rule):
 # never sent as properties, so re-sending ``result.errors`` does not put error text into
 # Fullstory.

@@ -24,14 +24,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fs_pandas._types import TimeZone
 from fs_pandas.errors import InvalidDataError
 
 __all__ = [
     "PLURAL",
     "TYPE_NAMES",
     "Canonical",
-    "Kind",
-    "TimeZone",
+    "ValueKind",
     "canonical",
     "column_of",
     "encodable",
@@ -39,10 +39,8 @@ __all__ = [
     "source_missing",
 ]
 
-TimeZone = str | dt.tzinfo | None  # naive_tz: an IANA name, a tzinfo, or None (no assumption)
 
-
-class Kind(enum.Enum):
+class ValueKind(enum.Enum):
     """How a column is encoded. The value is the Fullstory schema type where one applies."""
 
     STR = "str"
@@ -135,7 +133,7 @@ def _objects(s: pd.Series) -> npt.NDArray[np.object_]:
     return values
 
 
-def infer_kind(s: pd.Series, column: Hashable) -> Kind:
+def infer_kind(s: pd.Series, column: Hashable) -> ValueKind:
     """Decide the kind of a column from its dtype (and, for ``object``, its values).
 
     Raises
@@ -151,15 +149,15 @@ def infer_kind(s: pd.Series, column: Hashable) -> Kind:
     if isinstance(dtype, pd.ArrowDtype):
         return _arrow_kind(dtype.pyarrow_dtype, column)
     if pd.api.types.is_bool_dtype(dtype):
-        return Kind.BOOL
+        return ValueKind.BOOL
     if pd.api.types.is_integer_dtype(dtype):
-        return Kind.INT
+        return ValueKind.INT
     if pd.api.types.is_float_dtype(dtype):
-        return Kind.REAL
+        return ValueKind.REAL
     if pd.api.types.is_datetime64_any_dtype(dtype):
-        return Kind.DATE
+        return ValueKind.DATE
     if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
-        return Kind.STR
+        return ValueKind.STR
     if pd.api.types.is_object_dtype(dtype):
         return _object_kind(s, column)
     raise _refuse(column, f"dtype {dtype}")
@@ -170,23 +168,23 @@ def _is_text_type(t: pa.DataType) -> bool:
     return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or is_view(t))
 
 
-def _arrow_kind(t: pa.DataType, column: Hashable) -> Kind:
+def _arrow_kind(t: pa.DataType, column: Hashable) -> ValueKind:
     if pa.types.is_dictionary(t):
         return _arrow_kind(t.value_type, column)
     if _is_text_type(t) or pa.types.is_null(t):
-        return Kind.STR  # an all-null column (parquet's empty columns) sends nothing
+        return ValueKind.STR  # an all-null column (parquet's empty columns) sends nothing
     if pa.types.is_boolean(t):
-        return Kind.BOOL
+        return ValueKind.BOOL
     if pa.types.is_integer(t):
-        return Kind.INT
+        return ValueKind.INT
     if pa.types.is_floating(t):
-        return Kind.REAL
+        return ValueKind.REAL
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
-        return Kind.DATE
+        return ValueKind.DATE
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        return Kind.LIST
+        return ValueKind.LIST
     if pa.types.is_struct(t):
-        return Kind.OBJECT
+        return ValueKind.OBJECT
     if pa.types.is_decimal(t):
         return _raise(column, _REFUSED_OBJECTS["decimal"])
     if pa.types.is_duration(t):
@@ -196,26 +194,26 @@ def _arrow_kind(t: pa.DataType, column: Hashable) -> Kind:
     return _raise(column, f"Arrow type {t}")
 
 
-def _raise(column: Hashable, what: str) -> Kind:
+def _raise(column: Hashable, what: str) -> ValueKind:
     raise _refuse(column, what)
 
 
-def _object_kind(s: pd.Series, column: Hashable) -> Kind:
+def _object_kind(s: pd.Series, column: Hashable) -> ValueKind:
     inferred = pd.api.types.infer_dtype(s, skipna=True)
     if inferred != "string":
         # infer_dtype's skipna does not skip NaT or pd.NA among other values: drop every
         # kind of missing value, so ["x", NaT] is a column of strings with one missing value.
         inferred = pd.api.types.infer_dtype(s[s.notna()], skipna=True)
     simple = {
-        "string": Kind.STR,
-        "empty": Kind.STR,
-        "boolean": Kind.BOOL,
-        "integer": Kind.INT,
-        "floating": Kind.REAL,
-        "mixed-integer-float": Kind.REAL,
-        "datetime": Kind.DATE,
-        "datetime64": Kind.DATE,
-        "date": Kind.DATE,
+        "string": ValueKind.STR,
+        "empty": ValueKind.STR,
+        "boolean": ValueKind.BOOL,
+        "integer": ValueKind.INT,
+        "floating": ValueKind.REAL,
+        "mixed-integer-float": ValueKind.REAL,
+        "datetime": ValueKind.DATE,
+        "datetime64": ValueKind.DATE,
+        "date": ValueKind.DATE,
     }
     if inferred in simple:
         return simple[inferred]
@@ -224,14 +222,14 @@ def _object_kind(s: pd.Series, column: Hashable) -> Kind:
     return _container_kind(s, column)
 
 
-def _container_kind(s: pd.Series, column: Hashable) -> Kind:
+def _container_kind(s: pd.Series, column: Hashable) -> ValueKind:
     """Columns of lists or of dicts; anything else mixed is refused with the types found."""
     values = s[s.notna()] if len(s) else s
     types = {type(v) for v in values}
     if types and all(issubclass(t, list | tuple | np.ndarray) for t in types):
-        return Kind.LIST
+        return ValueKind.LIST
     if types and all(issubclass(t, dict) for t in types):
-        return Kind.OBJECT
+        return ValueKind.OBJECT
     names = ", ".join(sorted(t.__name__ for t in types))
     raise _refuse(column, f"a mix of value types ({names}) that has no single Fullstory type")
 
@@ -248,7 +246,7 @@ def source_missing(series: pd.Series) -> npt.NDArray[np.bool_]:
 
 
 def canonical(
-    s: pd.Series, kind: Kind, *, naive_tz: TimeZone, column: Hashable, as_text: bool = False
+    s: pd.Series, kind: ValueKind, *, naive_tz: TimeZone, column: Hashable, as_text: bool = False
 ) -> Canonical:
     """The canonical Arrow array of a scalar-kind column (see :class:`Canonical`).
 
@@ -263,9 +261,9 @@ def canonical(
         return _categorical(s, kind, naive_tz=naive_tz, column=column, as_text=as_text)
     if isinstance(s.dtype, pd.ArrowDtype) or isinstance(s.array, pd.arrays.ArrowStringArray):
         arrow = _single(pa.array(s.array))  # Arrow data is immutable: nothing to copy
-        if pa.types.is_null(arrow.type) and kind is not Kind.DATE:
+        if pa.types.is_null(arrow.type) and kind is not ValueKind.DATE:
             return Canonical(pa.nulls(len(arrow), _NULL_TYPES[kind]))
-        if kind is not Kind.DATE or not _is_text_type(arrow.type):
+        if kind is not ValueKind.DATE or not _is_text_type(arrow.type):
             return _from_arrow(arrow, kind, naive_tz=naive_tz, column=column, as_text=as_text)
         # Arrow text read as dates: as Python strings (string_view has few kernels).
         s = pd.Series(arrow.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
@@ -275,27 +273,27 @@ def canonical(
         s = s.copy(deep=True)
     if as_text:
         return _number_text(s, column)
-    if kind is Kind.STR:
+    if kind is ValueKind.STR:
         return _strings(_objects(s), column)
-    if kind is Kind.INT:
+    if kind is ValueKind.INT:
         return _ints(s, column)
-    if kind is Kind.REAL:
+    if kind is ValueKind.REAL:
         return Canonical(_reals(s))
-    if kind is Kind.BOOL:
+    if kind is ValueKind.BOOL:
         if s.dtype == np.bool_:
             return Canonical(pa.array(s.to_numpy(), type=pa.bool_()))
         values = pd.array(_objects(s).tolist(), dtype="boolean")
         return Canonical(pa.array(values, type=pa.bool_()))
-    if kind is Kind.DATE:
+    if kind is ValueKind.DATE:
         return _dates(s, naive_tz=naive_tz, column=column)
     raise ValueError(f"canonical does not handle {kind}")
 
 
 _NULL_TYPES = {
-    Kind.STR: pa.string(),
-    Kind.INT: pa.int64(),
-    Kind.REAL: pa.float64(),
-    Kind.BOOL: pa.bool_(),
+    ValueKind.STR: pa.string(),
+    ValueKind.INT: pa.int64(),
+    ValueKind.REAL: pa.float64(),
+    ValueKind.BOOL: pa.bool_(),
 }
 
 
@@ -311,7 +309,7 @@ def _single(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def _categorical(
-    s: pd.Series, kind: Kind, *, naive_tz: TimeZone, column: Hashable, as_text: bool
+    s: pd.Series, kind: ValueKind, *, naive_tz: TimeZone, column: Hashable, as_text: bool
 ) -> Canonical:
     """Codes (copied) over the categories' canonical array; a category that breaks a rule
     breaks every row that uses it."""
@@ -331,7 +329,7 @@ def _categorical(
 
 
 def _from_arrow(
-    arr: pa.Array, kind: Kind, *, naive_tz: TimeZone, column: Hashable, as_text: bool
+    arr: pa.Array, kind: ValueKind, *, naive_tz: TimeZone, column: Hashable, as_text: bool
 ) -> Canonical:
     """An Arrow-backed column (already one contiguous array) in its canonical form."""
     t = arr.type
@@ -339,25 +337,25 @@ def _from_arrow(
         if pa.types.is_floating(t):
             return _number_text(pd.Series(arr.to_numpy(zero_copy_only=False)), column)
         return Canonical(arr.cast(pa.string()))
-    if kind is Kind.STR:
+    if kind is ValueKind.STR:
         try:
             return Canonical(arr.cast(pa.string()))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise _refuse(column, f"Arrow type {t} (no conversion to text)") from None
-    if kind is Kind.INT:
+    if kind is ValueKind.INT:
         if pa.types.is_floating(t):
             return _ints(pd.Series(arr.to_numpy(zero_copy_only=False)), column)
         return Canonical(arr.cast(pa.uint64() if pa.types.is_unsigned_integer(t) else pa.int64()))
-    if kind is Kind.REAL:
+    if kind is ValueKind.REAL:
         if pa.types.is_integer(t):
             return Canonical(arr.cast(pa.float64()))
         if t in (pa.float16(), pa.float32()):
             return Canonical(_reals(pd.Series(arr.to_numpy(zero_copy_only=False))))
         values = arr.cast(pa.float64())
         return Canonical(pc.if_else(pc.is_nan(values), pa.scalar(None, pa.float64()), values))
-    if kind is Kind.BOOL:
+    if kind is ValueKind.BOOL:
         return Canonical(arr.cast(pa.bool_()))
-    if kind is Kind.DATE:
+    if kind is ValueKind.DATE:
         return _arrow_dates(arr, naive_tz=naive_tz, column=column)
     raise ValueError(f"canonical does not handle {kind}")
 

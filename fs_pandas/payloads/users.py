@@ -11,10 +11,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fs_pandas._types import Duplicates, Properties, TimeZone
 from fs_pandas.errors import InvalidDataError
 from fs_pandas.payloads.build import (
     Arrays,
-    Properties,
     column_index,
     finish,
     property_fields,
@@ -23,11 +23,9 @@ from fs_pandas.payloads.build import (
 )
 from fs_pandas.payloads.plan import Field, Plan
 from fs_pandas.payloads.rules import RejectionLog, Rule
-from fs_pandas.payloads.types import Kind, TimeZone, column_of, infer_kind, source_missing
+from fs_pandas.payloads.types import ValueKind, column_of, infer_kind, source_missing
 
 __all__ = ["plan_users"]
-
-Duplicates = Literal["first", "last", "reject", "allow"]
 
 
 def plan_users(
@@ -145,15 +143,15 @@ def text_field(
     """A field whose values must be text: strings, or whole numbers written as text."""
     index = column_index(df, column, option)
     kind = infer_kind(column_of(df, index), column)
-    if kind in (Kind.INT, Kind.REAL):
-        return Field(column, index, path, Kind.INT, role, as_text=True)
-    if kind is not Kind.STR:
+    if kind in (ValueKind.INT, ValueKind.REAL):
+        return Field(column, index, path, ValueKind.INT, role, as_text=True)
+    if kind is not ValueKind.STR:
         raise InvalidDataError(
             f"{option}={column!r} holds {kind.value} values; {role} must be text or whole numbers",
             column=str(column),
             rule="unsupported_dtype",
         )
-    return Field(column, index, path, Kind.STR, role)
+    return Field(column, index, path, ValueKind.STR, role)
 
 
 def _reject_duplicates(

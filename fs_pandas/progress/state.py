@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from fs_pandas._types import JobKind
 from fs_pandas.events import (
     ChunkPlanned,
     JobCreated,
@@ -21,7 +22,7 @@ from fs_pandas.events import (
     RunFinished,
     RunStarted,
 )
-from fs_pandas.models import JobKind, JobStatus
+from fs_pandas.models import JobStatus
 
 __all__ = ["ProgressState"]
 

@@ -1,0 +1,288 @@
+"""Every option of a push, declared once.
+
+:class:`UserSpec` and :class:`EventSpec` say *what* a run sends: which column feeds which
+Fullstory field, which columns are properties, how values are typed. :class:`Pacing` says *how
+fast*: rows per job, jobs in flight, polling. Each field carries its one-line help and the form
+its command-line flag takes; from these the CLI builds its flags (``fs_pandas.cli``), the ledger
+keeps a run's spec (:meth:`UserSpec.to_json`), and tests hold the accessor's keywords and
+docstrings to them. The planner (:func:`fs_pandas.payloads.plan`) reads a spec; values are
+checked there, where the frame is known.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, TypeAlias
+
+import numpy as np
+
+from fs_pandas._types import (
+    MAX_CHUNK,
+    Duplicates,
+    JobKind,
+    Nulls,
+    Properties,
+    Schema,
+    TimeZone,
+)
+from fs_pandas.errors import ConfigurationError
+from fs_pandas.options import decode_options, encode_options
+
+__all__ = ["CliForm", "EventSpec", "Pacing", "Spec", "UserSpec", "check_timeout", "spec_for"]
+
+#: How an option is written on the command line (``fs_pandas.cli`` reads it):
+#: ``column`` one column name; ``columns`` several; ``text`` free text; ``zone`` a time zone
+#: name or ``none``; ``choice`` one of the field's Literal values; ``flag`` a switch;
+#: ``pairs`` repeated ``KEY=VALUE``; ``schema`` ``infer``, ``none`` or repeated ``NAME=TYPE``;
+#: ``count`` a whole number; ``seconds`` a number.
+CliForm: TypeAlias = Literal[
+    "column", "columns", "text", "zone", "choice", "flag", "pairs", "schema", "count", "seconds"
+]
+
+
+def _option(default: Any, help: str, cli: CliForm, *, choices: tuple[str, ...] = ()) -> Any:
+    """A spec field: its default, its one-line help and its command-line form."""
+    metadata = {"help": help, "cli": cli, "choices": choices}
+    if default is dataclasses.MISSING:
+        return field(metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+_NULLS = ("omit", "null")
+_DUPLICATES = ("first", "last", "reject", "allow")
+
+
+def _properties() -> Any:
+    return _option(
+        None,
+        "columns sent as custom properties (default: every column no field uses)",
+        "columns",
+    )
+
+
+def _schema() -> Any:
+    return _option(
+        "infer",
+        "property types: infer them, declare none, or declare NAME=TYPE per property",
+        "schema",
+    )
+
+
+def _nulls() -> Any:
+    return _option(
+        "omit", "missing values: leave the property out, or send JSON null", "choice",
+        choices=_NULLS,
+    )  # fmt: skip
+
+
+def _naive_tz() -> Any:
+    return _option(
+        "UTC",
+        "time zone assumed for datetimes without one; none refuses such columns",
+        "zone",
+    )
+
+
+class _SpecBase:
+    """What both specs share: their options as a mapping and as the ledger's JSON."""
+
+    kind: ClassVar[JobKind]
+
+    def options(self) -> dict[str, Any]:
+        """Field name -> value, as the planner takes them."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as JSON the ledger keeps (see :mod:`fs_pandas.options`).
+
+        Raises
+        ------
+        TypeError
+            An option holds a value the ledger cannot keep faithfully (named in the message).
+        """
+        return encode_options(self.options())
+
+    def normalised(self) -> Spec:
+        """This spec as the ledger will give it back, so a resume plans exactly the same."""
+        return spec_for(self.kind, decode_options(self.to_json()))
+
+    def replace(self, **changes: Any) -> Spec:
+        """A copy with some options changed."""
+        changed: Spec = dataclasses.replace(self, **changes)  # type: ignore[type-var, assignment]
+        return changed
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserSpec(_SpecBase):
+    """What a user import sends: ``df.fullstory.batch_update``'s options (see its docstring)."""
+
+    kind: ClassVar[JobKind] = "users"
+
+    uid_col: Hashable | None = _option(
+        dataclasses.MISSING, "column holding your user id (uid)",
+        "column",
+    )  # fmt: skip
+    id_col: Hashable | None = _option(None, "column holding Fullstory's user id", "column")
+    display_name_col: Hashable | None = _option(None, "column holding display names", "column")
+    email_col: Hashable | None = _option(None, "column holding email addresses", "column")
+    properties: Properties = _properties()
+    schema: Schema = _schema()
+    nulls: Nulls = _nulls()
+    naive_tz: TimeZone = _naive_tz()
+    duplicates: Duplicates = _option(
+        "first", "rows sharing a uid: send the first or last, reject them all, or send all",
+        "choice", choices=_DUPLICATES,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventSpec(_SpecBase):
+    """What an event import sends: ``df.fullstory.batch_events``'s options (see its docstring)."""
+
+    kind: ClassVar[JobKind] = "events"
+
+    name: str | None = _option(None, "one event name for every row", "text")
+    name_col: Hashable | None = _option(None, "column holding each event's name", "column")
+    timestamp_col: Hashable | None = _option(
+        None, "column holding when each event happened (default: Fullstory's time)", "column"
+    )
+    uid_col: Hashable | None = _option(None, "column holding your user id", "column")
+    user_id_col: Hashable | None = _option(None, "column holding Fullstory's user id", "column")
+    session_id_col: Hashable | None = _option(
+        None, "column holding a Fullstory session id", "column"
+    )
+    use_most_recent: bool = _option(
+        False, "attach each event to the user's most recent session", "flag"
+    )
+    context: Mapping[str, Hashable] | None = _option(
+        None, "context fields from columns, e.g. browser.url=page", "pairs"
+    )
+    properties: Properties = _properties()
+    schema: Schema = _schema()
+    nulls: Nulls = _nulls()
+    naive_tz: TimeZone = _naive_tz()
+
+
+Spec: TypeAlias = UserSpec | EventSpec
+_SPECS: dict[str, type[UserSpec] | type[EventSpec]] = {"users": UserSpec, "events": EventSpec}
+
+
+def spec_for(kind: str, options: Mapping[str, Any]) -> Spec:
+    """The spec of a ``kind`` ("users" or "events") from its options (e.g. a ledger's).
+
+    Raises
+    ------
+    ValueError
+        An unknown kind.
+    TypeError
+        An option the kind does not take.
+    """
+    if kind not in _SPECS:
+        raise ValueError(f"kind must be 'users' or 'events', got {kind!r}")
+    return _SPECS[kind](**options)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pacing:
+    """How a run paces itself.
+
+    Parameters
+    ----------
+    chunk_size : int, default 50_000
+        Requests per batch job (Fullstory's maximum is 50,000).
+    max_jobs_in_flight : int, default 4
+        Jobs created and not yet finished. Fullstory runs at most 100 batches per org and answers
+        429 at 200 in progress (contract §4); staying far below leaves room for other users.
+    max_rows_in_flight : int, default 200_000
+        Requests in unfinished jobs (Fullstory answers 429 at 500,000 in progress).
+    poll_interval : float, default 1.0
+        Seconds before a new job's first status poll; it grows by ``poll_backoff`` up to
+        ``max_poll_interval`` while the job runs.
+    poll_backoff : float, default 1.5
+        Factor (at least 1) by which a job's poll interval grows after each poll.
+    max_poll_interval : float, default 30.0
+        Longest wait between two polls of a job (at least ``poll_interval``).
+    include_schema : bool, default False
+        Ask for each import's schema when reading results.
+
+    Raises
+    ------
+    ConfigurationError
+        A value is of the wrong type (``True`` is not a count, ``"5"`` not a number), not
+        finite, or out of range; the message names the option.
+    """
+
+    chunk_size: int = _option(MAX_CHUNK, "rows per batch job (at most 50,000)", "count")
+    max_jobs_in_flight: int = _option(4, "jobs created and not yet finished, at most", "count")
+    max_rows_in_flight: int = _option(200_000, "rows in jobs not yet finished, at most", "count")
+    poll_interval: float = _option(1.0, "seconds before a job's first status poll", "seconds")
+    poll_backoff: float = _option(1.5, "factor a job's poll interval grows by", "seconds")
+    max_poll_interval: float = _option(30.0, "longest wait between two polls", "seconds")
+    include_schema: bool = _option(False, "ask for each import's schema", "flag")
+
+    def __post_init__(self) -> None:
+        # Normalise once (np.int64 -> int, 1 -> 1.0) so the rest of the run sees plain values.
+        for name in ("chunk_size", "max_jobs_in_flight", "max_rows_in_flight"):
+            object.__setattr__(self, name, _count(name, getattr(self, name)))
+        for name in ("poll_interval", "poll_backoff", "max_poll_interval"):
+            object.__setattr__(self, name, _finite(name, getattr(self, name)))
+        if not isinstance(self.include_schema, bool | np.bool_):
+            raise ConfigurationError(
+                f"include_schema must be True or False, got {self.include_schema!r}"
+            )
+        object.__setattr__(self, "include_schema", bool(self.include_schema))
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        if not 1 <= self.chunk_size <= MAX_CHUNK:
+            raise ConfigurationError(
+                f"chunk_size must be between 1 and {MAX_CHUNK}, got {self.chunk_size}"
+            )
+        if self.max_jobs_in_flight < 1:
+            raise ConfigurationError(
+                f"max_jobs_in_flight must be at least 1, got {self.max_jobs_in_flight}"
+            )
+        if self.max_rows_in_flight < 1:
+            raise ConfigurationError(
+                f"max_rows_in_flight must be at least 1, got {self.max_rows_in_flight}"
+            )
+        if self.poll_interval <= 0:
+            raise ConfigurationError(f"poll_interval must be > 0, got {self.poll_interval}")
+        if self.max_poll_interval < self.poll_interval:
+            raise ConfigurationError(
+                f"poll_interval ({self.poll_interval}) must not be above max_poll_interval "
+                f"({self.max_poll_interval})"
+            )
+        if self.poll_backoff < 1:
+            raise ConfigurationError(f"poll_backoff must be at least 1, got {self.poll_backoff}")
+
+
+def _count(name: str, value: object) -> int:
+    """A whole number: int or numpy integer, not a bool and not a float (even 10.0)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise ConfigurationError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
+
+
+def _finite(name: str, value: object) -> float:
+    """A finite real number of seconds (or factor); NaN compares false to every bound."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise ConfigurationError(f"{name} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ConfigurationError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
+def check_timeout(timeout: object) -> float | None:
+    """``None`` or a positive finite number of seconds (``timeout=`` of a run)."""
+    if timeout is None:
+        return None
+    seconds = _finite("timeout", timeout)
+    if seconds <= 0:
+        raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout!r}")
+    return seconds
