@@ -79,7 +79,9 @@ def stdlib_json() -> Iterator[None]:
 
     with mock.patch("fs_pandas.emulator.app.orjson.loads", json.loads), \
             mock.patch("fs_pandas.emulator.app.orjson.dumps", dumps), \
-            mock.patch("fs_pandas.emulator.state.orjson.dumps", dumps):
+            mock.patch("fs_pandas.emulator.rules.orjson.dumps", dumps), \
+            mock.patch("fs_pandas.emulator.properties.orjson.dumps", dumps), \
+            mock.patch("fs_pandas.emulator.idempotency.orjson.dumps", dumps):
         yield
 
 

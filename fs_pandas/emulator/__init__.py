@@ -16,9 +16,9 @@ _REQUIRES = ("starlette", "uvicorn")
 
 try:
     from fs_pandas.emulator.cli import main
+    from fs_pandas.emulator.config import EmulatorConfig
     from fs_pandas.emulator.faults import Faults
     from fs_pandas.emulator.server import Emulator, serve
-    from fs_pandas.emulator.state import EmulatorConfig
 except ModuleNotFoundError as exc:
     if (exc.name or "").partition(".")[0] not in _REQUIRES:
         raise

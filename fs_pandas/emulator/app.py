@@ -19,16 +19,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fs_pandas.emulator.state import (
-    MSG_404,
-    MSG_429,
-    MSG_500,
-    ApiError,
-    OrgState,
-    Reply,
-    canonical,
-    parse_bool,
-)
+from fs_pandas.emulator.idempotency import canonical
+from fs_pandas.emulator.replies import MSG_404, MSG_429, MSG_500, ApiError, Reply
+from fs_pandas.emulator.rules import parse_bool
+from fs_pandas.emulator.state import OrgState
 
 logger = logging.getLogger(__name__)
 

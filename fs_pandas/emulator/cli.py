@@ -8,9 +8,7 @@ import threading
 from types import FrameType
 from typing import Any, get_args
 
-from fs_pandas.emulator.faults import Faults
-from fs_pandas.emulator.server import Emulator
-from fs_pandas.emulator.state import (
+from fs_pandas.emulator.config import (
     EmulatorConfig,
     ErrorEcho,
     FinishedWhileProcessing,
@@ -19,6 +17,8 @@ from fs_pandas.emulator.state import (
     OversizeValue,
     RowErrorStatus,
 )
+from fs_pandas.emulator.faults import Faults
+from fs_pandas.emulator.server import Emulator
 
 # Flag -> the Literal of its choices (the first is the default, the seed's reading).
 READINGS: dict[str, Any] = {

@@ -21,7 +21,9 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from fs_pandas.emulator.app import build_app
-from fs_pandas.emulator.state import EmulatorConfig, JsonDict, OrgState
+from fs_pandas.emulator.config import EmulatorConfig
+from fs_pandas.emulator.replies import JsonDict
+from fs_pandas.emulator.state import OrgState
 
 logger = logging.getLogger(__name__)
 

@@ -1,627 +1,53 @@
-"""In-memory state and rules of one emulated Fullstory org (no HTTP here).
+"""In-memory state of one emulated Fullstory org (no HTTP here): users, events, batch jobs.
 
-Everything the emulator knows about the API is restated here from ``fullstory-api.md`` (cited as
+Everything the emulator knows about the API is restated from ``fullstory-api.md`` (cited as
 ``§n``); nothing is imported from the client side of fs_pandas, so one misunderstanding cannot
-pass on both sides.
+pass on both sides. Settings live in ``config.py``, row validation in ``rules.py``, property
+semantics in ``properties.py``, page tokens in ``paging.py``, idempotency keys in
+``idempotency.py`` and what operations answer in ``replies.py``.
 
-* :class:`EmulatorConfig` — every setting (processing time, paging, caps, keys, clock, faults).
 * :class:`OrgState` — users, events, batch jobs, idempotency store; one re-entrant lock.
-* :class:`ApiError` / :class:`Reply` — what an operation answers, turned into HTTP by ``app.py``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import dataclasses
 import hashlib
 import random
-import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal, NamedTuple, get_args
+from typing import Any, NamedTuple
 
-import orjson
-
-from fs_pandas.emulator.faults import FaultInjector, Faults
-
-JsonDict = dict[str, Any]
+from fs_pandas.emulator.config import EmulatorConfig
+from fs_pandas.emulator.faults import FaultInjector
+from fs_pandas.emulator.idempotency import IdempotencyStore
+from fs_pandas.emulator.paging import page_of, token_scope
+from fs_pandas.emulator.properties import infer_schema, merged, type_of, without_nulls
+from fs_pandas.emulator.replies import (
+    MSG_401,
+    MSG_403,
+    MSG_404,
+    ApiError,
+    JsonDict,
+    Reply,
+    RowError,
+    too_many_requests,
+)
+from fs_pandas.emulator.rules import (
+    BATCH_USER_FIELDS,
+    EVENT_FIELDS,
+    check_envelope,
+    check_event_row,
+    check_user_row,
+    flatten_schema,
+    parse_bool,
+    rfc3339,
+    without_paths,
+)
 
 PROCESSING = "PROCESSING"
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
-
-# §3.3 property rules.
-_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-MAX_PATH_CHARS = 512
-MAX_VALUE_BYTES = 8192
-MAX_PROPERTIES = 500
-# A str of this many chars cannot exceed 8192 bytes of UTF-8 (at most 4 bytes a character).
-_SAFE_STR_CHARS = MAX_VALUE_BYTES // 4
-# §3.1 field lengths.
-MAX_UID = 256
-MAX_DISPLAY_NAME = 256
-MAX_EMAIL = 128
-# §3.4 type names.
-TYPE_NAMES = frozenset(
-    {"str", "strs", "int", "ints", "real", "reals", "bool", "bools", "date", "dates"}
-)
-_USER_FIELDS = frozenset({"uid", "display_name", "email", "properties", "schema"})
-_BATCH_USER_FIELDS = _USER_FIELDS | {"id"}
-_EVENT_FIELDS = frozenset(
-    {"name", "timestamp", "properties", "schema", "user", "session", "context"}
-)
-_CONTEXT_FIELDS = frozenset({"browser", "mobile", "device", "location"})
-
-# §7 bodies.
-MSG_401 = "access is unauthorized"
-MSG_403 = "insufficient permissions"
-MSG_404 = "Requested resource does not exist"
-MSG_429 = "Too many requests. Client has exceeded the rate limit for this endpoint."
-MSG_500 = "Server error was encountered"
-# The seed's errors example (asynchronous workflows page), word for word.
-MSG_EMPTY_UID = "The provided uid parameter can not be empty"
-MSG_CONFLICT = (
-    "A request with this Idempotency-Key is still being processed; nothing was saved. "
-    "Retry once it has finished."
-)
-
-# Readings of ambiguous parts of the API (docs/emulator.md, "Readings"); the first is the default.
-ErrorEcho = Literal["raw", "rerendered"]
-RowErrorStatus = Literal["FAILED", "COMPLETED"]
-FinishedWhileProcessing = Literal["null", "omit"]
-LastPageToken = Literal["null", "empty", "omit"]
-ImportNulls = Literal["omit", "null"]
-OversizeValue = Literal["drop_property", "fail_row"]
-
-
-class ApiError(Exception):
-    """A non-2xx answer: HTTP status, §7 body ``{"message", "code"}`` and extra headers."""
-
-    def __init__(
-        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-
-    def reply(self) -> Reply:
-        """The error as a :class:`Reply`."""
-        return Reply(self.status, {"message": self.message, "code": self.code}, self.headers)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A finished answer: status, JSON body (``None`` = empty body) and extra headers."""
-
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class RowError(Exception):
-    """One row failed: its ``code`` and ``message`` go to ``/errors`` (§5.4)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True, kw_only=True)
-class EmulatorConfig:
-    """Every setting of the emulator; change them with ``Emulator.configure(**settings)``.
-
-    Parameters
-    ----------
-    processing_seconds : float
-        How long a job stays PROCESSING once it has a running slot (ignored when
-        ``processing_polls`` is set).
-    processing_polls : int or None
-        When set, a running job answers PROCESSING to exactly this many status polls; the next
-        status poll and every later one see the terminal status.
-    page_size : int
-        Rows per page of ``/imports``, ``/errors`` and list users.
-    max_running : int
-        Jobs that run at once (§4: 100); later jobs wait, still PROCESSING.
-    max_in_progress : int
-        At this many jobs in progress a batch create answers 429 (§4: 200).
-    max_rows_in_progress : int
-        At this many rows in progress a batch create answers 429 (§4: 500,000).
-    max_batch_requests : int
-        Most rows accepted in one batch create (§4: 50,000).
-    retry_after : int
-        Seconds sent in ``Retry-After`` on every 429.
-    idempotency_ttl_seconds : float
-        How long an ``Idempotency-Key`` answer is replayed (§6: 24 h).
-    fail_uids : frozenset of str
-        User rows with these uids, and events whose ``user.uid`` is one of them, fail with
-        ``faults.row_error_code``.
-    faults : Faults
-        Seeded fault rates.
-    seed : int
-        Seed for ids and for faults whose own seed is ``None``.
-    api_key, standard_key : str
-        The Admin and the Standard API keys.
-    clock : callable
-        Returns the current time in epoch seconds; inject a fake one to test expiry.
-    create_delay_seconds : float
-        Each of the four create POSTs waits this long, in flight, before it executes (an
-        ``asyncio.sleep``: other requests go on). A second request with the same
-        ``Idempotency-Key`` arriving meanwhile answers 409 ``idempotency_conflict``.
-    create_hold : threading.Event or None
-        When set, each create POST waits, in flight, until this event is set (or the setting
-        changes): the deterministic way to hold a request in flight in tests.
-    error_echo : {"raw", "rerendered"}
-        ``raw`` (default): error rows echo the request row as sent (the seed's errors
-        example). ``rerendered``: as a protobuf server would re-render it (the spec's
-        ``FailedUserImport`` example): unknown fields dropped, integral numbers without
-        ``.0``, users with ``schema``/``type_conflicts`` ``null`` when absent.
-    shuffle_results : bool
-        Serve imports and errors in a seeded random order (stable per job) instead of request
-        order.
-    row_error_status : {"FAILED", "COMPLETED"}
-        Status of a finished job with row errors: ``FAILED`` (the spec's ``JobStatus``) or
-        ``COMPLETED`` with ``"errors": N`` (the seed's status example).
-    finished_while_processing : {"null", "omit"}
-        ``finished`` in a status answer while PROCESSING: ``null`` (the seed) or absent.
-    last_page_token : {"null", "empty", "omit"}
-        ``next_page_token`` on the last page: ``null`` (the seed), ``""`` (the SDK's mocks)
-        or absent.
-    import_nulls : {"omit", "null"}
-        User imports without schema/type conflicts: keys absent (the seed's imports example)
-        or ``"schema": null, "type_conflicts": null`` (the spec's example).
-    oversize_value : {"drop_property", "fail_row"}
-        A property value over 8192 bytes: the property is rejected and the row imported
-        without it (create-batch page), or the whole row fails.
-    """
-
-    processing_seconds: float = 0.0
-    processing_polls: int | None = None
-    page_size: int = 1000
-    max_running: int = 100
-    max_in_progress: int = 200
-    max_rows_in_progress: int = 500_000
-    max_batch_requests: int = 50_000
-    retry_after: int = 1
-    idempotency_ttl_seconds: float = 24 * 3600.0
-    fail_uids: frozenset[str] = frozenset()
-    faults: Faults = field(default_factory=Faults)
-    seed: int = 0
-    api_key: str = "na1.emulator-admin-key"
-    standard_key: str = "na1.emulator-standard-key"
-    clock: Callable[[], float] = time.time
-    create_delay_seconds: float = 0.0
-    create_hold: threading.Event | None = None
-    error_echo: ErrorEcho = "raw"
-    shuffle_results: bool = False
-    row_error_status: RowErrorStatus = "FAILED"
-    finished_while_processing: FinishedWhileProcessing = "null"
-    last_page_token: LastPageToken = "null"
-    import_nulls: ImportNulls = "omit"
-    oversize_value: OversizeValue = "drop_property"
-
-    def __post_init__(self) -> None:
-        # Accept any iterable of uids; normalise once.
-        object.__setattr__(self, "fail_uids", frozenset(self.fail_uids))
-        for name, kind in (
-            ("error_echo", ErrorEcho),
-            ("row_error_status", RowErrorStatus),
-            ("finished_while_processing", FinishedWhileProcessing),
-            ("last_page_token", LastPageToken),
-            ("import_nulls", ImportNulls),
-            ("oversize_value", OversizeValue),
-        ):
-            if getattr(self, name) not in get_args(kind):
-                raise ValueError(f"{name} must be one of {', '.join(get_args(kind))}")
-        if self.create_delay_seconds < 0:
-            raise ValueError("create_delay_seconds must be >= 0")
-        if self.page_size < 1:
-            raise ValueError("page_size must be >= 1")
-        if self.processing_polls is not None and self.processing_polls < 0:
-            raise ValueError("processing_polls must be >= 0 or None")
-        if self.processing_seconds < 0:
-            raise ValueError("processing_seconds must be >= 0")
-        if self.api_key == self.standard_key:
-            raise ValueError("api_key and standard_key must differ")
-
-    def replace(self, **settings: Any) -> EmulatorConfig:
-        """A copy with ``settings`` changed; unknown names raise ``TypeError``."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise TypeError(f"unknown emulator setting(s): {', '.join(unknown)}")
-        return dataclasses.replace(self, **settings)
-
-
-# ---------------------------------------------------------------------------------------------
-# Small helpers
-# ---------------------------------------------------------------------------------------------
-
-
-def rfc3339(t: float) -> str:
-    """Epoch seconds -> RFC 3339 UTC with milliseconds and ``Z`` (§9.12)."""
-    dt = datetime.fromtimestamp(t, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
-# RFC 3339 section 5.6 date-time: full date, "T", full time with a zone ("Z" or +hh:mm).
-_RFC3339_RE = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-]\d\d:\d\d)\Z")
-
-
-def _parse_timestamp(value: str) -> bool:
-    """Whether ``value`` is an RFC 3339 date-time (contract §11.8): ``2022-03-15T14:23:23Z``,
-    fractions and ``+02:00`` offsets allowed; compact, week-date and colon-less offset forms of
-    ISO 8601 are not."""
-    if not _RFC3339_RE.match(value):
-        return False
-    try:
-        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-    except ValueError:  # e.g. month 13, or hour 24
-        return False
-    return True
-
-
-def parse_bool(name: str, value: str | None) -> bool:
-    """A boolean query parameter: true/false/1/0 in any case; absent is false; else 400."""
-    if value is None:
-        return False
-    lowered = value.lower()
-    if lowered in ("true", "1"):
-        return True
-    if lowered in ("false", "0"):
-        return False
-    raise ApiError(400, "invalid_argument", f"{name} must be a boolean (true or false)")
-
-
-def encode_token(scope: str, offset: int) -> str:
-    """Opaque page token (§11.9): the next offset, bound to the listing that issued it."""
-    return base64.urlsafe_b64encode(f"{scope}:{offset}".encode()).decode().rstrip("=")
-
-
-def decode_token(token: str | None, scope: str) -> int:
-    """Offset of a page token; 400 ``invalid_argument`` when it is not one of ours or was
-    issued for another job, result kind, endpoint or filter."""
-    if token is None or token == "":
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode()).decode()
-        issued_for, _, offset = raw.rpartition(":")
-        valid = bool(issued_for) and offset.isdigit()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        valid = False
-    if not valid:
-        raise ApiError(400, "invalid_argument", f"invalid page_token {token!r}")
-    if issued_for != scope:
-        raise ApiError(
-            400,
-            "invalid_argument",
-            "page_token was issued for another job, result kind or filter; "
-            "send it back only with the request that returned it",
-        )
-    return int(offset)
-
-
-def page_of(
-    rows: list[Any],
-    token: str | None,
-    page_size: int,
-    render: Callable[[Any], JsonDict],
-    *,
-    scope: str,
-    last_token: LastPageToken,
-) -> JsonDict:
-    """One page: ``results``, ``total_records`` as a string, ``next_page_token`` (on the last
-    page ``null``, ``""`` or absent, per ``last_token``)."""
-    start = decode_token(token, scope)
-    if start > len(rows):
-        raise ApiError(400, "invalid_argument", "page_token is past the end of the results")
-    end = start + page_size
-    body: JsonDict = {
-        "results": [render(r) for r in rows[start:end]],
-        "total_records": str(len(rows)),
-    }
-    if end < len(rows):
-        body["next_page_token"] = encode_token(scope, end)
-    elif last_token == "null":  # the seed's errors example ends with "next_page_token": null
-        body["next_page_token"] = None
-    elif last_token == "empty":  # the SDK's mocks
-        body["next_page_token"] = ""
-    return body
-
-
-# ---------------------------------------------------------------------------------------------
-# Validation (§3.1-§3.3). Each raises RowError; batch rows record it, single creates answer 400.
-# ---------------------------------------------------------------------------------------------
-
-
-def _check_str(obj: JsonDict, key: str, limit: int | None, where: str) -> None:
-    value = obj.get(key)
-    if value is None:
-        return
-    if not isinstance(value, str):
-        raise RowError("invalid_argument", f"{where}{key} must be a string")
-    if limit is not None and len(value) > limit:
-        raise RowError("invalid_argument", f"{where}{key} exceeds {limit} characters")
-
-
-_SCALAR_TYPES = frozenset({int, float, bool, type(None)})
-
-
-def _check_name(path: str, name: str) -> None:
-    """§3.3: letter first, then [A-Za-z0-9_]; the dotted path within 512 characters."""
-    if not _NAME_RE.match(name):
-        raise RowError("invalid_argument", f"invalid property name {path!r}")
-    if len(path) > MAX_PATH_CHARS:
-        raise RowError(
-            "invalid_argument", f"property path {path[:40]}... exceeds {MAX_PATH_CHARS} chars"
-        )
-
-
-def value_bytes(value: Any) -> int:
-    """Size of a property value (§3.3, §11.5): a string's UTF-8 bytes (not its escaped JSON),
-    a number's or boolean's JSON text, an array the sum of its items."""
-    kind = type(value)
-    if kind is str:
-        return len(value.encode("utf-8", "surrogatepass"))
-    if kind is list:
-        return sum(value_bytes(item) for item in value)
-    return len(orjson.dumps(value))
-
-
-def _check_size(path: str, value: Any, dropped: list[str] | None) -> None:
-    """§3.3: a value over 8192 bytes: "the property will be rejected". With ``dropped`` the
-    path is collected (the row is imported without it); without, the row fails."""
-    if value_bytes(value) > MAX_VALUE_BYTES:
-        if dropped is None:
-            raise RowError(
-                "invalid_argument", f"property {path}: value exceeds {MAX_VALUE_BYTES} bytes"
-            )
-        dropped.append(path)
-
-
-def _check_properties(
-    props: JsonDict, prefix: str, good_paths: set[str], dropped: list[str] | None
-) -> None:
-    """§3.3 names and values, recursively. Hot path: 50,000 rows must validate in well
-    under a second, so known-good paths are cached and common scalars skip measuring."""
-    for name, value in props.items():
-        path = prefix + name if prefix else name
-        if path not in good_paths:
-            _check_name(path, name)
-            good_paths.add(path)
-        kind = type(value)
-        if kind is str:
-            # A str this short cannot exceed 8192 bytes of UTF-8.
-            if len(value) > _SAFE_STR_CHARS:
-                _check_size(path, value, dropped)
-        elif kind is dict:
-            _check_properties(value, path + ".", good_paths, dropped)
-        elif kind is list:
-            # §3.3: arrays of objects are not supported.
-            if any(type(item) is dict for item in value):
-                raise RowError(
-                    "invalid_argument", f"property {path}: arrays of objects are not supported"
-                )
-            _check_size(path, value, dropped)
-        elif kind not in _SCALAR_TYPES:
-            _check_size(path, value, dropped)
-
-
-def check_properties(row: JsonDict, good_paths: set[str], dropped: list[str] | None = None) -> None:
-    """Validate ``row["properties"]``: ≤ 500 properties (top-level keys), names, values."""
-    props = row.get("properties")
-    if props is None:
-        return
-    if type(props) is not dict:
-        raise RowError("invalid_argument", "properties must be an object")
-    if len(props) > MAX_PROPERTIES:
-        raise RowError("invalid_argument", f"more than {MAX_PROPERTIES} properties")
-    _check_properties(props, "", good_paths, dropped)
-
-
-def without_paths(row: JsonDict, paths: list[str]) -> JsonDict:
-    """A copy of ``row`` whose ``properties`` lack the dotted ``paths`` (rejected values)."""
-    props = dict(row["properties"])
-    for path in paths:
-        *parents, leaf = path.split(".")
-        node = props
-        for name in parents:
-            node[name] = dict(node[name])
-            node = node[name]
-        node.pop(leaf, None)
-    return {**row, "properties": props}
-
-
-def flatten_schema(schema: Any, prefix: str = "") -> dict[str, str]:
-    """§3.4/§9.11: accept dotted paths and nested objects; return dotted ``path -> type``."""
-    out: dict[str, str] = {}
-    if not isinstance(schema, dict):
-        raise RowError("invalid_argument", "schema.properties must be an object")
-    for name, value in schema.items():
-        if isinstance(value, dict):
-            out.update(flatten_schema(value, prefix + name + "."))
-        elif isinstance(value, str) and value in TYPE_NAMES:
-            out[prefix + name] = value
-        else:
-            raise RowError("invalid_argument", f"schema: bad type {value!r} for {prefix + name}")
-    return out
-
-
-def check_schema(row: JsonDict) -> dict[str, str] | None:
-    """Validate ``row["schema"]`` (``{"properties": {...}}``); the flattened declarations."""
-    schema = row.get("schema")
-    if schema is None:
-        return None
-    if not isinstance(schema, dict) or not set(schema) <= {"properties"}:
-        raise RowError("invalid_argument", 'schema must be {"properties": {...}}')
-    return flatten_schema(schema.get("properties") or {})
-
-
-_USER_STR_LIMITS = (
-    ("uid", MAX_UID),
-    ("display_name", MAX_DISPLAY_NAME),
-    ("email", MAX_EMAIL),
-    ("id", None),
-)
-
-
-def check_user_row(
-    row: Any, *, batch: bool, good_names: set[str], dropped: list[str] | None = None
-) -> None:
-    """§3.1 user fields: known fields only, string lengths, properties, schema."""
-    if type(row) is not dict:
-        raise RowError("invalid_argument", "each request must be an object")
-    if row.get("uid") == "":
-        # The seed's errors example: an empty uid fails; an omitted one is anonymous (§11.1).
-        raise RowError("invalid_parameter", MSG_EMPTY_UID)
-    allowed = _BATCH_USER_FIELDS if batch else _USER_FIELDS
-    if not allowed.issuperset(row):
-        extra = sorted(set(row) - allowed)
-        raise RowError("invalid_argument", f"unknown field(s): {', '.join(extra)}")
-    for key, limit in _USER_STR_LIMITS:
-        value = row.get(key)
-        if value is not None and (type(value) is not str or (limit and len(value) > limit)):
-            _check_str(row, key, limit, "")
-    if "properties" in row:
-        check_properties(row, good_names, dropped)
-    if "schema" in row:
-        check_schema(row)
-
-
-def _check_identification(row: JsonDict) -> None:
-    """§3.2: exactly one identification form (or none: an anonymous user)."""
-    user, session = row.get("user"), row.get("session")
-    if user is not None:
-        if not isinstance(user, dict) or not set(user) <= {"id", "uid"}:
-            raise RowError("invalid_argument", 'user must be {"id"} or {"uid"}')
-        _check_str(user, "uid", MAX_UID, "user.")
-        _check_str(user, "id", None, "user.")
-        if bool(user.get("id")) == bool(user.get("uid")):
-            raise RowError("invalid_argument", "user needs exactly one of user.id or user.uid")
-    if session is None:
-        return
-    if isinstance(session, dict) and "uid" in session:
-        # The events introduction calls session.uid "not supported"; the spec's
-        # SessionIdRequest has only id and use_most_recent (§11.7).
-        raise RowError("invalid_argument", "session.uid is not supported")
-    if not isinstance(session, dict) or not set(session) <= {"id", "use_most_recent"}:
-        raise RowError("invalid_argument", "session must be {id} or {use_most_recent}")
-    _check_str(session, "id", None, "session.")
-    forms = [bool(session.get("id")), session.get("use_most_recent") is True]
-    if sum(forms) != 1:
-        raise RowError("invalid_argument", "exactly one form of session identification is allowed")
-    if session.get("use_most_recent") is True:
-        if user is None:
-            raise RowError("invalid_argument", "session.use_most_recent requires a user")
-    elif user is not None:
-        raise RowError("invalid_argument", "more than one form of identification was provided")
-
-
-def check_event_row(
-    row: Any, *, shared_context: bool, good_names: set[str], dropped: list[str] | None = None
-) -> None:
-    """§3.2 event rules: non-empty name, timestamp, identification, context, properties."""
-    if not isinstance(row, dict):
-        raise RowError("invalid_argument", "each request must be an object")
-    if not _EVENT_FIELDS.issuperset(row):
-        extra = sorted(set(row) - _EVENT_FIELDS)
-        raise RowError("invalid_argument", f"unknown field(s): {', '.join(extra)}")
-    name = row.get("name")
-    if not isinstance(name, str) or not name:
-        raise RowError("invalid_argument", "events must have a non-empty name")
-    ts = row.get("timestamp")
-    if ts is not None and (not isinstance(ts, str) or not _parse_timestamp(ts)):
-        raise RowError("invalid_argument", "timestamp must be an RFC 3339 date-time with a zone")
-    _check_identification(row)
-    context = row.get("context")
-    if context is not None:
-        # SharedData: a row carrying its own context fails when the batch has shared.context.
-        if shared_context:
-            raise RowError("invalid_argument", "context conflicts with shared.context")
-        check_context(context)
-    check_properties(row, good_names, dropped)
-    check_schema(row)
-
-
-def check_context(context: Any) -> None:
-    """§3.2 context: an object of known sub-objects."""
-    if not isinstance(context, dict) or not set(context) <= _CONTEXT_FIELDS:
-        raise RowError("invalid_argument", "context holds only browser, mobile, device, location")
-    for key, sub in context.items():
-        if not isinstance(sub, dict):
-            raise RowError("invalid_argument", f"context.{key} must be an object")
-
-
-# ---------------------------------------------------------------------------------------------
-# Types of properties (for include_schema and type_conflicts, §3.4)
-# ---------------------------------------------------------------------------------------------
-
-
-def _type_of(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "real"  # §3.4: every JSON number is read as real unless declared.
-    if isinstance(value, str):
-        return "str"
-    if isinstance(value, list):
-        inner = next((_type_of(v) for v in value if v is not None), "str")
-        return inner + "s" if inner and not inner.endswith("s") else inner
-    return None
-
-
-def infer_schema(props: JsonDict, declared: dict[str, str], prefix: str = "") -> dict[str, str]:
-    """Dotted ``path -> type`` for ``props``; declarations win over inference."""
-    out: dict[str, str] = {}
-    for name, value in props.items():
-        path = prefix + name
-        if isinstance(value, dict):
-            out.update(infer_schema(value, declared, path + "."))
-            continue
-        inferred = declared.get(path) or _type_of(value)
-        if inferred:
-            out[path] = inferred
-    return out
-
-
-def _merged(old: JsonDict, new: JsonDict) -> JsonDict:
-    """§3.1: properties merge into the existing set; on collision the latest value wins.
-
-    Returns a new dict (copy-on-write: stored dicts are never mutated, so import snapshots can
-    share them). Nulls are accepted and ignored (§9.10); nested objects merge key by key.
-    """
-    if not old:
-        return _without_nulls(new)
-    out = dict(old)
-    for name, value in new.items():
-        if value is None:
-            continue
-        if type(value) is dict:
-            prior = out.get(name)
-            out[name] = _merged(prior if type(prior) is dict else {}, value)
-        else:
-            out[name] = value
-    return out
-
-
-def _without_nulls(props: JsonDict) -> JsonDict:
-    """``props`` without null values at any depth (§9.10: nulls are accepted and ignored)."""
-    # Serialising in C and searching the bytes is 5x faster than walking nested dicts in
-    # Python; no "null" token means no null (a string containing "null" just takes the slow
-    # path). Without nulls the dict is shared: stored dicts are never mutated.
-    if b"null" not in orjson.dumps(props):
-        return props
-    return _strip_nulls(props)
-
-
-def _strip_nulls(props: JsonDict) -> JsonDict:
-    return {k: _strip_nulls(v) if type(v) is dict else v for k, v in props.items() if v is not None}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -653,7 +79,7 @@ class User:
         if props:
             if self.properties:
                 self._note_conflicts(props)
-            self.properties = _merged(self.properties, props)
+            self.properties = merged(self.properties, props)
         schema = get("schema")
         if schema:
             self.declared = {**self.declared, **flatten_schema(schema.get("properties") or {})}
@@ -664,7 +90,7 @@ class User:
             old = self.properties.get(name)
             if old is None or value is None or isinstance(old, dict) or isinstance(value, dict):
                 continue
-            t_old, t_new = _type_of(old), _type_of(value)
+            t_old, t_new = type_of(old), type_of(value)
             if t_old != t_new and t_new is not None:
                 self.conflicts = {**self.conflicts, name: t_new}
 
@@ -775,15 +201,6 @@ class Job:
         return cached
 
 
-@dataclass(frozen=True)
-class _Stored:
-    """An idempotency record (§6)."""
-
-    at: float
-    fingerprint: bytes
-    reply: Reply
-
-
 class OrgState:
     """All state of one emulated org; every public method takes the one lock."""
 
@@ -803,8 +220,7 @@ class OrgState:
         self.events: list[JsonDict] = []
         self.jobs: dict[str, Job] = {}
         self.active: dict[str, Job] = {}  # PROCESSING jobs, creation order
-        self.idempotency: dict[str, _Stored] = {}
-        self.in_flight: dict[str, int] = {}  # Idempotency-Key -> requests executing with it
+        self.idempotency = IdempotencyStore()
         self.held = 0  # create requests waiting on create_delay_seconds / create_hold
         self._counter = 0
 
@@ -831,10 +247,14 @@ class OrgState:
         seed = f"{self.config.seed}:{salt}:{self._counter}".encode()
         return hashlib.sha256(seed).hexdigest()[:16]
 
+    @property
+    def in_flight(self) -> dict[str, int]:
+        """Idempotency keys of requests still executing."""
+        return self.idempotency.in_flight
+
     def token_scope(self, *parts: str) -> str:
-        """What a page token is bound to (§11.9): a digest of the listing that issued it."""
-        text = "|".join((str(self.config.seed), str(self._epoch), *parts))
-        return hashlib.sha256(text.encode()).hexdigest()[:20]
+        """What a page token is bound to (§11.9): the listing, the seed and the reset epoch."""
+        return token_scope(self.config.seed, self._epoch, *parts)
 
     def _new_user(self) -> User:
         self._counter += 1
@@ -858,41 +278,14 @@ class OrgState:
     # -- idempotency (§6) ----------------------------------------------------------------------
 
     def idempotency_begin(self, key: str, fingerprint: bytes) -> Reply | None:
-        """Look ``key`` up before executing (§6): the stored answer to replay, or ``None``
-        after marking the key in flight (the caller then executes and calls
-        :meth:`idempotency_end`).
-
-        Raises 409 ``idempotency_conflict`` while another request with the key is executing
-        ("conflicted with another that was executing concurrently": nothing saved), and 422
-        ``idempotency_key_mismatch`` for a stored key with a different request.
-        """
+        """See :meth:`IdempotencyStore.begin`: the answer to replay, or ``None`` (execute)."""
         with self._lock:
-            if self.in_flight.get(key):
-                raise ApiError(
-                    409,
-                    "idempotency_conflict",
-                    MSG_CONFLICT,
-                    headers={"Retry-After": str(self.config.retry_after)},
-                )
-            stored = self.idempotency.get(key)
-            if stored is not None and self.now() - stored.at < self.config.idempotency_ttl_seconds:
-                if stored.fingerprint != fingerprint:
-                    raise ApiError(
-                        422,
-                        "idempotency_key_mismatch",
-                        "Idempotency-Key was already used with a different request",
-                    )
-                return stored.reply
-            self.in_flight[key] = 1
-            return None
+            return self.idempotency.begin(key, fingerprint, self.config)
 
     def idempotency_end(self, key: str, fingerprint: bytes, reply: Reply | None) -> None:
-        """The request with ``key`` finished: store its answer unless it is retryable (429,
-        5xx: the newer staging semantics) or there is none; the key is no longer in flight."""
+        """See :meth:`IdempotencyStore.end`: the request with ``key`` finished."""
         with self._lock:
-            self.in_flight.pop(key, None)
-            if reply is not None and reply.status != 429 and reply.status < 500:
-                self.idempotency[key] = _Stored(self.now(), fingerprint, reply)
+            self.idempotency.end(key, fingerprint, reply, self.config)
 
     # -- users (U1-U5) -------------------------------------------------------------------------
 
@@ -1099,7 +492,7 @@ class OrgState:
 
     def create_job(self, kind: str, body: Any, idempotency_key: str | None) -> Reply:
         """UB1/EB1: validate the envelope (400) and rows (row errors), admit (429), create."""
-        requests, shared = self._envelope(kind, body)
+        requests, shared = check_envelope(kind, body, self.config.max_batch_requests)
         good: set[str] = set()
         dropped = self._dropping()
         cleaned: dict[int, JsonDict] = {}
@@ -1139,31 +532,6 @@ class OrgState:
             meta = {"id": job.id, "status": PROCESSING, "created": rfc3339(job.created)}
             return Reply(200, {"job": meta})
 
-    def _envelope(self, kind: str, body: Any) -> tuple[list[Any], JsonDict | None]:
-        """§9.7 envelope rules: an object with a non-empty ``requests`` array ≤ 50,000."""
-        if not isinstance(body, dict):
-            raise ApiError(400, "invalid_argument", "body must be a JSON object")
-        requests = body.get("requests")
-        if requests is None:
-            raise ApiError(400, "required_field", "requests is required")
-        if not isinstance(requests, list):
-            raise ApiError(400, "invalid_argument", "requests must be an array")
-        if not requests:
-            raise ApiError(400, "invalid_argument", "requests must not be empty")
-        limit = self.config.max_batch_requests
-        if len(requests) > limit:
-            raise ApiError(400, "invalid_argument", f"at most {limit} requests per batch")
-        shared = body.get("shared")
-        if kind == "events" and shared is not None:
-            if not isinstance(shared, dict) or not set(shared) <= {"context"}:
-                raise ApiError(400, "invalid_argument", 'shared must be {"context": {...}}')
-            try:
-                if shared.get("context") is not None:
-                    check_context(shared["context"])
-            except RowError as err:
-                raise ApiError(400, err.code, err.message) from None
-        return requests, shared if kind == "events" else None
-
     def _precheck_user(
         self, row: Any, good: set[str], dropped: list[str] | None
     ) -> RowError | None:
@@ -1193,9 +561,7 @@ class OrgState:
         if len(self.active) >= cfg.max_in_progress or (
             sum(j.n_requests for j in self.active.values()) >= cfg.max_rows_in_progress
         ):
-            raise ApiError(
-                429, "too_many_requests", MSG_429, headers={"Retry-After": str(cfg.retry_after)}
-            )
+            raise too_many_requests(cfg.retry_after)
 
     def _advance(self) -> None:
         """Bring jobs up to ``now``: time-based jobs finish in deadline order and each freed
@@ -1266,7 +632,7 @@ class OrgState:
             uid,
             row.get("display_name"),
             row.get("email"),
-            _without_nulls(props) if props else {},
+            without_nulls(props) if props else {},
             flatten_schema(schema.get("properties") or {}) if schema else {},
         )
         self.users[user_id] = user
@@ -1415,18 +781,13 @@ def rerender_error(entry: JsonDict) -> JsonDict:
     out = dict(entry)
     if "user" in entry and type(entry["user"]) is dict:
         row = entry["user"]
-        user: JsonDict = {k: _renumber(row[k]) for k in row if k in _BATCH_USER_FIELDS}
+        user: JsonDict = {k: _renumber(row[k]) for k in row if k in BATCH_USER_FIELDS}
         user.setdefault("schema", None)
         user["type_conflicts"] = None
         out["user"] = user
     if "event" in entry and type(entry["event"]) is dict:
         row = entry["event"]
-        out["event"] = {k: _renumber(row[k]) for k in row if k in _EVENT_FIELDS}
+        out["event"] = {k: _renumber(row[k]) for k in row if k in EVENT_FIELDS}
     if "shared" in entry:
         out["shared"] = _renumber(entry["shared"])
     return out
-
-
-def canonical(body: Any) -> bytes:
-    """A stable fingerprint of a JSON body (key order and whitespace do not matter)."""
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).digest()

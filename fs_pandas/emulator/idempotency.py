@@ -1,0 +1,77 @@
+"""Idempotency keys (§6): stored answers to replay, and keys of requests still executing.
+
+Owns the rules of an ``Idempotency-Key``: a stored answer is replayed for the key's TTL; the
+same key with another request (its :func:`canonical` fingerprint differs) is a 422; a key whose
+first request is still executing is a 409 with ``Retry-After``, and nothing is saved for it;
+retryable answers (429, 5xx) are not stored. Not thread-safe on its own: ``OrgState`` calls it
+under the org's lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from fs_pandas.emulator.config import EmulatorConfig
+from fs_pandas.emulator.replies import MSG_CONFLICT, ApiError, Reply
+
+
+def canonical(body: Any) -> bytes:
+    """A stable fingerprint of a JSON body (key order and whitespace do not matter)."""
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).digest()
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An idempotency record (§6): when it was stored, what request, what answer."""
+
+    at: float
+    fingerprint: bytes
+    reply: Reply
+
+
+class IdempotencyStore:
+    """The org's idempotency keys: stored answers and keys in flight."""
+
+    def __init__(self) -> None:
+        self.stored: dict[str, Stored] = {}
+        self.in_flight: dict[str, int] = {}  # Idempotency-Key -> requests executing with it
+
+    def begin(self, key: str, fingerprint: bytes, config: EmulatorConfig) -> Reply | None:
+        """Look ``key`` up before executing (§6): the stored answer to replay, or ``None``
+        after marking the key in flight (the caller then executes and calls :meth:`end`).
+
+        Raises 409 ``idempotency_conflict`` while another request with the key is executing
+        ("conflicted with another that was executing concurrently": nothing saved), and 422
+        ``idempotency_key_mismatch`` for a stored key with a different request.
+        """
+        if self.in_flight.get(key):
+            raise ApiError(
+                409,
+                "idempotency_conflict",
+                MSG_CONFLICT,
+                headers={"Retry-After": str(config.retry_after)},
+            )
+        stored = self.stored.get(key)
+        if stored is not None and config.clock() - stored.at < config.idempotency_ttl_seconds:
+            if stored.fingerprint != fingerprint:
+                raise ApiError(
+                    422,
+                    "idempotency_key_mismatch",
+                    "Idempotency-Key was already used with a different request",
+                )
+            return stored.reply
+        self.in_flight[key] = 1
+        return None
+
+    def end(
+        self, key: str, fingerprint: bytes, reply: Reply | None, config: EmulatorConfig
+    ) -> None:
+        """The request with ``key`` finished: store its answer unless it is retryable (429,
+        5xx: the newer staging semantics) or there is none; the key is no longer in flight."""
+        self.in_flight.pop(key, None)
+        if reply is not None and reply.status != 429 and reply.status < 500:
+            self.stored[key] = Stored(config.clock(), fingerprint, reply)
