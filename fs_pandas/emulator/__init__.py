@@ -1,8 +1,10 @@
 """A local Fullstory Server API v2 emulator (users, events, batch jobs) for tests and demos.
 
-Layout (like moto): ``state`` holds the org and its rules, ``app`` translates HTTP (Starlette),
-``server`` hosts it on uvicorn in a thread, ``faults`` injects seeded failures. It imports
-nothing from the client side of fs_pandas: it restates the API contract on its own.
+Layout (like moto): ``state`` holds the org (its store, jobs and one lock) and delegates to
+modules that each own one thing (``config``, ``rules``, ``models``, ``paging``...; see the
+``state`` module docstring), ``app`` translates HTTP (Starlette), ``server`` hosts it on uvicorn
+in a thread, ``faults`` injects seeded failures. It imports nothing from the client side of
+fs_pandas: it restates the API contract on its own.
 
 >>> from fs_pandas.emulator import serve, Faults
 >>> with serve(processing_polls=1) as emu:  # doctest: +SKIP

@@ -1,0 +1,67 @@
+"""When batch jobs run: the §4 caps, running slots and which job is due to finish.
+
+Owns the org's jobs in creation order and the subset still in progress; the admission caps
+(``max_in_progress`` jobs, ``max_rows_in_progress`` rows: a 429 beyond them); the running slots
+(``max_running``: later jobs wait QUEUED, and each freed slot goes to the oldest waiting job at
+the moment it freed); and, for time-based processing, which running job is due next. It moves
+jobs only through their state machine (``Job.start``); finishing a job needs the store, so
+``OrgState`` does it and then calls :meth:`JobQueue.retire`. Not thread-safe on its own.
+"""
+
+from __future__ import annotations
+
+from fs_pandas.emulator.config import EmulatorConfig
+from fs_pandas.emulator.models import Job
+from fs_pandas.emulator.replies import MSG_404, ApiError, too_many_requests
+
+
+class JobQueue:
+    """Every batch job of the org, and the ones in progress (QUEUED or RUNNING)."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.active: dict[str, Job] = {}  # jobs in progress, creation order
+
+    def get(self, kind: str, job_id: str) -> Job:
+        """The ``kind`` job with ``job_id``; 404 ``resource_not_found`` for any other."""
+        job = self.jobs.get(job_id)
+        if job is None or job.kind != kind:
+            raise ApiError(404, "resource_not_found", MSG_404)
+        return job
+
+    def running_count(self) -> int:
+        """How many jobs hold a running slot."""
+        return sum(1 for j in self.active.values() if j.running)
+
+    def admit(self, rows: int, config: EmulatorConfig) -> None:
+        """§4: 429 once max_in_progress jobs or max_rows_in_progress rows are in progress."""
+        if len(self.active) >= config.max_in_progress or (
+            sum(j.n_requests for j in self.active.values()) >= config.max_rows_in_progress
+        ):
+            raise too_many_requests(config.retry_after)
+
+    def add(self, job: Job, max_running: int) -> None:
+        """Register a new job; it starts at once when a running slot is free."""
+        self.jobs[job.id] = job
+        self.active[job.id] = job
+        if self.running_count() < max_running:
+            job.start(job.created)
+
+    def next_due(self, seconds: float, now: float) -> Job | None:
+        """The running job whose ``seconds`` of processing ended first by ``now``, if any."""
+        due = [j for j in self.active.values() if j.running and j.deadline(seconds) <= now]
+        return min(due, key=lambda j: j.deadline(seconds)) if due else None
+
+    def start_queued(self, at: float, max_running: int) -> None:
+        """Give free running slots to the oldest queued jobs, from ``at``."""
+        free = max_running - self.running_count()
+        for job in self.active.values():
+            if free <= 0:
+                return
+            if not job.running:
+                job.start(at)
+                free -= 1
+
+    def retire(self, job: Job) -> None:
+        """A finished job is no longer in progress (its results stay)."""
+        del self.active[job.id]
