@@ -27,6 +27,10 @@ from fs_pandas.emulator.state import OrgState
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Reply]]
+# endpoint(): wraps a handler with the key check and §7 error bodies.
+Wrap = Callable[[Handler], Callable[..., Any]]
+# _create_with_key(): runs a create action from its request.
+CreateWithKey = Callable[[Request, Callable[[Any], Reply]], Awaitable[Reply]]
 Transports = Mapping[Any, asyncio.BaseTransport]
 
 
@@ -74,7 +78,7 @@ async def hold_create(state: OrgState) -> None:
         state.held -= 1
 
 
-def endpoint(state: OrgState, *, admin_only: bool) -> Callable[[Handler], Callable[..., Any]]:
+def endpoint(state: OrgState, *, admin_only: bool) -> Wrap:
     """Wrap a handler: check the key (§1) first, then turn ApiError into its §7 body."""
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -95,6 +99,17 @@ def _v2_routes(state: OrgState) -> list[Route]:
     """The 15 operations of contract §2."""
     std = endpoint(state, admin_only=False)
     admin = endpoint(state, admin_only=True)
+    create_with_key = _create_with_key(state)
+    routes = _collection_routes(state, std, admin, create_with_key)
+    for kind in ("users", "events"):
+        routes += _batch_routes(state, kind, std, admin, create_with_key)
+    # Batch routes first so "/users/batch" is never read as a user id.
+    return routes + _user_id_routes(state, std, admin)
+
+
+def _create_with_key(state: OrgState) -> CreateWithKey:
+    """How the four create POSTs run: held in flight (``create_delay_seconds``,
+    ``create_hold``), and under an ``Idempotency-Key`` replayed, refused or stored (§6)."""
 
     async def create_with_key(request: Request, action: Callable[[Any], Reply]) -> Reply:
         body = await read_json(request)
@@ -116,6 +131,14 @@ def _v2_routes(state: OrgState) -> list[Route]:
             state.idempotency_end(key, fingerprint, reply)
         return reply
 
+    return create_with_key
+
+
+def _collection_routes(
+    state: OrgState, std: Wrap, admin: Wrap, create_with_key: CreateWithKey
+) -> list[Route]:
+    """U1, U3, U5b and E1: the routes on ``/users`` and ``/events`` themselves."""
+
     @std
     async def create_user(request: Request) -> Reply:
         return await create_with_key(request, state.create_user)
@@ -132,6 +155,21 @@ def _v2_routes(state: OrgState) -> list[Route]:
     async def delete_user_by_uid(request: Request) -> Reply:
         return state.delete_user(None, request.query_params.get("uid"))
 
+    @std
+    async def create_event(request: Request) -> Reply:
+        return await create_with_key(request, state.create_event)
+
+    return [
+        Route("/users", create_user, methods=["POST"]),
+        Route("/users", list_users, methods=["GET"]),
+        Route("/users", delete_user_by_uid, methods=["DELETE"]),
+        Route("/events", create_event, methods=["POST"]),
+    ]
+
+
+def _user_id_routes(state: OrgState, std: Wrap, admin: Wrap) -> list[Route]:
+    """U2, U4 and U5a: the routes on ``/users/{id}``."""
+
     @admin
     async def get_user(request: Request) -> Reply:
         return state.get_user(
@@ -146,25 +184,11 @@ def _v2_routes(state: OrgState) -> list[Route]:
     async def delete_user(request: Request) -> Reply:
         return state.delete_user(request.path_params["id"], None)
 
-    @std
-    async def create_event(request: Request) -> Reply:
-        return await create_with_key(request, state.create_event)
-
-    routes = [
-        Route("/users", create_user, methods=["POST"]),
-        Route("/users", list_users, methods=["GET"]),
-        Route("/users", delete_user_by_uid, methods=["DELETE"]),
-        Route("/events", create_event, methods=["POST"]),
-    ]
-    for kind in ("users", "events"):
-        routes += _batch_routes(state, kind, std, admin, create_with_key)
-    # Batch routes first so "/users/batch" is never read as a user id.
-    routes += [
+    return [
         Route("/users/{id}", get_user, methods=["GET"]),
         Route("/users/{id}", update_user, methods=["POST"]),
         Route("/users/{id}", delete_user, methods=["DELETE"]),
     ]
-    return routes
 
 
 def _guard(action: Callable[[], Reply]) -> Reply:
@@ -176,11 +200,7 @@ def _guard(action: Callable[[], Reply]) -> Reply:
 
 
 def _batch_routes(
-    state: OrgState,
-    kind: str,
-    std: Callable[[Handler], Callable[..., Any]],
-    admin: Callable[[Handler], Callable[..., Any]],
-    create_with_key: Callable[[Request, Callable[[Any], Reply]], Awaitable[Reply]],
+    state: OrgState, kind: str, std: Wrap, admin: Wrap, create_with_key: CreateWithKey
 ) -> list[Route]:
     """UB1-UB4 or EB1-EB4 for one ``kind``."""
 
