@@ -288,21 +288,12 @@ def _start(
 ) -> BatchResult | RunHandle:
     planned = plan if plan is not None else _plan(setup)
     ledger = _open_ledger(setup, planned)
-    runner = Runner(
-        setup.client,
-        planned,
-        options=setup.pacing,
-        ledger=ledger,
-        known_jobs=setup.known_jobs,
-        known_keys=setup.known_keys,
-        timeout=setup.timeout,
-    )
     log.info("fs_pandas run journal: %s", ledger.path)
     if not wait:
         # The result is joined back to the frame as it was at the call (the plan already
         # snapshots what is sent), whatever the notebook does to it meanwhile.
         setup = dataclasses.replace(setup, frame=_snapshot(setup.frame))
-    handle = RunHandle(setup, runner, ledger, progress=progress)
+    handle = RunHandle(setup, planned, ledger, progress=progress)
     if not wait:
         handle._start_background()
         return handle
@@ -360,9 +351,19 @@ class RunHandle:
     :meth:`cancel` stops it; interrupting :meth:`wait` (Ctrl-C) stops it too.
     """
 
-    def __init__(self, setup: _Setup, runner: Runner, ledger: Ledger, *, progress: ProgressOption):
+    def __init__(self, setup: _Setup, plan: Plan, ledger: Ledger, *, progress: ProgressOption):
         self._setup = setup
-        self._runner = runner
+        self._drawing: Display | None = None  # the display wait() draws on, while it does
+        self._runner = Runner(
+            # The run's own view of the client: its retries reach this run's display only.
+            setup.client.reporting_retries_to(self._on_retry),
+            plan,
+            options=setup.pacing,
+            ledger=ledger,
+            known_jobs=setup.known_jobs,
+            known_keys=setup.known_keys,
+            timeout=setup.timeout,
+        )
         self._ledger = ledger
         self._progress = progress
         self._state = ProgressState()
@@ -453,19 +454,23 @@ class RunHandle:
 
     # -- internals --------------------------------------------------------------------------
 
+    def _on_retry(self, event: Retrying) -> None:
+        """A request of this run is about to be retried (called on the thread that sent it)."""
+        self._runner.check_stop(ahead=event.delay)  # a cancel or the deadline ends the wait
+        if self._thread is not None:
+            self._events.put(event)  # drawn by the thread that waits
+        elif self._drawing is not None:
+            # In the middle of a request on the waiting thread: draw it now, not after.
+            self._state.apply(event)
+            self._drawing.update(self._state)
+
     def _event_stream(self, display: Display) -> Generator[ProgressEvent, None, None]:
         if self._thread is None:
-
-            def show_retry(event: Retrying) -> None:
-                # Called on this thread in the middle of a request: draw it now, not after.
-                self._runner.check_stop(ahead=event.delay)  # no backoff past the deadline
-                self._state.apply(event)
-                display.update(self._state)
-
+            self._drawing = display
             try:
-                with self._setup.client.retry_listener(show_retry):
-                    yield from self._runner.events()
+                yield from self._runner.events()
             finally:
+                self._drawing = None
                 self._close_ledger()
             return
         while True:
@@ -477,15 +482,10 @@ class RunHandle:
             yield item
 
     def _start_background(self) -> None:
-        def relay_retry(event: Retrying) -> None:
-            self._runner.check_stop(ahead=event.delay)  # a cancel or the deadline ends the wait
-            self._events.put(event)
-
         def work() -> None:
             try:
-                with self._setup.client.retry_listener(relay_retry):
-                    for event in self._runner.events():
-                        self._events.put(event)
+                for event in self._runner.events():
+                    self._events.put(event)
             except BaseException as exc:  # handed to the thread that waits
                 self._events.put(exc)
             finally:

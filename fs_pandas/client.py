@@ -211,6 +211,11 @@ class Client:
         How to wait between attempts (tests pass a recorder).
     rng : random.Random, optional
         Source of retry jitter.
+    session : requests.Session, optional
+        The transport: bring your own to mount adapters (a larger connection pool, a custom
+        ``HTTPAdapter``, certificates...). fs_pandas never changes it: the key, the headers and
+        the proxy rule are given with each request. :meth:`close` leaves a session you gave
+        open. Default: a session of the client's own.
 
     Raises
     ------
@@ -236,6 +241,7 @@ class Client:
         integration_source: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        session: requests.Session | None = None,
     ) -> None:
         # Everything is checked before anything is kept: a client whose __init__ raised holds
         # no key.
@@ -245,7 +251,7 @@ class Client:
         self._proxies = _direct_proxies(self._base_url)
         self._retry = retry if retry is not None else RetryPolicy()
         self._on_retry = on_retry
-        self._retry_listeners: list[Callable[[Retrying], None]] = []
+        self._also_on_retry: Callable[[Retrying], None] | None = None
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
         # Contract §1: the literal word Basic, a space, the raw key; a value that already has a
@@ -253,17 +259,12 @@ class Client:
         header = key if " " in key else f"Basic {key}"
         self._key = key
         self._redactor = _Redactor(key, header)
-        self._session = self._new_session(header, integration_source)
-
-    @staticmethod
-    def _new_session(header: str, integration_source: str | None) -> requests.Session:
-        session = requests.Session()
-        session.auth = _FullstoryAuth(header)
-        session.headers["Accept"] = "application/json"
-        session.headers["User-Agent"] = "fs-pandas"
+        self._auth = _FullstoryAuth(header)
+        self._headers = {"Accept": "application/json", "User-Agent": "fs-pandas"}
         if integration_source:
-            session.headers["Integration-Source"] = integration_source
-        return session
+            self._headers["Integration-Source"] = integration_source
+        self._owns_session = session is None
+        self._session = session if session is not None else requests.Session()
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> Client:
@@ -302,24 +303,24 @@ class Client:
         # getattr: a debugger or a traceback may show a client whose __init__ raised.
         return f"Client(base_url={getattr(self, '_base_url', None)!r}, key={_MASK})"
 
-    @contextmanager
-    def retry_listener(self, callback: Callable[[Retrying], None]) -> Iterator[None]:
-        """Also report each retry to ``callback`` while the ``with`` block runs.
+    def reporting_retries_to(self, callback: Callable[[Retrying], None]) -> Client:
+        """A client that also reports each retry to ``callback``; this one is left unchanged.
 
-        A run uses it to show "retrying" in its progress display, whatever ``on_retry`` the
-        client was built with.
+        The two share the connections, the key and every setting (closing the copy closes
+        nothing). A run uses it to show "retrying" in its own progress display: two runs on
+        one client each hear their own retries, and the user's ``on_retry`` still hears all.
         """
-        self._retry_listeners.append(callback)
-        try:
-            yield
-        finally:
-            self._retry_listeners.remove(callback)
+        copy = object.__new__(Client)
+        copy.__dict__.update(self.__dict__)
+        copy._also_on_retry = callback
+        copy._owns_session = False
+        return copy
 
     def close(self) -> None:
-        """Close the pooled connections."""
+        """Close the pooled connections (not those of a session given to the constructor)."""
         session: requests.Session | None = getattr(self, "_session", None)
-        if session is not None:  # None when __init__ raised
-            session.close()
+        if session is not None and getattr(self, "_owns_session", False):
+            session.close()  # None when __init__ raised
 
     def __enter__(self) -> Client:
         return self
@@ -556,8 +557,8 @@ class Client:
         logger.info("retry %d in %.2f s after: %s", event.attempt, delay, event.reason)
         if self._on_retry is not None:
             self._on_retry(event)
-        for listener in list(self._retry_listeners):
-            listener(event)
+        if self._also_on_retry is not None:
+            self._also_on_retry(event)
         self._sleep(delay)
 
     def _send(
@@ -589,7 +590,7 @@ class Client:
         headers: Mapping[str, str] | None,
         data_read: bool,
     ) -> _Reply:
-        all_headers = dict(headers or {})
+        all_headers = {**self._headers, **(headers or {})}
         if data is not None:
             all_headers["Content-Type"] = "application/json"
         logger.debug("%s %s", method, path)
@@ -601,6 +602,7 @@ class Client:
                 params=params,
                 data=data,
                 headers=all_headers,
+                auth=self._auth,
                 timeout=self._timeout,
                 allow_redirects=False,  # a redirect could carry the key elsewhere
                 # A fresh dict each time: requests adds the environment's proxies into it.

@@ -229,23 +229,36 @@ def test_key_that_already_holds_a_space_is_sent_unchanged(
     assert client.create_job("users", users_body("u1"), idempotency_key="k1").id
 
 
-def prepared_headers(client: Client) -> Any:
-    # The emulator does not echo request headers, so session-level headers are read from the
-    # request the client's own session prepares (no network, nothing mocked).
-    session: requests.Session = client._session
-    return session.prepare_request(requests.Request("GET", client.base_url + "/v2/users")).headers
+def sent_headers(key: str, **options: Any) -> Any:
+    """The headers of a request exactly as the client hands it to its transport (the emulator
+    does not echo request headers); the transport then refuses it, so nothing goes out."""
+    sent = []
+
+    class Recording(requests.adapters.HTTPAdapter):
+        def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+            sent.append(request.headers)
+            raise requests.ConnectionError("recorded, not sent")
+
+    session = requests.Session()
+    session.mount("http://", Recording())
+    client = Client(key, base_url="http://127.0.0.1:1", session=session, **options)
+    with pytest.raises(RetryExhaustedError):  # the one attempt "failed to connect"
+        client.job_status("users", "x")
+    return sent[0]
 
 
 def test_integration_source_header_is_sent_only_when_configured() -> None:
-    with_source = Client("k", base_url="http://127.0.0.1:1", integration_source="acme-etl")
-    without = Client("k", base_url="http://127.0.0.1:1")
-    assert prepared_headers(with_source)["Integration-Source"] == "acme-etl"
-    assert "Integration-Source" not in prepared_headers(without)
+    no_retry = {"retry": RetryPolicy(total=0)}
+    with_source = sent_headers("k", integration_source="acme-etl", **no_retry)
+    assert with_source["Integration-Source"] == "acme-etl"
+    assert "Integration-Source" not in sent_headers("k", **no_retry)
 
 
 def test_authorization_header_is_the_word_basic_a_space_and_the_raw_key() -> None:
-    client = Client("na1.abc", base_url="http://127.0.0.1:1")
-    assert prepared_headers(client)["Authorization"] == "Basic na1.abc"
+    headers = sent_headers("na1.abc", retry=RetryPolicy(total=0))
+    assert headers["Authorization"] == "Basic na1.abc"
+    assert headers["Accept"] == "application/json"
+    assert headers["User-Agent"] == "fs-pandas"
 
 
 def test_unknown_key_raises_authentication_error_saying_unknown_or_revoked(
@@ -760,15 +773,44 @@ def test_api_errors_carry_no_response_object(client: Client) -> None:
     assert set(vars(caught.value)) == {"status", "code", "message", "method", "path", "body"}
 
 
-def test_retry_listener_hears_retries_only_inside_its_block(
-    emu: Any, make_client: Callable[..., Client]
+def test_a_client_reporting_retries_to_a_callback_leaves_the_original_unchanged(
+    emu: Any, make_client: Callable[..., Client], retries: list[Retrying]
 ) -> None:
     emu.configure(faults=Faults(rate_5xx=1.0))
     client = make_client(retry=RetryPolicy(total=1))
     heard: list[Retrying] = []
-    with client.retry_listener(heard.append), pytest.raises(RetryExhaustedError):
-        client.job_status("users", "abc")
+    reporting = client.reporting_retries_to(heard.append)
+    with pytest.raises(RetryExhaustedError):
+        reporting.job_status("users", "abc")
     with pytest.raises(RetryExhaustedError):
         client.job_status("users", "abc")
-    assert len(heard) == 1
+    assert len(heard) == 1  # only the copy's retry
     assert heard[0].attempt == 1
+    assert len(retries) == 2  # the on_retry the client was built with hears both
+    reporting.close()  # closes nothing: the connections are the original's
+    emu.configure(faults=Faults())
+    with pytest.raises(NotFoundError):  # an answer, over the original's open connections
+        client.job_status("users", "abc")
+
+
+def test_a_session_given_to_the_client_carries_its_requests_and_is_never_changed(
+    emu: Any,
+) -> None:
+    sent: list[tuple[str, str | None]] = []
+
+    class CountingAdapter(requests.adapters.HTTPAdapter):
+        def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+            sent.append(
+                (f"{request.method} {request.path_url}", request.headers.get("Authorization"))
+            )
+            return super().send(request, **kwargs)
+
+    session = requests.Session()
+    session.mount("http://", CountingAdapter())
+    before = (dict(session.headers), session.auth, dict(session.adapters))
+    with Client(emu.api_key, base_url=emu.url, session=session) as client:
+        client.create_job("users", b'{"requests":[{"uid":"a"}]}', idempotency_key="k1")
+    assert sent == [("POST /v2/users/batch", f"Basic {emu.api_key}")]
+    assert (dict(session.headers), session.auth, dict(session.adapters)) == before
+    # Closing the client left the caller's session open and usable.
+    assert session.get(f"{emu.url}/_emulator/jobs", timeout=5).status_code == 200
