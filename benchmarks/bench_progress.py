@@ -15,7 +15,10 @@ import io
 import time
 from collections.abc import Iterator
 
-from fs_pandas.events import (
+from fs_pandas.models import JobStatus
+from fs_pandas.progress import NoDisplay, ProgressState, TextDisplay, WidgetDisplay, consume
+from fs_pandas.progress._base import Display
+from fs_pandas.progress.events import (
     ChunkPlanned,
     JobCreated,
     JobFinished,
@@ -25,9 +28,6 @@ from fs_pandas.events import (
     RunFinished,
     RunStarted,
 )
-from fs_pandas.models import JobStatus
-from fs_pandas.progress import NoDisplay, ProgressState, TextDisplay, WidgetDisplay, consume
-from fs_pandas.progress._base import Display
 
 CHUNKS = 1_000
 ROWS_PER_CHUNK = 1_000

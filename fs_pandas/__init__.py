@@ -15,7 +15,6 @@ extra). The exceptions and warnings of :mod:`fs_pandas.errors` are importable fr
 # in the package (tests/test_exported_members.py holds every public name to ``__all__``).
 
 from fs_pandas import accessor as _accessor  # registers df.fullstory
-from fs_pandas.batch import RunHandle, resume
 from fs_pandas.client import Client
 from fs_pandas.errors import (
     ApiError,
@@ -38,9 +37,10 @@ from fs_pandas.errors import (
     ServerError,
     TransportError,
 )
-from fs_pandas.ledger import runs
-from fs_pandas.result import BatchResult
 from fs_pandas.retry import RetryPolicy
+from fs_pandas.run import RunHandle, resume
+from fs_pandas.run.ledger import runs
+from fs_pandas.run.result import BatchResult
 
 del _accessor
 

@@ -1,5 +1,5 @@
 """``df.fullstory``: the notebook-facing facade. It keeps no state (pandas 3 builds a new
-accessor object on every attribute access); every call goes to ``payloads`` or ``batch``."""
+accessor object on every attribute access); every call goes to ``payloads`` or ``run``."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 
 import pandas as pd
 
-from fs_pandas import batch
 from fs_pandas._types import MAX_CHUNK, Duplicates, JobKind, Nulls, Properties, Schema, TimeZone
 from fs_pandas.client import Client
 from fs_pandas.errors import RunInterrupted
 from fs_pandas.payloads import Plan, plan_events, plan_users
 from fs_pandas.progress import ProgressOption
-from fs_pandas.result import BatchResult, take_rows
+from fs_pandas.run import RunHandle, start
+from fs_pandas.run.result import BatchResult, take_rows
 from fs_pandas.specs import EventSpec, Pacing, Spec, UserSpec
 
 __all__ = ["FullstoryAccessor"]
@@ -55,7 +55,7 @@ class FullstoryAccessor:
         wait: bool = True,
         ledger_dir: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
-    ) -> BatchResult | batch.RunHandle:
+    ) -> BatchResult | RunHandle:
         """Create or update one Fullstory user per row, through batch import jobs.
 
         Parameters
@@ -94,7 +94,7 @@ class FullstoryAccessor:
         progress : bool or {"auto", "widget", "text", "none"}, default True
             A live widget in a notebook, a text line in a terminal, or nothing.
         wait : bool, default True
-            False returns a :class:`~fs_pandas.batch.RunHandle` at once; call ``.wait()``.
+            False returns a :class:`~fs_pandas.run.RunHandle` at once; call ``.wait()``.
         ledger_dir : path, optional
             Where the run's journal goes (default ``~/.fs_pandas/runs``).
         timeout : float, optional
@@ -174,7 +174,7 @@ class FullstoryAccessor:
         wait: bool = True,
         ledger_dir: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
-    ) -> BatchResult | batch.RunHandle:
+    ) -> BatchResult | RunHandle:
         """Send one Fullstory event per row, through batch import jobs.
 
         Parameters
@@ -243,8 +243,8 @@ class FullstoryAccessor:
         wait: bool,
         ledger_dir: str | os.PathLike[str] | None,
         timeout: float | None,
-    ) -> BatchResult | batch.RunHandle:
-        return batch.run(
+    ) -> BatchResult | RunHandle:
+        return start(
             spec,
             self._frame,
             client=client,

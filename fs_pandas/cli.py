@@ -215,12 +215,12 @@ def _client(options: argparse.Namespace) -> Any:
 
 def _push(options: argparse.Namespace) -> int:
     """``fs-pandas users`` / ``fs-pandas events``: the file through one run."""
-    from fs_pandas.batch import run
+    from fs_pandas.run import start
 
     spec = _from_flags(options.spec_class, options)
     pacing = _from_flags(Pacing, options)
     frame = _read(options.file)
-    result = run(
+    result = start(
         spec,
         frame,
         client=_client(options),
@@ -232,7 +232,7 @@ def _push(options: argparse.Namespace) -> int:
 
 
 def _resume(options: argparse.Namespace) -> int:
-    from fs_pandas.batch import resume
+    from fs_pandas.run import resume
 
     result = resume(
         options.ledger,
@@ -245,7 +245,7 @@ def _resume(options: argparse.Namespace) -> int:
 
 
 def _runs(options: argparse.Namespace) -> int:
-    from fs_pandas.ledger import runs
+    from fs_pandas.run.ledger import runs
 
     for path in runs():
         print(path)

@@ -50,9 +50,8 @@ from fs_pandas.errors import (
     ServerError,
     TransportError,
 )
-from fs_pandas.events import Retrying
 from fs_pandas.models import Job, JobStatus, Page
-from fs_pandas.retry import RetryPolicy, parse_retry_after
+from fs_pandas.retry import Retrying, RetryPolicy, parse_retry_after
 
 __all__ = ["DEFAULT_BASE_URL", "Client", "IdempotencyConflictError"]
 
@@ -204,7 +203,7 @@ class Client:
     retry : RetryPolicy, optional
         How failures are retried; default ``RetryPolicy()``. Each request starts from it afresh.
     on_retry : callable, optional
-        Called with a :class:`~fs_pandas.events.Retrying` before each wait.
+        Called with a :class:`~fs_pandas.retry.Retrying` before each wait.
     integration_source : str, optional
         Sent as the ``Integration-Source`` header when given (contract §1).
     sleep : callable, default time.sleep

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fs_pandas.client import Client
-from fs_pandas.result import BatchResult
+from fs_pandas.run.result import BatchResult
 
 __all__ = ["customer_frame", "event_frame", "run_demo"]
 

@@ -33,7 +33,17 @@ from email.utils import parsedate_to_datetime
 
 from fs_pandas.errors import ApiError, RetryExhaustedError, TransportError
 
-__all__ = ["FailedAttempt", "RetryPolicy", "parse_retry_after"]
+__all__ = ["FailedAttempt", "RetryPolicy", "Retrying", "parse_retry_after"]
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """A request failed in a retryable way; the client waits ``delay`` seconds and tries again."""
+
+    reason: str
+    attempt: int
+    delay: float
+
 
 DEFAULT_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Error codes retried whatever their status: a request that conflicted with a concurrent one of

@@ -11,7 +11,7 @@ import fs_pandas
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator, Faults
 from fs_pandas.errors import PermissionDeniedError
-from fs_pandas.result import BatchResult
+from fs_pandas.run.result import BatchResult
 
 FAST = {"poll_interval": 0.01, "progress": False}
 

@@ -34,9 +34,8 @@ from fs_pandas.errors import (
     ServerError,
     TransportError,
 )
-from fs_pandas.events import Retrying
 from fs_pandas.models import Job, JobStatus
-from fs_pandas.retry import RetryPolicy
+from fs_pandas.retry import Retrying, RetryPolicy
 
 # ------------------------------------------------------------------------------------ helpers
 

@@ -46,11 +46,11 @@ from fs_pandas.errors import (
     ServerError,
     TransportError,
 )
-from fs_pandas.join import JobJoin
 from fs_pandas.models import JobStatus
-from fs_pandas.result import BatchResult, _Run
 from fs_pandas.retry import RetryPolicy
-from fs_pandas.runner import ChunkRecord
+from fs_pandas.run.engine import ChunkRecord
+from fs_pandas.run.join import JobJoin
+from fs_pandas.run.result import BatchResult, _Run
 
 # ------------------------------------------------------------------------------- the tree
 

@@ -39,7 +39,7 @@ from payloads.strategies import (
 
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator
-from fs_pandas.result import BatchResult
+from fs_pandas.run.result import BatchResult
 
 FAST = {"poll_interval": 0.01, "progress": False}
 TZ = "Europe/Paris"

@@ -15,11 +15,11 @@ from fs_pandas._types import JobKind
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator
 from fs_pandas.errors import DuplicateJobWarning
-from fs_pandas.ledger import Ledger, read_ledger
 from fs_pandas.models import Job, Page
 from fs_pandas.payloads import plan_events, plan_users
-from fs_pandas.result import BatchResult
-from fs_pandas.runner import Runner, idempotency_key
+from fs_pandas.run.engine import Runner, idempotency_key
+from fs_pandas.run.ledger import Ledger, read_ledger
+from fs_pandas.run.result import BatchResult
 from fs_pandas.specs import Pacing
 
 ALL_IMPORTED = {"imported": 6, "failed": 0, "rejected": 0, "pending": 0}
@@ -131,7 +131,7 @@ def content_key(kind: JobKind, body: bytes) -> str:
 
 
 def result_of(runner: Runner, frame: pd.DataFrame) -> BatchResult:
-    from fs_pandas.result import _Run
+    from fs_pandas.run.result import _Run
 
     runner_events = list(runner.events())
     assert runner_events

@@ -26,11 +26,11 @@ import pandas as pd
 import pytest
 
 import fs_pandas
-from fs_pandas.batch import RunHandle
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator, serve
 from fs_pandas.errors import ConfigurationError, FullstoryError, RunInterrupted
-from fs_pandas.ledger import read_ledger
+from fs_pandas.run import RunHandle
+from fs_pandas.run.ledger import read_ledger
 from fs_pandas.specs import Pacing
 
 ROWS = 30  # three chunks of ten

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fs_pandas.join import join_job, normalise
+from fs_pandas.run.join import join_job, normalise
 
 
 def positions(*values: int) -> np.ndarray:

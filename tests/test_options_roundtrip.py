@@ -25,7 +25,7 @@ from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator
 from fs_pandas.errors import ConfigurationError, LedgerError, PermissionDeniedError
 from fs_pandas.options import decode_options, encode_options, normalise_options
-from fs_pandas.result import BatchResult
+from fs_pandas.run.result import BatchResult
 
 FAST = {"poll_interval": 0.01, "progress": False}
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")

@@ -23,8 +23,8 @@ import pytest
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator, Faults
 from fs_pandas.errors import ReconciliationWarning
-from fs_pandas.events import Retrying
-from fs_pandas.result import BatchResult
+from fs_pandas.retry import Retrying
+from fs_pandas.run.result import BatchResult
 
 FAST: dict[str, Any] = {"poll_interval": 0.01, "progress": False, "chunk_size": 10}
 CODE = "bad_row"

@@ -10,7 +10,7 @@ import pytest
 from fs_pandas._types import OUTCOMES
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator, Faults
-from fs_pandas.result import BatchResult
+from fs_pandas.run.result import BatchResult
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import fs_pandas
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator
 from fs_pandas.errors import ConfigurationError, ExpiredKeysWarning
-from fs_pandas.ledger import read_ledger
+from fs_pandas.run.ledger import read_ledger
 from fs_pandas.specs import Pacing
 
 ROWS = 30  # three chunks of ten

@@ -16,7 +16,7 @@ import pytest
 
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator
-from fs_pandas.result import BatchResult
+from fs_pandas.run.result import BatchResult
 
 STAMP = pd.Timestamp("2024-01-02 03:04:05.5")
 

@@ -33,9 +33,8 @@ from fs_pandas.errors import (
     RetryExhaustedError,
     TransportError,
 )
-from fs_pandas.events import Retrying
-from fs_pandas.result import BatchResult
-from fs_pandas.retry import RetryPolicy
+from fs_pandas.retry import Retrying, RetryPolicy
+from fs_pandas.run.result import BatchResult
 
 SECRET = "na1.Q7zK9wPqLm3Xv8RtSECRET"
 # Distinctive pieces of SECRET: none of them may show anywhere the key must not be.

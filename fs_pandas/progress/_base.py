@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 
-from fs_pandas.events import ProgressEvent, RunFinished
+from fs_pandas.progress.events import ProgressEvent, RunFinished
 from fs_pandas.progress.state import ProgressState
 
 __all__ = ["Display", "FallbackDisplay", "NoDisplay", "Throttle", "consume"]

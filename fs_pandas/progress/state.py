@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 
 from fs_pandas._types import JobKind
-from fs_pandas.events import (
+from fs_pandas.models import JobStatus
+from fs_pandas.progress.events import (
     ChunkPlanned,
     JobCreated,
     JobFinished,
@@ -22,7 +23,6 @@ from fs_pandas.events import (
     RunFinished,
     RunStarted,
 )
-from fs_pandas.models import JobStatus
 
 __all__ = ["ProgressState"]
 
@@ -84,7 +84,7 @@ class ProgressState:
         Parameters
         ----------
         event : ProgressEvent
-            Any event of :mod:`fs_pandas.events`; unknown objects raise ``TypeError``.
+            Any event of :mod:`fs_pandas.progress.events`; unknown objects raise ``TypeError``.
         """
         self.events_applied += 1
         self._retrying = isinstance(event, Retrying)

@@ -23,7 +23,7 @@ from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator
 from fs_pandas.errors import InvalidDataError
 from fs_pandas.payloads import plan_events, plan_users
-from fs_pandas.result import BatchResult
+from fs_pandas.run.result import BatchResult
 
 
 @pytest.fixture

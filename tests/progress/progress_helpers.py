@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fs_pandas.events import (
+from fs_pandas.models import JobStatus
+from fs_pandas.progress.events import (
     ChunkPlanned,
     JobCreated,
     JobFinished,
@@ -12,7 +13,6 @@ from fs_pandas.events import (
     RunFinished,
     RunStarted,
 )
-from fs_pandas.models import JobStatus
 
 
 class FakeClock:

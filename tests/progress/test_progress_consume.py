@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from progress_helpers import FakeClock, two_job_run
 
-from fs_pandas.events import ProgressEvent
 from fs_pandas.progress import ProgressState, consume
+from fs_pandas.progress.events import ProgressEvent
 
 
 class _Recorder:

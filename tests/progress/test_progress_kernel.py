@@ -8,7 +8,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 _CELL = """
-from fs_pandas.events import RunStarted, JobCreated, JobFinished, RunFinished
+from fs_pandas.progress.events import RunStarted, JobCreated, JobFinished, RunFinished
 from fs_pandas.models import JobStatus
 from fs_pandas.progress import choose_display, consume, in_kernel
 display = choose_display(True)

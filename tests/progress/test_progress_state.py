@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from progress_helpers import FakeClock, two_job_run
 
-from fs_pandas.events import (
+from fs_pandas.models import JobStatus
+from fs_pandas.progress import ProgressState
+from fs_pandas.progress.events import (
     ChunkPlanned,
     JobCreated,
     JobFinished,
@@ -14,8 +16,6 @@ from fs_pandas.events import (
     RunFinished,
     RunStarted,
 )
-from fs_pandas.models import JobStatus
-from fs_pandas.progress import ProgressState
 
 
 def _state(clock: FakeClock, events: list[object]) -> ProgressState:

@@ -7,8 +7,8 @@ import re
 
 from progress_helpers import FakeClock, two_job_run
 
-from fs_pandas.events import ChunkPlanned, ProgressEvent, Retrying, RunFinished
 from fs_pandas.progress import ProgressState, TextDisplay
+from fs_pandas.progress.events import ChunkPlanned, ProgressEvent, Retrying, RunFinished
 
 
 def _run(clock: FakeClock, events: list[ProgressEvent], *, tty: bool, width: int = 1000) -> str:

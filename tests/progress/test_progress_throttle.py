@@ -6,9 +6,9 @@ import io
 
 from progress_helpers import FakeClock, two_job_run
 
-from fs_pandas.events import JobPolled, RunStarted
 from fs_pandas.models import JobStatus
 from fs_pandas.progress import ProgressState, TextDisplay, Throttle, WidgetDisplay
+from fs_pandas.progress.events import JobPolled, RunStarted
 
 
 def test_throttle_lets_the_first_call_through(clock: FakeClock) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from progress_helpers import FakeClock, two_job_run
 
-from fs_pandas.events import ProgressEvent, RunFinished
 from fs_pandas.progress import ProgressState, WidgetDisplay
+from fs_pandas.progress.events import ProgressEvent, RunFinished
 
 
 def _run(
@@ -104,7 +104,7 @@ def test_display_closed_before_run_finished_ends_red(clock: FakeClock) -> None:
 
 
 def test_empty_finished_run_is_a_full_bar(clock: FakeClock) -> None:
-    from fs_pandas.events import RunStarted
+    from fs_pandas.progress.events import RunStarted
 
     events: list[ProgressEvent] = [
         RunStarted("users", 0, 0, 0, None),

@@ -15,7 +15,7 @@ off (or ended, when it is a whole record missing only its newline) before a resu
 
 Key schemes: ledgers before version 3 hashed a chunk's body alone (scheme 1); from version 3
 the key also covers the chunk's number and size (scheme 2, see
-:func:`fs_pandas.runner.idempotency_key`). A resume keeps each chunk's recorded key, so an old
+:func:`fs_pandas.run.engine.idempotency_key`). A resume keeps each chunk's recorded key, so an old
 run is finished under the keys it started with.
 
 The API key is never written. The default folder is ``$FS_PANDAS_HOME/runs`` or
@@ -45,7 +45,7 @@ __all__ = ["KEY_SCHEME", "Ledger", "LedgerState", "default_dir", "read_ledger", 
 # 3: the run record names its Idempotency-Key scheme (older ledgers used scheme 1).
 _VERSION = 3
 
-#: The Idempotency-Key scheme new runs use (see :func:`fs_pandas.runner.idempotency_key`).
+#: The Idempotency-Key scheme new runs use (see :func:`fs_pandas.run.engine.idempotency_key`).
 KEY_SCHEME = 2
 
 

@@ -38,7 +38,8 @@ from fs_pandas.errors import (
     RetryExhaustedError,
     TransportError,
 )
-from fs_pandas.events import (
+from fs_pandas.models import Job, JobStatus, Page
+from fs_pandas.progress.events import (
     ChunkPlanned,
     JobCreated,
     JobFinished,
@@ -48,9 +49,8 @@ from fs_pandas.events import (
     RunFinished,
     RunStarted,
 )
-from fs_pandas.join import JobJoin, join_job, slim_import
-from fs_pandas.ledger import KEY_SCHEME, Ledger
-from fs_pandas.models import Job, JobStatus, Page
+from fs_pandas.run.join import JobJoin, join_job, slim_import
+from fs_pandas.run.ledger import KEY_SCHEME, Ledger
 from fs_pandas.specs import Pacing, check_timeout
 
 __all__ = ["ChunkRecord", "RunStopped", "Runner", "idempotency_key"]
@@ -130,7 +130,7 @@ def idempotency_key(
     scheme : int, default KEY_SCHEME
         ``1`` is the key of ledgers written before version 3: the body alone, so that
         byte-identical chunks of one run shared a key and all but the first were answered with
-        the first one's job. It is kept only to resume those runs (see :mod:`fs_pandas.ledger`).
+        the first one's job. It is kept only to resume those runs (see :mod:`fs_pandas.run.ledger`).
     """
     if scheme not in (1, 2):
         raise ValueError(f"unknown Idempotency-Key scheme {scheme!r}")

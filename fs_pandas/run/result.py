@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from fs_pandas._types import OUTCOMES, JobKind
 from fs_pandas.report import RunSummary, render_html, render_text
-from fs_pandas.runner import ChunkRecord
+from fs_pandas.run.engine import ChunkRecord
 
 __all__ = ["BatchResult"]
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from fs_pandas._types import JobKind
 from fs_pandas.models import JobStatus
+from fs_pandas.retry import Retrying
 
 __all__ = [
     "ChunkPlanned",
@@ -84,15 +85,6 @@ class JobFinished:
     status: JobStatus
     imported: int
     failed: int
-
-
-@dataclass(frozen=True)
-class Retrying:
-    """A request failed in a retryable way; the client waits ``delay`` seconds and tries again."""
-
-    reason: str
-    attempt: int
-    delay: float
 
 
 @dataclass(frozen=True)
