@@ -372,12 +372,6 @@ def test_a_scrubbed_error_pickles_without_the_key(
     assert "[redacted]" in shown(restored)
 
 
-@pytest.mark.xfail(
-    raises=(AttributeError, pickle.PicklingError),
-    strict=True,
-    reason="a run's BatchResult holds its retry_failed closure (result.py _Run.rerun), which "
-    "cannot be pickled -- and holds the Client, so its key: BatchResult must leave it out",
-)
 def test_a_real_runs_interrupt_pickles_without_the_key(tmp_path: Path) -> None:
     frame = pd.DataFrame({"uid": [f"u{i}" for i in range(20)]})
     # An emulator of its own whose jobs never finish while the test waits.

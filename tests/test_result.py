@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,7 @@ from fs_pandas._types import OUTCOMES
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator, Faults
 from fs_pandas.run.result import BatchResult
+from fs_pandas.specs import Pacing, UserSpec
 
 
 @pytest.fixture
@@ -138,3 +140,32 @@ def test_a_run_with_nothing_to_send_still_gives_a_whole_result(
     assert len(result.table()) == len(frame)
     assert "fs-pandas-result" in result._repr_html_()
     assert emu.jobs() == []
+
+
+def test_a_result_keeps_what_its_run_sent_and_pickles_without_the_client(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    frame = pd.DataFrame({"uid": ["a", "b", "c"], "plan": ["free", "team", "free"]})
+    emu.configure(fail_uids={"b"})
+    client = Client(api_key=emu.api_key, base_url=emu.url, sleep=lambda _: None)
+    result = frame.fullstory.batch_update(
+        uid_col="uid", nulls="null", client=client, chunk_size=2, poll_interval=0.01,
+        progress=False, ledger_dir=tmp_path,
+    )  # fmt: skip
+    assert isinstance(result, BatchResult)
+    assert result.spec == UserSpec(uid_col="uid", nulls="null")
+    assert result.pacing == Pacing(chunk_size=2, poll_interval=0.01)
+
+    data = pickle.dumps(result)
+    assert emu.api_key.encode() not in data
+    back = pickle.loads(data)
+    assert back.outcomes.equals(result.outcomes)
+    assert back.errors.equals(result.errors)
+    assert back.spec == result.spec and back.pacing == result.pacing
+    with pytest.raises(ValueError, match="cannot start a new run"):
+        back.retry_failed()
+
+    emu.configure(fail_uids=set())
+    again = result.retry_failed(nulls="omit")  # the original still can
+    assert again.spec == UserSpec(uid_col="uid", nulls="omit")
+    assert again.counts["imported"] == 1

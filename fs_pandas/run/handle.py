@@ -310,8 +310,8 @@ class RunHandle:
     def _build(self) -> BatchResult:
         setup = self._setup
 
-        def rerun(frame: pd.DataFrame, **overrides: Any) -> BatchResult:
-            return self._restart(setup, setup.spec.replace(**overrides), frame, self._progress)
+        def restart(spec: Spec, frame: pd.DataFrame) -> BatchResult:
+            return self._restart(setup, spec, frame, self._progress)
 
         plan_rejected = self._runner.plan.rejected
         return BatchResult(
@@ -323,7 +323,9 @@ class RunHandle:
                 aborted=self._runner.aborted,
                 duration=time.monotonic() - self._started_at,
                 ledger_path=self.ledger_path,
-                rerun=rerun,
                 notes=setup.notes,
+                spec=setup.spec,
+                pacing=setup.pacing,
+                restart=restart,
             )
         )

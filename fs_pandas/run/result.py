@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import pyarrow as pa
 from fs_pandas._types import OUTCOMES, JobKind
 from fs_pandas.report import RunSummary, render_html, render_text
 from fs_pandas.run.engine import ChunkRecord
+from fs_pandas.specs import Pacing, Spec
 
 __all__ = ["BatchResult"]
 
@@ -33,8 +35,12 @@ class _Run:
     aborted: str | None
     duration: float | None
     ledger_path: str | None
-    rerun: Callable[..., BatchResult] | None = None
     notes: tuple[str, ...] = ()
+    spec: Spec | None = None  # what the run sent, as data
+    pacing: Pacing | None = None
+    # A new run of a spec over a frame, with the run's client, pacing and ledger folder. It
+    # holds the client (and so its key): never pickled.
+    restart: Callable[[Spec, pd.DataFrame], BatchResult] | None = None
 
 
 class BatchResult:
@@ -66,6 +72,13 @@ class BatchResult:
 
     def __init__(self, run: _Run):
         self._run = run
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled without the run's restart: it holds the client, and so the API key. An
+        # unpickled result keeps every frame, its spec and its pacing, but cannot retry_failed.
+        state = dict(self.__dict__)
+        state["_run"] = dataclasses.replace(self._run, restart=None)
+        return state
 
     # -- the frames -------------------------------------------------------------------------
 
@@ -115,6 +128,17 @@ class BatchResult:
     def ledger_path(self) -> str | None:
         """The run's journal; pass it to :func:`fs_pandas.resume` after a crash."""
         return self._run.ledger_path
+
+    @property
+    def spec(self) -> Spec | None:
+        """What the run sent: its :class:`~fs_pandas.specs.UserSpec` or
+        :class:`~fs_pandas.specs.EventSpec` (columns, properties, schema, nulls...)."""
+        return self._run.spec
+
+    @property
+    def pacing(self) -> Pacing | None:
+        """How fast the run went (:class:`~fs_pandas.specs.Pacing`)."""
+        return self._run.pacing
 
     @property
     def aborted(self) -> str | None:
@@ -171,14 +195,21 @@ class BatchResult:
         Raises
         ------
         ValueError
-            ``data`` lacks some failed row, or (repeated labels) does not line up.
+            ``data`` lacks some failed row, or (repeated labels) does not line up; or this
+            result cannot start a run (it was unpickled, or not made by a run).
+        TypeError
+            An override the run's kind does not take.
         """
-        if self._run.rerun is None:
-            raise ValueError("this result was not made by a run that can be repeated")
+        if self._run.restart is None or self._run.spec is None:
+            raise ValueError(
+                "this result cannot start a new run (an unpickled result leaves its client "
+                "behind): send result.errors with df.fullstory.batch_update(...) instead"
+            )
+        spec = self._run.spec.replace(**overrides)
         failed = np.flatnonzero(self.outcomes.cat.codes.to_numpy() == _FAILED)
         if data is None:
-            return self._run.rerun(take_rows(self._run.source, failed), **overrides)
-        return self._run.rerun(take_rows(data, self._rows_in(data, failed)), **overrides)
+            return self._run.restart(spec, take_rows(self._run.source, failed))
+        return self._run.restart(spec, take_rows(data, self._rows_in(data, failed)))
 
     def _rows_in(self, data: pd.DataFrame, failed: npt.NDArray[np.int64]) -> Any:
         """Positions in ``data`` of the failed rows: by label, or by position when labels
