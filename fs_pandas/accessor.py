@@ -12,7 +12,7 @@ import pandas as pd
 from fs_pandas._types import MAX_CHUNK, Duplicates, JobKind, Nulls, Properties, Schema, TimeZone
 from fs_pandas.client import Client
 from fs_pandas.errors import RunInterrupted
-from fs_pandas.payloads import Plan, plan_events, plan_users
+from fs_pandas.payloads import Plan, plan, plan_events, plan_users
 from fs_pandas.progress import ProgressOption
 from fs_pandas.run import RunHandle, start
 from fs_pandas.run.result import BatchResult, take_rows
@@ -257,16 +257,76 @@ class FullstoryAccessor:
 
     # -- looking before sending -------------------------------------------------------------
 
-    def to_requests(self, **options: Any) -> list[dict[str, Any]]:
-        """The user request objects ``batch_update(**options)`` would send (rejected rows left out).
+    def to_requests(
+        self,
+        *,
+        uid_col: Hashable | None,
+        id_col: Hashable | None = None,
+        display_name_col: Hashable | None = None,
+        email_col: Hashable | None = None,
+        properties: Properties = None,
+        schema: Schema = "infer",
+        nulls: Nulls = "omit",
+        naive_tz: TimeZone = "UTC",
+        duplicates: Duplicates = "first",
+    ) -> list[dict[str, Any]]:
+        """The user request objects :meth:`batch_update` would send (rejected rows left out).
 
-        Takes the payload options of :meth:`batch_update` (``uid_col``, ``properties``...).
+        Takes the options of :meth:`batch_update` that say what is sent: ``uid_col``,
+        ``id_col``, ``display_name_col``, ``email_col``, ``properties``, ``schema``, ``nulls``,
+        ``naive_tz`` and ``duplicates``; see there.
         """
-        return plan_users(self._frame, **options).requests()
+        spec = UserSpec(
+            uid_col=uid_col,
+            id_col=id_col,
+            display_name_col=display_name_col,
+            email_col=email_col,
+            properties=properties,
+            schema=schema,
+            nulls=nulls,
+            naive_tz=naive_tz,
+            duplicates=duplicates,
+        )
+        return plan(self._frame, spec).requests()
 
-    def to_event_requests(self, **options: Any) -> list[dict[str, Any]]:
-        """The event request objects ``batch_events(**options)`` would send."""
-        return plan_events(self._frame, **options).requests()
+    def to_event_requests(
+        self,
+        *,
+        name: str | None = None,
+        name_col: Hashable | None = None,
+        timestamp_col: Hashable | None = None,
+        uid_col: Hashable | None = None,
+        user_id_col: Hashable | None = None,
+        session_id_col: Hashable | None = None,
+        use_most_recent: bool = False,
+        context: Mapping[str, Hashable] | None = None,
+        properties: Properties = None,
+        schema: Schema = "infer",
+        nulls: Nulls = "omit",
+        naive_tz: TimeZone = "UTC",
+    ) -> list[dict[str, Any]]:
+        """The event request objects :meth:`batch_events` would send (rejected rows left out).
+
+        Takes the options of :meth:`batch_events` that say what is sent: ``name``,
+        ``name_col``, ``timestamp_col``, ``uid_col``, ``user_id_col``, ``session_id_col``,
+        ``use_most_recent``, ``context``, ``properties``, ``schema``, ``nulls`` and
+        ``naive_tz``; see there.
+        """
+        spec = EventSpec(
+            name=name,
+            name_col=name_col,
+            timestamp_col=timestamp_col,
+            uid_col=uid_col,
+            user_id_col=user_id_col,
+            session_id_col=session_id_col,
+            use_most_recent=use_most_recent,
+            context=context,
+            properties=properties,
+            schema=schema,
+            nulls=nulls,
+            naive_tz=naive_tz,
+        )
+        return plan(self._frame, spec).requests()
 
     def type_plan(self, *, kind: JobKind = "users", **options: Any) -> pd.DataFrame:
         """Per column: the Fullstory field or property it feeds, the type it is sent as, and

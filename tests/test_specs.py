@@ -58,6 +58,23 @@ def test_the_accessor_takes_every_spec_option_with_the_spec_default(
         assert params[name].default == default(fields(Pacing)[name]), name
 
 
+@pytest.mark.parametrize(
+    ("spec", "method"),
+    [
+        (UserSpec, FullstoryAccessor.to_requests),
+        (EventSpec, FullstoryAccessor.to_event_requests),
+    ],
+)
+def test_the_request_previews_take_exactly_the_spec_options(spec: Any, method: Any) -> None:
+    params = dict(inspect.signature(method).parameters)
+    params.pop("self")
+    assert list(params) == list(fields(spec))
+    for name, option in fields(spec).items():
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params[name].default == default(option), name
+        assert f"``{name}``" in (inspect.getdoc(method) or ""), name
+
+
 @pytest.mark.parametrize(("spec", "method", "command"), SPECS)
 def test_the_accessor_documents_every_option(spec: Any, method: Any, command: str) -> None:
     doc = inspect.getdoc(method) or ""
