@@ -55,7 +55,7 @@ from fs_pandas.specs import Pacing, check_timeout
 
 __all__ = ["ChunkRecord", "RunStopped", "Runner", "idempotency_key"]
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 Positions = npt.NDArray[np.int64]
 
@@ -250,7 +250,7 @@ class Runner:
                 yield from self._poll_next()
         except (RetryExhaustedError, TransportError) as exc:
             self.aborted = f"stopped after repeated failures: {exc}"
-            log.warning("run stopped early: %s", exc)
+            logger.warning("run stopped early: %s", exc)
         except RunStopped as stop:
             self.mark_stopped(stop.reason, stop.message)
         except FullstoryError as exc:
@@ -272,7 +272,7 @@ class Runner:
         self.stopped = reason
         self.aborted = message or reason
         # info, not warning: the display and RunInterrupted say it to the user already.
-        log.info("run stopped waiting (%s); its jobs keep running at Fullstory", reason)
+        logger.info("run stopped waiting (%s); its jobs keep running at Fullstory", reason)
 
     def check_stop(self, *, ahead: float = 0.0) -> None:
         """Raise :class:`RunStopped` if a stop was asked for, or if waiting ``ahead`` more
@@ -343,7 +343,7 @@ class Runner:
             job = self.client.create_job(self.kind, chunk.body, idempotency_key=record.key)
         except RetryExhaustedError as exc:
             if isinstance(exc.last_error, RateLimitedError) and self._due:
-                log.info("Fullstory is at its batch cap; waiting for a job to finish")
+                logger.info("Fullstory is at its batch cap; waiting for a job to finish")
                 return None
             raise
         record.job_id = job.id
@@ -379,7 +379,7 @@ class Runner:
         for position in record.positions.tolist():
             record.join.fail(position, "duplicate_job", message)
         record.status = JobStatus.FAILED
-        log.error(message)
+        logger.error(message)
         warnings.warn(message, DuplicateJobWarning, stacklevel=2)
         if self.ledger is not None:
             self.ledger.job_done(
@@ -472,7 +472,9 @@ class Runner:
             if not page.next_page_token:
                 return
             if page.next_page_token in seen:  # a token seen before would loop for ever
-                log.warning("job %s: %s page token repeated; stopping there", record.job_id, what)
+                logger.warning(
+                    "job %s: %s page token repeated; stopping there", record.job_id, what
+                )
                 return
             token = page.next_page_token
             seen.add(token)
@@ -490,7 +492,7 @@ class Runner:
             f"result (reported as failed, code 'unreconciled') and {unmatched} results match "
             "no row"
         )
-        log.error(message)
+        logger.error(message)
         warnings.warn(message, ReconciliationWarning, stacklevel=2)
 
     def _started(self) -> RunStarted:

@@ -47,7 +47,7 @@ from fs_pandas._types import JobKind
 
 __all__ = ["JobJoin", "canonical", "join_job", "normalise", "slim_import"]
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 Positions = npt.NDArray[np.int64]
 Request = dict[str, Any]
@@ -168,13 +168,13 @@ def join_job(
     for position in joiner.remaining:
         result.fail(position, "unreconciled", _UNRECONCILED)
     if result.loose_matches:
-        log.warning(
+        logger.warning(
             "%d job results matched their rows only loosely (by uid or event name, their "
             "content differing): the server changed more than nulls and number forms",
             result.loose_matches,
         )
     if joiner.remaining or result.unmatched_results:
-        log.error(
+        logger.error(
             "job results do not reconcile: %d rows without a result, %d results without a row",
             len(joiner.remaining),
             result.unmatched_results,

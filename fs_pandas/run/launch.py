@@ -37,7 +37,7 @@ from fs_pandas.specs import Pacing, Spec, check_timeout, spec_for
 
 __all__ = ["resume", "start"]
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 # Fullstory forgets an Idempotency-Key 24 h after its first use (contract §6).
 IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
@@ -175,7 +175,7 @@ def resume(
     plan = _plan(setup)
     _check_same_frame(plan, setup.pacing.chunk_size, state.keys, state.key_scheme)
     if expired is not None:
-        log.warning(expired)
+        logger.warning(expired)
         warnings.warn(expired, ExpiredKeysWarning, stacklevel=2)
     try:
         result = _start(setup, progress=progress, wait=True, plan=plan)
@@ -262,7 +262,7 @@ def _start(
 ) -> BatchResult | RunHandle:
     planned = plan if plan is not None else _plan(setup)
     ledger = _open_ledger(setup, planned)
-    log.info("fs_pandas run journal: %s", ledger.path)
+    logger.info("fs_pandas run journal: %s", ledger.path)
     if not wait:
         # The result is joined back to the frame as it was at the call (the plan already
         # snapshots what is sent), whatever the notebook does to it meanwhile.
@@ -292,7 +292,6 @@ def _open_ledger(setup: RunSetup, plan: Plan) -> Ledger:
         chunk_size=setup.pacing.chunk_size,
         directory=setup.ledger_dir,
     )
-
 
 
 def _restart(
