@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Hashable, Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 import pandas as pd
 
@@ -33,6 +33,78 @@ class FullstoryAccessor:
         self._frame = frame
 
     # -- sending ----------------------------------------------------------------------------
+
+    @overload
+    def batch_update(
+        self,
+        *,
+        uid_col: Hashable | None,
+        id_col: Hashable | None = None,
+        display_name_col: Hashable | None = None,
+        email_col: Hashable | None = None,
+        properties: Properties = None,
+        schema: Schema = "infer",
+        nulls: Nulls = "omit",
+        naive_tz: TimeZone = "UTC",
+        duplicates: Duplicates = "first",
+        client: Client | None = None,
+        chunk_size: int = MAX_CHUNK,
+        max_jobs_in_flight: int = 4,
+        max_rows_in_flight: int = 200_000,
+        poll_interval: float = 1.0,
+        progress: ProgressOption = True,
+        wait: Literal[True] = True,
+        ledger_dir: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
+    ) -> BatchResult: ...
+
+    @overload
+    def batch_update(
+        self,
+        *,
+        uid_col: Hashable | None,
+        id_col: Hashable | None = None,
+        display_name_col: Hashable | None = None,
+        email_col: Hashable | None = None,
+        properties: Properties = None,
+        schema: Schema = "infer",
+        nulls: Nulls = "omit",
+        naive_tz: TimeZone = "UTC",
+        duplicates: Duplicates = "first",
+        client: Client | None = None,
+        chunk_size: int = MAX_CHUNK,
+        max_jobs_in_flight: int = 4,
+        max_rows_in_flight: int = 200_000,
+        poll_interval: float = 1.0,
+        progress: ProgressOption = True,
+        wait: Literal[False],
+        ledger_dir: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
+    ) -> RunHandle: ...
+
+    @overload
+    def batch_update(
+        self,
+        *,
+        uid_col: Hashable | None,
+        id_col: Hashable | None = None,
+        display_name_col: Hashable | None = None,
+        email_col: Hashable | None = None,
+        properties: Properties = None,
+        schema: Schema = "infer",
+        nulls: Nulls = "omit",
+        naive_tz: TimeZone = "UTC",
+        duplicates: Duplicates = "first",
+        client: Client | None = None,
+        chunk_size: int = MAX_CHUNK,
+        max_jobs_in_flight: int = 4,
+        max_rows_in_flight: int = 200_000,
+        poll_interval: float = 1.0,
+        progress: ProgressOption = True,
+        wait: bool = True,
+        ledger_dir: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
+    ) -> BatchResult | RunHandle: ...
 
     def batch_update(
         self,
@@ -149,6 +221,87 @@ class FullstoryAccessor:
             return self._send(spec, pacing, client, progress, wait, ledger_dir, timeout)
         except RunInterrupted as exc:  # raised afresh: a traceback of this call, not the run's
             raise exc.with_traceback(None) from None
+
+    @overload
+    def batch_events(
+        self,
+        *,
+        name: str | None = None,
+        name_col: Hashable | None = None,
+        timestamp_col: Hashable | None = None,
+        uid_col: Hashable | None = None,
+        user_id_col: Hashable | None = None,
+        session_id_col: Hashable | None = None,
+        use_most_recent: bool = False,
+        context: Mapping[str, Hashable] | None = None,
+        properties: Properties = None,
+        schema: Schema = "infer",
+        nulls: Nulls = "omit",
+        naive_tz: TimeZone = "UTC",
+        client: Client | None = None,
+        chunk_size: int = MAX_CHUNK,
+        max_jobs_in_flight: int = 4,
+        max_rows_in_flight: int = 200_000,
+        poll_interval: float = 1.0,
+        progress: ProgressOption = True,
+        wait: Literal[True] = True,
+        ledger_dir: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
+    ) -> BatchResult: ...
+
+    @overload
+    def batch_events(
+        self,
+        *,
+        name: str | None = None,
+        name_col: Hashable | None = None,
+        timestamp_col: Hashable | None = None,
+        uid_col: Hashable | None = None,
+        user_id_col: Hashable | None = None,
+        session_id_col: Hashable | None = None,
+        use_most_recent: bool = False,
+        context: Mapping[str, Hashable] | None = None,
+        properties: Properties = None,
+        schema: Schema = "infer",
+        nulls: Nulls = "omit",
+        naive_tz: TimeZone = "UTC",
+        client: Client | None = None,
+        chunk_size: int = MAX_CHUNK,
+        max_jobs_in_flight: int = 4,
+        max_rows_in_flight: int = 200_000,
+        poll_interval: float = 1.0,
+        progress: ProgressOption = True,
+        wait: Literal[False],
+        ledger_dir: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
+    ) -> RunHandle: ...
+
+    @overload
+    def batch_events(
+        self,
+        *,
+        name: str | None = None,
+        name_col: Hashable | None = None,
+        timestamp_col: Hashable | None = None,
+        uid_col: Hashable | None = None,
+        user_id_col: Hashable | None = None,
+        session_id_col: Hashable | None = None,
+        use_most_recent: bool = False,
+        context: Mapping[str, Hashable] | None = None,
+        properties: Properties = None,
+        schema: Schema = "infer",
+        nulls: Nulls = "omit",
+        naive_tz: TimeZone = "UTC",
+        client: Client | None = None,
+        chunk_size: int = MAX_CHUNK,
+        max_jobs_in_flight: int = 4,
+        max_rows_in_flight: int = 200_000,
+        poll_interval: float = 1.0,
+        progress: ProgressOption = True,
+        wait: bool = True,
+        ledger_dir: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
+    ) -> BatchResult | RunHandle: ...
 
     def batch_events(
         self,

@@ -120,4 +120,4 @@ def run_demo(*, out_dir: Path | None = None) -> int:
         assert isinstance(sent, BatchResult)
         print(repr(sent))
         print(f"\nThe emulator now holds {len(emu.users())} users and {len(emu.events())} events.")
-        return 0 if users_ok and sent.complete else 1
+        return 0 if users_ok and sent.finished else 1

@@ -19,6 +19,8 @@ catch the whole family with one ``except``. Mistakes in the caller's input also 
     │   └── ServerError             5xx
     ├── RetryExhaustedError         retries used up; ``last_error`` says why
     ├── LedgerError                 a ledger cannot be read or does not match the frame
+    ├── RowsNotImportedError        ``result.raise_on_failed()``: some rows were not imported;
+    │                               carries ``result``
     └── RunInterrupted              the run stopped waiting (Ctrl-C, ``timeout=``); carries
                                     ``result`` and ``ledger_path``      (also KeyboardInterrupt)
 
@@ -57,6 +59,7 @@ __all__ = [
     "RateLimitedError",
     "ReconciliationWarning",
     "RetryExhaustedError",
+    "RowsNotImportedError",
     "RunInterrupted",
     "ServerError",
     "TransportError",
@@ -231,6 +234,25 @@ class ExpiredKeysWarning(UserWarning):
 
 class LedgerError(FullstoryError):
     """A run ledger cannot be read, or it was written for a different frame."""
+
+
+class RowsNotImportedError(FullstoryError):
+    """Raised by ``result.raise_on_failed()`` when some rows of a run were not imported: for a
+    scheduled job that must fail loudly, as dlt's ``raise_on_failed_jobs()`` does.
+
+    Attributes
+    ----------
+    result : BatchResult
+        The whole result: ``result.errors``, ``result.rejected`` and ``result.pending`` hold the
+        rows that were not imported, with the reason for each.
+    counts : dict
+        Rows per outcome (``imported``, ``failed``, ``rejected``, ``pending``).
+    """
+
+    def __init__(self, message: str, *, result: Any, counts: dict[str, int]):
+        super().__init__(message)
+        self.result = result
+        self.counts = counts
 
 
 class RunInterrupted(FullstoryError, KeyboardInterrupt):  # noqa: N818 (named like its base)

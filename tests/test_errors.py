@@ -22,7 +22,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
-from error_helpers import shown
+from tests.error_helpers import shown
 
 import fs_pandas
 import fs_pandas.errors
@@ -42,6 +42,7 @@ from fs_pandas.errors import (
     PermissionDeniedError,
     RateLimitedError,
     RetryExhaustedError,
+    RowsNotImportedError,
     RunInterrupted,
     ServerError,
     TransportError,
@@ -173,6 +174,11 @@ EXAMPLES: dict[type[FullstoryError], Example] = {
         attempts=9,
     ),
     LedgerError: lambda: LedgerError("ledger '/tmp/run.jsonl' line 4 is corrupt"),
+    RowsNotImportedError: lambda: RowsNotImportedError(
+        "2 of 6 rows were not imported: 2 pending, their jobs unfinished",
+        result=partial_result(),
+        counts={"imported": 2, "failed": 1, "rejected": 1, "pending": 2},
+    ),
     RunInterrupted: lambda: RunInterrupted(
         "Timed out after 0.3 s: 1 job still running at Fullstory, 2 of 6 rows pending.",
         result=partial_result(),

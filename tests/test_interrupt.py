@@ -234,7 +234,7 @@ def test_cancelling_a_finished_run_changes_nothing(emu: Emulator, tmp_path: Path
     result = handle.wait()
     handle.cancel()
     assert handle.wait() is result
-    assert result.complete and result.aborted is None
+    assert result.finished and result.aborted is None
 
 
 def test_interrupting_wait_stops_a_background_run_and_raises_run_interrupted(

@@ -136,7 +136,7 @@ def test_a_run_with_nothing_to_send_still_gives_a_whole_result(
         uid_col="uid", client=client, progress=False, ledger_dir=tmp_path
     )
     assert isinstance(result, BatchResult)
-    assert result.counts["rejected"] == len(frame) and result.complete
+    assert result.counts["rejected"] == len(frame) and result.finished
     assert len(result.table()) == len(frame)
     assert "fs-pandas-result" in result._repr_html_()
     assert emu.jobs() == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -15,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from fs_pandas._types import OUTCOMES, JobKind
+from fs_pandas.errors import RowsNotImportedError
 from fs_pandas.report import RunSummary, render_html, render_text
 from fs_pandas.run.engine import ChunkRecord
 from fs_pandas.specs import Pacing, Spec
@@ -65,9 +67,43 @@ class BatchResult:
         chunk was never sent) and ``fs_chunk``.
     outcomes : Series
         Categorical outcome per source row, on the source index.
+    counts : dict
+        Rows per outcome: ``{"imported": ..., "failed": ..., "rejected": ..., "pending": ...}``.
+    finished : bool
+        No row is pending: every row has its final outcome (some may have failed).
+    all_imported : bool
+        Every row was imported.
+    job_ids : list of str
+        The Fullstory batch jobs of the run.
+    ledger_path : str or None
+        The run's journal, for :func:`fs_pandas.resume`.
+    aborted : str or None
+        Why the run stopped before every job finished.
+    spec, pacing
+        What the run sent (:class:`~fs_pandas.specs.UserSpec` / ``EventSpec``) and how fast
+        (:class:`~fs_pandas.specs.Pacing`).
     notes : list of str
         Warnings about the run as a whole (e.g. a resume after Fullstory forgot the run's
         Idempotency-Keys).
+
+    Methods
+    -------
+    table()
+        Every source row with its outcome and the details of that outcome.
+    to_parquet(path)
+        :meth:`table` to a parquet file.
+    retry_failed(data=None, **overrides)
+        Send the rows that failed at Fullstory again (corrected, or with other options).
+    raise_on_failed()
+        Raise :class:`~fs_pandas.errors.RowsNotImportedError` unless every row was imported.
+
+    Examples
+    --------
+    >>> result = df.fullstory.batch_update(uid_col="user_id")  # doctest: +SKIP
+    >>> result.counts  # doctest: +SKIP
+    {'imported': 998, 'failed': 2, 'rejected': 0, 'pending': 0}
+    >>> result.errors.to_parquet("errors.parquet")  # doctest: +SKIP
+    >>> result.raise_on_failed()  # in a scheduled job: fail loudly  # doctest: +SKIP
     """
 
     def __init__(self, run: _Run):
@@ -152,9 +188,67 @@ class BatchResult:
         return list(self._run.notes)
 
     @property
-    def complete(self) -> bool:
-        """True when no row is pending."""
+    def finished(self) -> bool:
+        """True when no row is pending: every row has its final outcome, though some may have
+        failed or been rejected (see :attr:`all_imported`)."""
         return self.counts["pending"] == 0
+
+    @property
+    def all_imported(self) -> bool:
+        """True when every row was imported: none failed, was rejected or is pending."""
+        return self.counts["imported"] == len(self._run.source)
+
+    @property
+    def complete(self) -> bool:
+        """Deprecated: the name read as "all went in". Use :attr:`finished` (no row pending)
+        or :attr:`all_imported`."""
+        warnings.warn(
+            "BatchResult.complete is deprecated: it means no row is pending (rows may still have "
+            "failed); use result.finished for that, or result.all_imported",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.finished
+
+    def raise_on_failed(self) -> BatchResult:
+        """Raise unless every row was imported; return the result otherwise (so calls chain).
+
+        Raises
+        ------
+        RowsNotImportedError
+            Some rows failed at Fullstory, were rejected before sending, or are pending. The
+            message counts them and names the most frequent reasons; ``exc.result`` is this
+            result.
+
+        Examples
+        --------
+        >>> df.fullstory.batch_update(uid_col="user_id").raise_on_failed()  # doctest: +SKIP
+        """
+        counts = self.counts
+        if counts["imported"] == sum(counts.values()):
+            return self
+        raise RowsNotImportedError(self._not_imported_message(), result=self, counts=counts)
+
+    def _not_imported_message(self) -> str:
+        counts = self.counts
+        total = sum(counts.values())
+        parts = []
+        if counts["failed"]:
+            reasons = _most_frequent(self.errors["fs_error_code"])
+            parts.append(f"{counts['failed']:,} failed at Fullstory ({reasons}): result.errors")
+        if counts["rejected"]:
+            reasons = _most_frequent(self.rejected["fs_rule"])
+            parts.append(
+                f"{counts['rejected']:,} rejected before sending ({reasons}): result.rejected"
+            )
+        if counts["pending"]:
+            finish = (
+                f"fs_pandas.resume({self.ledger_path!r}, df)" if self.ledger_path else "a resume"
+            )
+            parts.append(f"{counts['pending']:,} pending, their jobs unfinished ({finish})")
+        return f"{total - counts['imported']:,} of {total:,} rows were not imported: " + "; ".join(
+            parts
+        )
 
     def table(self) -> pd.DataFrame:
         """Every source row with its outcome and the details of that outcome, in source order."""
@@ -365,3 +459,11 @@ def _tally(frame: pd.DataFrame, key: str, sample: str) -> list[tuple[str, int, s
     counts = grouped.size().sort_values(ascending=False, kind="stable")
     firsts = grouped.first().to_dict()
     return [(str(k), int(n), str(firsts[k])) for k, n in counts.items()]
+
+
+def _most_frequent(reasons: pd.Series, shown: int = 3) -> str:
+    """``"invalid_parameter ×7, too_long ×2"``: the most frequent reasons, then how many more."""
+    tally = reasons.astype(str).value_counts()
+    text = ", ".join(f"{reason} ×{count:,}" for reason, count in tally.head(shown).items())
+    more = len(tally) - shown
+    return text + (f", {more} more" if more > 0 else "")
