@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 import pytest
 import requests
-from error_helpers import error_chain, shown
 
 from fs_pandas.client import Client, IdempotencyConflictError
 from fs_pandas.emulator import Faults
@@ -36,6 +35,7 @@ from fs_pandas.errors import (
 )
 from fs_pandas.models import Job, JobStatus
 from fs_pandas.retry import Retrying, RetryPolicy
+from tests.error_helpers import error_chain, shown
 
 # ------------------------------------------------------------------------------------ helpers
 

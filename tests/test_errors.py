@@ -22,7 +22,6 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
-from tests.error_helpers import shown
 
 import fs_pandas
 import fs_pandas.errors
@@ -52,6 +51,7 @@ from fs_pandas.retry import RetryPolicy
 from fs_pandas.run.engine import ChunkRecord
 from fs_pandas.run.join import JobJoin
 from fs_pandas.run.result import BatchResult, _Run
+from tests.error_helpers import shown
 
 # ------------------------------------------------------------------------------- the tree
 

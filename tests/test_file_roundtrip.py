@@ -23,8 +23,12 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
-from payloads.reference import Reference, reference_events, reference_users, typed
-from payloads.strategies import (
+
+from fs_pandas.client import Client
+from fs_pandas.emulator import Emulator
+from fs_pandas.run.result import BatchResult
+from tests.payloads.reference import Reference, reference_events, reference_users, typed
+from tests.payloads.strategies import (
     CSV_ORIGINS,
     FAMILIES,
     HAS_STRING_VIEW,
@@ -36,10 +40,6 @@ from payloads.strategies import (
     realise,
     write_parquet,
 )
-
-from fs_pandas.client import Client
-from fs_pandas.emulator import Emulator
-from fs_pandas.run.result import BatchResult
 
 FAST = {"poll_interval": 0.01, "progress": False}
 TZ = "Europe/Paris"

@@ -20,7 +20,6 @@ from urllib.parse import quote
 import orjson
 import pandas as pd
 import pytest
-from error_helpers import shown
 
 from fs_pandas.client import Client
 from fs_pandas.errors import (
@@ -35,6 +34,7 @@ from fs_pandas.errors import (
 )
 from fs_pandas.retry import Retrying, RetryPolicy
 from fs_pandas.run.result import BatchResult
+from tests.error_helpers import shown
 
 SECRET = "na1.Q7zK9wPqLm3Xv8RtSECRET"
 # Distinctive pieces of SECRET: none of them may show anywhere the key must not be.

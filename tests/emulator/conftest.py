@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from emu_helpers import Api
 
 from fs_pandas.emulator import Emulator
+from tests.emulator.emu_helpers import Api
 
 
 @pytest.fixture

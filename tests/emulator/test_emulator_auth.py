@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import requests
-from emu_helpers import Api
 
 from fs_pandas.emulator import Emulator
+from tests.emulator.emu_helpers import Api
 
 UNAUTHORIZED = {"message": "access is unauthorized", "code": "unauthorized"}
 FORBIDDEN = {"message": "insufficient permissions", "code": "forbidden"}

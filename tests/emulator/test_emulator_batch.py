@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from emu_helpers import Api
 
 from fs_pandas.emulator import Emulator
+from tests.emulator.emu_helpers import Api
 
 RFC3339_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\Z")
 

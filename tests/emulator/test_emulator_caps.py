@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from emu_helpers import Api
-
 from fs_pandas.emulator import Emulator
+from tests.emulator.emu_helpers import Api
 
 TOO_MANY = {"message": "Too many requests. Client has exceeded the rate limit for this endpoint.",
             "code": "too_many_requests"}

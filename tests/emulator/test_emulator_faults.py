@@ -6,9 +6,9 @@ import time
 
 import pytest
 import requests
-from emu_helpers import Api
 
 from fs_pandas.emulator import Emulator, Faults
+from tests.emulator.emu_helpers import Api
 
 BODY = {"requests": [{"uid": "a"}]}
 

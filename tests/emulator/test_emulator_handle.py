@@ -10,9 +10,9 @@ from pathlib import Path
 import orjson
 import pytest
 import requests
-from emu_helpers import Api
 
 from fs_pandas.emulator import Emulator, EmulatorConfig, serve
+from tests.emulator.emu_helpers import Api
 
 
 def test_url_has_no_trailing_slash_and_listens_on_loopback(emu: Emulator) -> None:

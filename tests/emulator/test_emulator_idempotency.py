@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from emu_helpers import Api
 
 from fs_pandas.emulator import Emulator, Faults
+from tests.emulator.emu_helpers import Api
 
 CREATES = [
     ("/v2/users/batch", {"requests": [{"uid": "a"}]}),

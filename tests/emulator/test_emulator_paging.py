@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 
 import pytest
-from emu_helpers import Api
 
 from fs_pandas.emulator import Emulator
+from tests.emulator.emu_helpers import Api
 
 
 def _first_token(admin: Api, path: str, **params: str) -> str:

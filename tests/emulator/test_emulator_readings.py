@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from emu_helpers import Api
 
 from fs_pandas.emulator import Emulator, EmulatorConfig, serve
 from fs_pandas.emulator.cli import build_parser, config_from_args
+from tests.emulator.emu_helpers import Api
 
 
 def _errors(admin: Api, kind: str, rows: list[Any], **extra: Any) -> list[dict[str, Any]]:

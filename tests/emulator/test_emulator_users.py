@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from emu_helpers import Api
-
 from fs_pandas.emulator import Emulator
+from tests.emulator.emu_helpers import Api
 
 
 def test_create_user_returns_only_id(admin: Api) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from emu_helpers import Api
 
 from fs_pandas.emulator import Emulator
+from tests.emulator.emu_helpers import Api
 
 NESTED_600 = {"a" * 300: {"b" * 300: 1}}  # dotted path 601 chars
 

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from notebook_helpers import write_kernelspec
+
+from tests.notebooks.notebook_helpers import write_kernelspec
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from notebook_helpers import KERNEL_NAME, NOTEBOOK, write_kernelspec
+
+from tests.notebooks.notebook_helpers import KERNEL_NAME, NOTEBOOK, write_kernelspec
 
 pytestmark = pytest.mark.browser
 

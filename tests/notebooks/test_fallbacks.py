@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from notebook_helpers import KERNEL_NAME
 
 from fs_pandas.emulator import Emulator
+from tests.notebooks.notebook_helpers import KERNEL_NAME
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")

@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from notebook_helpers import KERNEL_NAME, NOTEBOOK
+
+from tests.notebooks.notebook_helpers import KERNEL_NAME, NOTEBOOK
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
-from payload_helpers import only, requests_of
 
 from fs_pandas.payloads import plan_events
+from tests.payloads.payload_helpers import only, requests_of
 
 
 def test_one_name_for_every_row() -> None:

@@ -35,8 +35,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
-from payload_helpers import parse
-from reference import (
+
+from fs_pandas.errors import InvalidDataError
+from fs_pandas.payloads import Plan, plan_events, plan_users
+from tests.payloads.payload_helpers import parse
+from tests.payloads.reference import (
     Reference,
     RefusedError,
     column_kind,
@@ -44,7 +47,7 @@ from reference import (
     reference_users,
     typed,
 )
-from strategies import (
+from tests.payloads.strategies import (
     CSV_ORIGINS,
     FAMILIES,
     HAS_STRING_VIEW,
@@ -65,9 +68,6 @@ from strategies import (
     show,
     write_parquet,
 )
-
-from fs_pandas.errors import InvalidDataError
-from fs_pandas.payloads import Plan, plan_events, plan_users
 
 OPEN, CLOSE = b'{"requests":[', b"]}"
 # FS_PANDAS_ORACLE_SCALE=20 runs 20 times the examples (a deeper search than CI's).

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from payload_helpers import parse, requests_of
 
 from fs_pandas.payloads import Chunk, Plan, plan_users
+from tests.payloads.payload_helpers import parse, requests_of
 
 
 def frame(n: int) -> pd.DataFrame:

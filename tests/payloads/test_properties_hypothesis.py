@@ -13,10 +13,10 @@ import pandas as pd
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from payload_helpers import parse
 
 from fs_pandas.payloads import plan_events, plan_users
 from fs_pandas.payloads.encode import utc_iso
+from tests.payloads.payload_helpers import parse
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3}|\.\d{6}|\.\d{9})?Z$")

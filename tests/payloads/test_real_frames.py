@@ -17,13 +17,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from payload_helpers import requests_of
 
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator
 from fs_pandas.errors import InvalidDataError
 from fs_pandas.payloads import plan_events, plan_users
 from fs_pandas.run.result import BatchResult
+from tests.payloads.payload_helpers import requests_of
 
 
 @pytest.fixture

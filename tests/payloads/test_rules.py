@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from payload_helpers import requests_of
 
 from fs_pandas.payloads import Plan, plan_events, plan_users
+from tests.payloads.payload_helpers import requests_of
 
 
 def rules(plan: Plan) -> dict[int, str]:

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from payload_helpers import only, parse, requests_of
 
 from fs_pandas.payloads import plan_users
+from tests.payloads.payload_helpers import only, parse, requests_of
 
 
 def one(values: list[object], dtype: object = None, **options: object) -> dict[str, object]:

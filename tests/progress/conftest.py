@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from progress_helpers import FakeClock
+
+from tests.progress.progress_helpers import FakeClock
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import io
 import logging
 
 import pytest
-from progress_helpers import FakeClock, two_job_run
 
 from fs_pandas.progress import (
     Display,
@@ -18,6 +17,7 @@ from fs_pandas.progress import (
     choose_display,
     in_kernel,
 )
+from tests.progress.progress_helpers import FakeClock, two_job_run
 
 
 def _started_state() -> ProgressState:

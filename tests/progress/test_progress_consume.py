@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from progress_helpers import FakeClock, two_job_run
 
 from fs_pandas.progress import ProgressState, consume
 from fs_pandas.progress.events import ProgressEvent
+from tests.progress.progress_helpers import FakeClock, two_job_run
 
 
 class _Recorder:

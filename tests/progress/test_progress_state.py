@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from progress_helpers import FakeClock, two_job_run
 
 from fs_pandas.models import JobStatus
 from fs_pandas.progress import ProgressState
@@ -16,6 +15,7 @@ from fs_pandas.progress.events import (
     RunFinished,
     RunStarted,
 )
+from tests.progress.progress_helpers import FakeClock, two_job_run
 
 
 def _state(clock: FakeClock, events: list[object]) -> ProgressState:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import io
 import re
 
-from progress_helpers import FakeClock, two_job_run
-
 from fs_pandas.progress import ProgressState, TextDisplay
 from fs_pandas.progress.events import ChunkPlanned, ProgressEvent, Retrying, RunFinished
+from tests.progress.progress_helpers import FakeClock, two_job_run
 
 
 def _run(clock: FakeClock, events: list[ProgressEvent], *, tty: bool, width: int = 1000) -> str:

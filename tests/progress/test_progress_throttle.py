@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import io
 
-from progress_helpers import FakeClock, two_job_run
-
 from fs_pandas.models import JobStatus
 from fs_pandas.progress import ProgressState, TextDisplay, Throttle, WidgetDisplay
 from fs_pandas.progress.events import JobPolled, RunStarted
+from tests.progress.progress_helpers import FakeClock, two_job_run
 
 
 def test_throttle_lets_the_first_call_through(clock: FakeClock) -> None:

@@ -6,10 +6,10 @@ import threading
 from typing import Any
 
 import pytest
-from progress_helpers import FakeClock, two_job_run
 
 from fs_pandas.progress import ProgressState, WidgetDisplay
 from fs_pandas.progress.events import ProgressEvent, RunFinished
+from tests.progress.progress_helpers import FakeClock, two_job_run
 
 
 def _run(
