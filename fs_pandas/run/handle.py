@@ -56,6 +56,7 @@ class RunSetup:
     ledger_path: Path | None = None
     notes: tuple[str, ...] = ()
     timeout: float | None = None  # seconds: a deadline for waiting, from the run's start
+    source: str | None = None  # where the frame came from (the CLI's file), for the ledger
 
     @property
     def kind(self) -> JobKind:

@@ -53,11 +53,13 @@ def start(
     wait: bool = True,
     ledger_dir: str | os.PathLike[str] | None = None,
     timeout: float | None = None,
+    source: str | None = None,
 ) -> BatchResult | RunHandle:
     """Plan ``frame`` into requests and push them through Fullstory batch jobs.
 
     This is the engine behind :meth:`FullstoryAccessor.batch_update` and
-    :meth:`FullstoryAccessor.batch_events`; see those for the parameters.
+    :meth:`FullstoryAccessor.batch_events`; see those for the parameters. ``source`` (e.g. the
+    file the CLI read) is kept in the ledger, to tell runs apart in ``fs-pandas runs``.
 
     Raises
     ------
@@ -76,6 +78,7 @@ def start(
         pacing=pacing or Pacing(),
         ledger_dir=Path(ledger_dir) if ledger_dir is not None else None,
         timeout=check_timeout(timeout),
+        source=source,
     )
     return _start(setup, progress=progress, wait=wait)
 
@@ -291,6 +294,7 @@ def _open_ledger(setup: RunSetup, plan: Plan) -> Ledger:
         n_rows=plan.n_rows,
         chunk_size=setup.pacing.chunk_size,
         directory=setup.ledger_dir,
+        source=setup.source,
     )
 
 

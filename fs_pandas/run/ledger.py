@@ -66,6 +66,7 @@ class LedgerState:
     chunk_size: int
     created: str
     key_scheme: int = 1
+    source: str | None = None
     keys: dict[int, str] = field(default_factory=dict)
     jobs: dict[int, str] = field(default_factory=dict)
     done: dict[int, str] = field(default_factory=dict)
@@ -101,6 +102,7 @@ class Ledger:
         n_rows: int,
         chunk_size: int,
         directory: Path | None = None,
+        source: str | None = None,
     ) -> Ledger:
         """Start a new ledger file for a run and write its ``run`` record.
 
@@ -125,6 +127,8 @@ class Ledger:
             "key_scheme": KEY_SCHEME,
             "options": stored,
         }
+        if source is not None:
+            head["source"] = source  # where the frame came from, shown by `fs-pandas runs`
         path = folder / name
         _write_new(path, orjson.dumps(head) + b"\n")
         return cls(path)
@@ -220,6 +224,7 @@ def read_ledger(path: str | os.PathLike[str]) -> LedgerState:
         chunk_size=head["chunk_size"],
         created=head["created"],
         key_scheme=head.get("key_scheme", 1),
+        source=head.get("source"),
     )
     for record in records[1:]:
         _apply(state, record)
