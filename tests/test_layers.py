@@ -1,6 +1,6 @@
 """fs_pandas's modules depend on each other one way (docs/design.md): no import cycle, and no
 module imports one from a layer above its own. The emulator imports nothing of the client side
-(tests/emulator/test_emulator_independence.py); its own layers: tests/emulator."""
+(tests/emulator/test_independence.py); its own layers: tests/emulator."""
 
 from __future__ import annotations
 
