@@ -5,6 +5,13 @@
   ``processing_polls=1`` (a job answers PROCESSING to its first status poll and is terminal from
   the second), ``processing_seconds=0``, ``page_size=1000``, no faults. Change settings inside a
   test with ``emu.configure(...)``; the next test starts from the defaults again.
+* ``client`` (function): a ``fs_pandas.client.Client`` for ``emu`` with the Admin key, which
+  never waits between retries: ``make_client()``.
+* ``make_client`` (function): ``make_client(key=None, **options)`` builds more clients for
+  ``emu`` -- another key (``emu.standard_key``), or any ``Client`` argument (``retry=``,
+  ``on_retry=``, ``sleep=``, ``timeout=``...) in place of the defaults: each wait it is asked
+  for is appended to ``sleeps`` (nothing waits), each retry to ``retries``, and the jitter is
+  seeded. Every client it made is closed after the test.
 
 Before each test the session emulator must answer a plain request within a few seconds. If it
 does not (its thread died, or its event loop is blocked), that test fails at once with every
@@ -15,14 +22,18 @@ test waiting out its timeout against a server that will never answer.
 from __future__ import annotations
 
 import faulthandler
+import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
 import requests
 
+from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator, serve
+from fs_pandas.retry import Retrying
 
 _SETTINGS = {"processing_polls": 1, "processing_seconds": 0.0, "page_size": 1000}
 _HEALTH_TIMEOUT = 10.0
@@ -78,3 +89,45 @@ def emu(_session_emulator: _Session) -> Emulator:
         pytest.fail(f"the session emulator stopped answering before this test: {why}")
     _session_emulator.current.reset()
     return _session_emulator.current
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """The waits the test's ``make_client`` clients were asked for (they do not wait)."""
+    return []
+
+
+@pytest.fixture
+def retries() -> list[Retrying]:
+    """The retries the test's ``make_client`` clients announced (``on_retry``)."""
+    return []
+
+
+@pytest.fixture
+def make_client(
+    emu: Emulator, sleeps: list[float], retries: list[Retrying]
+) -> Iterator[Callable[..., Client]]:
+    """``make_client(key=None, **options)``: a client for ``emu`` (see module docstring)."""
+    made: list[Client] = []
+
+    def make(key: str | None = None, **kwargs: Any) -> Client:
+        options: dict[str, Any] = {
+            "base_url": emu.url,
+            "sleep": sleeps.append,
+            "on_retry": retries.append,
+            "rng": random.Random(0),
+        }
+        options.update(kwargs)
+        client = Client(emu.api_key if key is None else key, **options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def client(make_client: Callable[..., Client]) -> Client:
+    """A client for ``emu`` with the Admin key that never waits between retries."""
+    return make_client()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -14,11 +15,6 @@ from fs_pandas.errors import PermissionDeniedError
 from fs_pandas.run.result import BatchResult
 
 FAST = {"poll_interval": 0.01, "progress": False}
-
-
-@pytest.fixture
-def client(emu: Emulator) -> Client:
-    return Client(api_key=emu.api_key, base_url=emu.url, sleep=lambda _: None)
 
 
 def customers(n: int = 25) -> pd.DataFrame:
@@ -167,8 +163,10 @@ def test_running_the_same_cell_twice_creates_no_second_job(
     assert again.job_ids == first.job_ids
 
 
-def test_a_standard_key_is_told_results_need_an_admin_key(emu: Emulator, tmp_path: Path) -> None:
-    standard = Client(api_key=emu.standard_key, base_url=emu.url, sleep=lambda _: None)
+def test_a_standard_key_is_told_results_need_an_admin_key(
+    emu: Emulator, make_client: Callable[..., Client], tmp_path: Path
+) -> None:
+    standard = make_client(emu.standard_key)
     with pytest.raises(PermissionDeniedError, match="Admin or Architect") as raised:
         users(customers(5), standard, tmp_path)
     (ledger,) = fs_pandas.runs(tmp_path)
@@ -176,10 +174,10 @@ def test_a_standard_key_is_told_results_need_an_admin_key(emu: Emulator, tmp_pat
 
 
 def test_after_a_standard_key_failure_an_admin_key_resumes_without_new_jobs(
-    emu: Emulator, client: Client, tmp_path: Path
+    emu: Emulator, client: Client, make_client: Callable[..., Client], tmp_path: Path
 ) -> None:
     frame = customers(20)
-    standard = Client(api_key=emu.standard_key, base_url=emu.url, sleep=lambda _: None)
+    standard = make_client(emu.standard_key)
     with pytest.raises(PermissionDeniedError):
         users(frame, standard, tmp_path, max_jobs_in_flight=2)
     jobs_before = len(emu.jobs())

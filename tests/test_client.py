@@ -1,17 +1,17 @@
 """Client: real HTTP against the emulator (never a mocked ``requests``).
 
 Retries are observed through the injected ``sleep`` (a recorder: nothing waits) and through
-``on_retry``; faults are switched off from inside ``on_retry``, so "fails, then succeeds" is
-deterministic without sleeps or seeds.
+``on_retry``: the ``sleeps`` and ``retries`` of ``make_client`` (tests/conftest.py). Faults are
+switched off from inside ``on_retry``, so "fails, then succeeds" is deterministic without sleeps
+or seeds.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -64,44 +64,6 @@ def all_pages(client: Client, job_id: str, what: Any, kind: Any = "users") -> li
         if token is None:
             return rows
     raise AssertionError("paging never ended")
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def retries() -> list[Retrying]:
-    return []
-
-
-@pytest.fixture
-def make_client(
-    emu: Any, sleeps: list[float], retries: list[Retrying]
-) -> Iterator[Callable[..., Client]]:
-    made: list[Client] = []
-
-    def make(key: str | None = None, **kwargs: Any) -> Client:
-        options: dict[str, Any] = {
-            "base_url": emu.url,
-            "sleep": sleeps.append,
-            "on_retry": retries.append,
-            "rng": random.Random(0),
-        }
-        options.update(kwargs)
-        client = Client(emu.api_key if key is None else key, **options)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
-
-
-@pytest.fixture
-def client(make_client: Callable[..., Client]) -> Client:
-    return make_client()
 
 
 def turn_faults_off_after(emu: Any, failures: int, retries: list[Retrying]) -> Callable[..., None]:

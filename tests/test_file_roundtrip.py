@@ -45,11 +45,6 @@ FAST = {"poll_interval": 0.01, "progress": False}
 TZ = "Europe/Paris"
 
 
-@pytest.fixture
-def client(emu: Emulator) -> Client:
-    return Client(api_key=emu.api_key, base_url=emu.url, sleep=lambda _: None)
-
-
 def loose(value: Any) -> Any:
     """A JSON value with numbers compared exactly as numbers (``1 == 1.0``), bools apart."""
     if isinstance(value, dict):

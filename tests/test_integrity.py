@@ -25,10 +25,6 @@ from fs_pandas.specs import Pacing
 ALL_IMPORTED = {"imported": 6, "failed": 0, "rejected": 0, "pending": 0}
 
 
-def client_of(emu: Emulator) -> Client:
-    return Client(api_key=emu.api_key, base_url=emu.url, sleep=lambda _: None)
-
-
 def anonymous_users(n: int = 6) -> pd.DataFrame:
     return pd.DataFrame({"plan": ["free"] * n})
 
@@ -43,10 +39,10 @@ USERS_OPTIONS: dict[str, Any] = {"uid_col": None, "properties": ["plan"]}
 EVENTS_OPTIONS: dict[str, Any] = {"name_col": "event", "uid_col": "uid", "timestamp_col": "ts"}
 
 
-def send_users(emu: Emulator, tmp_path: Path, frame: pd.DataFrame, **kw: Any) -> BatchResult:
+def send_users(client: Client, tmp_path: Path, frame: pd.DataFrame, **kw: Any) -> BatchResult:
     return frame.fullstory.batch_update(
         **USERS_OPTIONS,
-        client=client_of(emu),
+        client=client,
         poll_interval=0.001,
         progress=False,
         ledger_dir=tmp_path,
@@ -54,10 +50,10 @@ def send_users(emu: Emulator, tmp_path: Path, frame: pd.DataFrame, **kw: Any) ->
     )
 
 
-def send_events(emu: Emulator, tmp_path: Path, frame: pd.DataFrame, **kw: Any) -> BatchResult:
+def send_events(client: Client, tmp_path: Path, frame: pd.DataFrame, **kw: Any) -> BatchResult:
     return frame.fullstory.batch_events(
         **EVENTS_OPTIONS,
-        client=client_of(emu),
+        client=client,
         poll_interval=0.001,
         progress=False,
         ledger_dir=tmp_path,
@@ -69,9 +65,9 @@ def send_events(emu: Emulator, tmp_path: Path, frame: pd.DataFrame, **kw: Any) -
 
 
 def test_identical_anonymous_user_chunks_are_each_sent_as_a_job(
-    emu: Emulator, tmp_path: Path
+    emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
-    result = send_users(emu, tmp_path, anonymous_users(6), chunk_size=2)
+    result = send_users(client, tmp_path, anonymous_users(6), chunk_size=2)
     assert len(emu.jobs()) == 3
     assert len({job["idempotency_key"] for job in emu.jobs()}) == 3
     assert len(emu.users()) == 6
@@ -79,17 +75,21 @@ def test_identical_anonymous_user_chunks_are_each_sent_as_a_job(
     assert len(set(result.imports["fs_id"])) == 6  # six users, not one user three times
 
 
-def test_identical_event_chunks_are_each_sent_as_a_job(emu: Emulator, tmp_path: Path) -> None:
-    result = send_events(emu, tmp_path, same_events(6), chunk_size=2)
+def test_identical_event_chunks_are_each_sent_as_a_job(
+    emu: Emulator, client: Client, tmp_path: Path
+) -> None:
+    result = send_events(client, tmp_path, same_events(6), chunk_size=2)
     assert len(emu.jobs()) == 3
     assert len(emu.events()) == 6
     assert result.counts == ALL_IMPORTED
     assert result.imports["fs_job_id"].nunique() == 3
 
 
-def test_running_the_same_frame_again_replays_the_same_jobs(emu: Emulator, tmp_path: Path) -> None:
-    first = send_events(emu, tmp_path, same_events(6), chunk_size=2)
-    again = send_events(emu, tmp_path, same_events(6), chunk_size=2)
+def test_running_the_same_frame_again_replays_the_same_jobs(
+    emu: Emulator, client: Client, tmp_path: Path
+) -> None:
+    first = send_events(client, tmp_path, same_events(6), chunk_size=2)
+    again = send_events(client, tmp_path, same_events(6), chunk_size=2)
     assert again.job_ids == first.job_ids
     assert len(emu.jobs()) == 3
     assert len(emu.events()) == 6
@@ -148,11 +148,13 @@ def result_of(runner: Runner, frame: pd.DataFrame) -> BatchResult:
     )
 
 
-def test_a_job_answering_a_second_chunk_fails_that_chunk_loudly(emu: Emulator) -> None:
+def test_a_job_answering_a_second_chunk_fails_that_chunk_loudly(
+    emu: Emulator, client: Client
+) -> None:
     frame = same_events(6)
     plan = plan_events(frame, **EVENTS_OPTIONS)
     options = Pacing(chunk_size=2, poll_interval=0.001)
-    runner = Runner(ContentKeyedClient(client_of(emu)), plan, options=options)
+    runner = Runner(ContentKeyedClient(client), plan, options=options)
     with pytest.warns(DuplicateJobWarning, match="already holds chunk 0"):
         result = result_of(runner, frame)
     assert len(emu.jobs()) == 1  # Fullstory made one job for the three creates
@@ -162,15 +164,15 @@ def test_a_job_answering_a_second_chunk_fails_that_chunk_loudly(emu: Emulator) -
 
 
 def test_a_resumed_ledger_giving_two_chunks_one_job_fails_the_second(
-    emu: Emulator, tmp_path: Path
+    client: Client, tmp_path: Path
 ) -> None:
-    send_users(emu, tmp_path, anonymous_users(6), chunk_size=2)
+    send_users(client, tmp_path, anonymous_users(6), chunk_size=2)
     (path,) = fs_pandas.runs(tmp_path)
     first_job = read_ledger(path).jobs[0]
     with path.open("ab") as ledger:  # a server (or a hand) gave chunk 1 the job of chunk 0
         ledger.write(json.dumps({"type": "job", "chunk": 1, "job_id": first_job}).encode() + b"\n")
     with pytest.warns(DuplicateJobWarning):
-        result = fs_pandas.resume(path, anonymous_users(6), client=client_of(emu), progress=False)
+        result = fs_pandas.resume(path, anonymous_users(6), client=client, progress=False)
     assert result.counts == {"imported": 4, "failed": 2, "rejected": 0, "pending": 0}
     assert result.outcomes.iloc[2:4].tolist() == ["failed", "failed"]
     assert read_ledger(path).done[1] == "DUPLICATE"
@@ -179,11 +181,10 @@ def test_a_resumed_ledger_giving_two_chunks_one_job_fails_the_second(
 # -- ledgers written with content-only keys (version 2) still resume --------------------------
 
 
-def old_run(emu: Emulator, tmp_path: Path, frame: pd.DataFrame, *, journal_jobs: int) -> Path:
+def old_run(client: Client, tmp_path: Path, frame: pd.DataFrame, *, journal_jobs: int) -> Path:
     """What the previous version left behind: a v2 ledger with content-only keys, its
     identical chunks all answered by the first one's job; jobs after ``journal_jobs`` were
     lost in a crash."""
-    client = client_of(emu)
     ledger = Ledger.create(
         kind="users", options=USERS_OPTIONS, n_rows=len(frame), chunk_size=2, directory=tmp_path
     )
@@ -205,25 +206,25 @@ def old_run(emu: Emulator, tmp_path: Path, frame: pd.DataFrame, *, journal_jobs:
 
 
 def test_a_version_2_ledger_resumes_and_sends_the_chunks_its_keys_swallowed(
-    emu: Emulator, tmp_path: Path
+    emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
-    path = old_run(emu, tmp_path, anonymous_users(6), journal_jobs=3)
+    path = old_run(client, tmp_path, anonymous_users(6), journal_jobs=3)
     assert len(emu.jobs()) == 1  # the bug: one job (two users) for six rows
-    result = fs_pandas.resume(path, anonymous_users(6), client=client_of(emu), progress=False)
+    result = fs_pandas.resume(path, anonymous_users(6), client=client, progress=False)
     assert result.counts == ALL_IMPORTED
     assert len(emu.jobs()) == 3  # chunk 0 re-attached, chunks 1 and 2 sent under new keys
     assert len(emu.users()) == 6
-    again = fs_pandas.resume(path, anonymous_users(6), client=client_of(emu), progress=False)
+    again = fs_pandas.resume(path, anonymous_users(6), client=client, progress=False)
     assert again.counts == ALL_IMPORTED
     assert len(emu.jobs()) == 3
 
 
 def test_a_version_2_ledger_resends_an_unjournalled_chunk_under_its_old_key(
-    emu: Emulator, tmp_path: Path
+    emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
     frame = pd.DataFrame({"plan": ["free", "free", "paid", "paid"]})
-    path = old_run(emu, tmp_path, frame, journal_jobs=1)  # chunk 1's job id was lost
+    path = old_run(client, tmp_path, frame, journal_jobs=1)  # chunk 1's job id was lost
     assert len(emu.jobs()) == 2
-    result = fs_pandas.resume(path, frame, client=client_of(emu), progress=False)
+    result = fs_pandas.resume(path, frame, client=client, progress=False)
     assert result.counts == {"imported": 4, "failed": 0, "rejected": 0, "pending": 0}
     assert len(emu.jobs()) == 2  # the old key replayed chunk 1's job: nothing sent twice

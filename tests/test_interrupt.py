@@ -41,10 +41,6 @@ def frame() -> pd.DataFrame:
     return pd.DataFrame({"uid": [f"u{i}" for i in range(ROWS)], "n": range(ROWS)})
 
 
-def client_for(emu: Emulator) -> Client:
-    return Client(api_key=emu.api_key, base_url=emu.url)
-
-
 def wait_until(condition: Callable[[], bool], *, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -57,12 +53,14 @@ def journalled_jobs(ledger_dir: Path) -> int:
     return len(read_ledger(ledgers[0]).jobs) if ledgers else 0
 
 
-def resume_fast(emu: Emulator, path: str | os.PathLike[str] | None) -> fs_pandas.BatchResult:
+def resume_fast(
+    emu: Emulator, client: Client, path: str | os.PathLike[str] | None
+) -> fs_pandas.BatchResult:
     """Let the jobs finish, then resume the run against the same frame."""
     assert path is not None
     emu.configure(processing_polls=0)
     options = Pacing(chunk_size=10, poll_interval=0.01)
-    return fs_pandas.resume(path, frame(), client=client_for(emu), progress=False, options=options)
+    return fs_pandas.resume(path, frame(), client=client, progress=False, options=options)
 
 
 def assert_finished_once(emu: Emulator, result: fs_pandas.BatchResult) -> None:
@@ -83,13 +81,13 @@ def test_run_interrupted_is_a_fullstory_error_and_a_keyboard_interrupt() -> None
 
 
 def test_timeout_stops_waiting_and_raises_with_the_partial_result(
-    emu: Emulator, tmp_path: Path
+    emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
     emu.configure(processing_polls=FOREVER)
     with pytest.raises(RunInterrupted) as caught:
         frame().fullstory.batch_update(
             uid_col="uid",
-            client=client_for(emu),
+            client=client,
             chunk_size=10,
             max_jobs_in_flight=2,
             poll_interval=0.02,
@@ -114,17 +112,17 @@ def test_timeout_stops_waiting_and_raises_with_the_partial_result(
     assert [f.name for f in frames[1:]] == ["batch_update"]
     assert exc.__suppress_context__
 
-    assert_finished_once(emu, resume_fast(emu, exc.ledger_path))
+    assert_finished_once(emu, resume_fast(emu, client, exc.ledger_path))
 
 
 def test_timeout_shows_red_text_with_the_jobs_left_and_how_to_finish(
-    emu: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    emu: Emulator, client: Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     emu.configure(processing_polls=FOREVER)
     with pytest.raises(RunInterrupted) as caught:
         frame().fullstory.batch_update(
             uid_col="uid",
-            client=client_for(emu),
+            client=client,
             chunk_size=10,
             poll_interval=0.02,
             progress="text",
@@ -141,10 +139,10 @@ def test_timeout_shows_red_text_with_the_jobs_left_and_how_to_finish(
 
 
 def test_running_the_same_call_again_after_a_timeout_sends_nothing_twice(
-    emu: Emulator, tmp_path: Path
+    emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
     emu.configure(processing_polls=FOREVER)
-    options = {"uid_col": "uid", "client": client_for(emu), "chunk_size": 10}
+    options = {"uid_col": "uid", "client": client, "chunk_size": 10}
     with pytest.raises(RunInterrupted):
         frame().fullstory.batch_update(
             **options, poll_interval=0.02, progress=False, ledger_dir=tmp_path, timeout=0.3
@@ -157,9 +155,8 @@ def test_running_the_same_call_again_after_a_timeout_sends_nothing_twice(
     assert_finished_once(emu, again)
 
 
-def test_resume_takes_a_timeout_too(emu: Emulator, tmp_path: Path) -> None:
+def test_resume_takes_a_timeout_too(emu: Emulator, client: Client, tmp_path: Path) -> None:
     emu.configure(processing_polls=FOREVER)
-    client = client_for(emu)
     with pytest.raises(RunInterrupted) as first:
         frame().fullstory.batch_update(
             uid_col="uid", client=client, chunk_size=10, poll_interval=0.02, progress=False,
@@ -173,16 +170,16 @@ def test_resume_takes_a_timeout_too(emu: Emulator, tmp_path: Path) -> None:
     assert second.value.reason == "timeout"
     assert second.value.result.counts["pending"] == ROWS
     assert [f.name for f in traceback.extract_tb(second.value.__traceback__)[1:]] == ["resume"]
-    assert_finished_once(emu, resume_fast(emu, path))
+    assert_finished_once(emu, resume_fast(emu, client, path))
 
 
 @pytest.mark.parametrize("timeout", [0, -1, math.nan, math.inf, "5", True])
 def test_timeout_must_be_a_positive_number_of_seconds(
-    emu: Emulator, tmp_path: Path, timeout: object
+    emu: Emulator, client: Client, tmp_path: Path, timeout: object
 ) -> None:
     with pytest.raises(ConfigurationError, match="timeout"):
         frame().fullstory.batch_update(
-            uid_col="uid", client=client_for(emu), ledger_dir=tmp_path, timeout=timeout
+            uid_col="uid", client=client, ledger_dir=tmp_path, timeout=timeout
         )
     assert fs_pandas.runs(tmp_path) == []  # refused before a ledger was written
     assert emu.jobs() == []
@@ -191,11 +188,13 @@ def test_timeout_must_be_a_positive_number_of_seconds(
 # -- RunHandle.cancel() and interrupting wait() -------------------------------------------------
 
 
-def start_background(emu: Emulator, tmp_path: Path, *, poll_interval: float) -> RunHandle:
+def start_background(
+    emu: Emulator, client: Client, tmp_path: Path, *, poll_interval: float
+) -> RunHandle:
     emu.configure(processing_polls=FOREVER)
     handle = frame().fullstory.batch_update(
         uid_col="uid",
-        client=client_for(emu),
+        client=client,
         chunk_size=10,
         max_jobs_in_flight=2,
         poll_interval=poll_interval,
@@ -208,10 +207,10 @@ def start_background(emu: Emulator, tmp_path: Path, *, poll_interval: float) -> 
 
 
 def test_cancel_stops_a_background_run_and_wait_returns_the_partial_result(
-    emu: Emulator, tmp_path: Path
+    emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
     # A long poll interval: cancel must cut the wait short, not let it run out.
-    handle = start_background(emu, tmp_path, poll_interval=30.0)
+    handle = start_background(emu, client, tmp_path, poll_interval=30.0)
     wait_until(lambda: journalled_jobs(tmp_path) == 2)
     started = time.monotonic()
     handle.cancel()
@@ -222,12 +221,14 @@ def test_cancel_stops_a_background_run_and_wait_returns_the_partial_result(
     assert result.counts["pending"] == ROWS
     assert result.pending["fs_job_id"].notna().sum() == 20
     assert handle.result() is result  # later calls give the same result
-    assert_finished_once(emu, resume_fast(emu, handle.ledger_path))
+    assert_finished_once(emu, resume_fast(emu, client, handle.ledger_path))
 
 
-def test_cancelling_a_finished_run_changes_nothing(emu: Emulator, tmp_path: Path) -> None:
+def test_cancelling_a_finished_run_changes_nothing(
+    emu: Emulator, client: Client, tmp_path: Path
+) -> None:
     handle = frame().fullstory.batch_update(
-        uid_col="uid", client=client_for(emu), chunk_size=10, poll_interval=0.01,
+        uid_col="uid", client=client, chunk_size=10, poll_interval=0.01,
         progress=False, ledger_dir=tmp_path, wait=False,
     )  # fmt: skip
     assert isinstance(handle, RunHandle)
@@ -238,9 +239,9 @@ def test_cancelling_a_finished_run_changes_nothing(emu: Emulator, tmp_path: Path
 
 
 def test_interrupting_wait_stops_a_background_run_and_raises_run_interrupted(
-    emu: Emulator, tmp_path: Path
+    emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
-    handle = start_background(emu, tmp_path, poll_interval=0.02)
+    handle = start_background(emu, client, tmp_path, poll_interval=0.02)
     main = threading.main_thread().ident
     assert main is not None and threading.get_ident() == main
 
@@ -263,7 +264,7 @@ def test_interrupting_wait_stops_a_background_run_and_raises_run_interrupted(
     assert [f.name for f in traceback.extract_tb(caught.value.__traceback__)[1:]] == ["wait"]
     with pytest.raises(RunInterrupted):
         handle.result()
-    assert_finished_once(emu, resume_fast(emu, handle.ledger_path))
+    assert_finished_once(emu, resume_fast(emu, client, handle.ledger_path))
 
 
 # -- the command line --------------------------------------------------------------------------
@@ -287,7 +288,7 @@ def start_cli(emu: Emulator, tmp_path: Path, *extra: str) -> tuple[subprocess.Po
 
 
 def test_sigint_to_the_cli_prints_one_line_writes_the_outcomes_and_exits_130(
-    emu: Emulator, tmp_path: Path
+    emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
     emu.configure(processing_polls=FOREVER)
     out = tmp_path / "outcomes.csv"
@@ -311,7 +312,7 @@ def test_sigint_to_the_cli_prints_one_line_writes_the_outcomes_and_exits_130(
     command = shlex.split(line.rsplit("finish with: ", 1)[1])
     assert command[:2] == ["fs-pandas", "resume"] and command[3] == str(csv)
     # Resumed in this process (a second interpreter start costs seconds), from the printed path.
-    assert_finished_once(emu, resume_fast(emu, command[2]))
+    assert_finished_once(emu, resume_fast(emu, client, command[2]))
 
 
 def test_cli_timeout_exits_124_with_one_line(emu: Emulator, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import math
 import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -213,11 +214,6 @@ def test_any_option_made_of_labels_round_trips(value: Any) -> None:
 # -- through the emulator: cut short, resumed, same run ----------------------------------------
 
 
-@pytest.fixture
-def client(emu: Emulator) -> Client:
-    return Client(api_key=emu.api_key, base_url=emu.url, sleep=lambda _: None)
-
-
 def send(kind: str, frame: pd.DataFrame, **options: Any) -> BatchResult:
     method = frame.fullstory.batch_update if kind == "users" else frame.fullstory.batch_events
     result = method(chunk_size=1, **FAST, **options)
@@ -246,17 +242,23 @@ def assert_clean_ledger(path: Path, emu: Emulator) -> None:
 
 
 def same_run_when_resumed(
-    emu: Emulator, client: Client, tmp_path: Path, kind: str, frame: pd.DataFrame, **options: Any
+    emu: Emulator,
+    make_client: Callable[..., Client],
+    tmp_path: Path,
+    kind: str,
+    frame: pd.DataFrame,
+    **options: Any,
 ) -> BatchResult:
     """Run once straight; then again from scratch, cut short after the first job, and resumed
     from its ledger: same chunks (same Idempotency-Keys), same data at Fullstory, same counts."""
+    client = make_client()
     straight = send(kind, frame, client=client, ledger_dir=tmp_path / "straight", **options)
     keys = sorted(job["idempotency_key"] for job in emu.jobs())
     data = stored(emu, kind)
     emu.reset()
 
     # A Standard key creates a job but may not read its results: the run stops there.
-    standard = Client(api_key=emu.standard_key, base_url=emu.url, sleep=lambda _: None)
+    standard = make_client(emu.standard_key)
     with pytest.raises(PermissionDeniedError):
         send(
             kind,
@@ -286,21 +288,23 @@ def people() -> pd.DataFrame:
 
 
 def test_a_non_text_column_named_through_a_mapping(
-    emu: Emulator, client: Client, tmp_path: Path
+    emu: Emulator, make_client: Callable[..., Client], tmp_path: Path
 ) -> None:
     frame = people().assign(**{"2024": [10, 20, 30]}).rename(columns={"2024": 2024})
     result = same_run_when_resumed(
-        emu, client, tmp_path, "users", frame, uid_col="uid", properties={2024: "y2024"}
+        emu, make_client, tmp_path, "users", frame, uid_col="uid", properties={2024: "y2024"}
     )
     assert result.counts["imported"] == 3
     assert {u["uid"]: u["properties"] for u in emu.users()}["b"] == {"y2024": 20}
 
 
-def test_numpy_scalar_labels(emu: Emulator, client: Client, tmp_path: Path) -> None:
+def test_numpy_scalar_labels(
+    emu: Emulator, make_client: Callable[..., Client], tmp_path: Path
+) -> None:
     frame = pd.DataFrame({"uid": ["a", "b", "c"], 1: [1.5, 2.5, 3.5], 2: [True, False, True]})
     same_run_when_resumed(
         emu,
-        client,
+        make_client,
         tmp_path,
         "users",
         frame,
@@ -310,25 +314,29 @@ def test_numpy_scalar_labels(emu: Emulator, client: Client, tmp_path: Path) -> N
     assert {u["uid"]: u["properties"] for u in emu.users()}["a"] == {"one": 1.5, "two": True}
 
 
-def test_properties_as_a_set(emu: Emulator, client: Client, tmp_path: Path) -> None:
+def test_properties_as_a_set(
+    emu: Emulator, make_client: Callable[..., Client], tmp_path: Path
+) -> None:
     same_run_when_resumed(
-        emu, client, tmp_path, "users", people(), uid_col="uid", properties={"seats", "plan"}
+        emu, make_client, tmp_path, "users", people(), uid_col="uid", properties={"seats", "plan"}
     )
 
 
 def test_properties_as_part_of_the_frames_columns(
-    emu: Emulator, client: Client, tmp_path: Path
+    emu: Emulator, make_client: Callable[..., Client], tmp_path: Path
 ) -> None:
     frame = people()
     same_run_when_resumed(
-        emu, client, tmp_path, "users", frame, uid_col="uid", properties=frame.columns[1:]
+        emu, make_client, tmp_path, "users", frame, uid_col="uid", properties=frame.columns[1:]
     )
 
 
-def test_properties_as_a_numpy_array(emu: Emulator, client: Client, tmp_path: Path) -> None:
+def test_properties_as_a_numpy_array(
+    emu: Emulator, make_client: Callable[..., Client], tmp_path: Path
+) -> None:
     same_run_when_resumed(
         emu,
-        client,
+        make_client,
         tmp_path,
         "users",
         people(),
@@ -338,13 +346,13 @@ def test_properties_as_a_numpy_array(emu: Emulator, client: Client, tmp_path: Pa
 
 
 def test_multiindex_columns_named_by_their_tuples(
-    emu: Emulator, client: Client, tmp_path: Path
+    emu: Emulator, make_client: Callable[..., Client], tmp_path: Path
 ) -> None:
     frame = people()
     frame.columns = pd.MultiIndex.from_tuples([("id", "uid"), ("p", "plan"), ("p", "seats")])
     same_run_when_resumed(
         emu,
-        client,
+        make_client,
         tmp_path,
         "users",
         frame,
@@ -365,23 +373,27 @@ def signups(**tz: Any) -> pd.DataFrame:
     ids=["zoneinfo", "timezone.utc", "fixed offset"],
 )
 def test_naive_tz_as_a_time_zone_object(
-    emu: Emulator, client: Client, tmp_path: Path, naive_tz: dt.tzinfo, winter_utc: str
+    emu: Emulator,
+    make_client: Callable[..., Client],
+    tmp_path: Path,
+    naive_tz: dt.tzinfo,
+    winter_utc: str,
 ) -> None:
     same_run_when_resumed(
-        emu, client, tmp_path, "users", signups(), uid_col="uid", naive_tz=naive_tz
+        emu, make_client, tmp_path, "users", signups(), uid_col="uid", naive_tz=naive_tz
     )
     since = {u["uid"]: u["properties"]["since"] for u in emu.users()}
     assert since["a"] == f"2024-01-15T{winter_utc}:00Z"
 
 
-def test_naive_tz_none(emu: Emulator, client: Client, tmp_path: Path) -> None:
+def test_naive_tz_none(emu: Emulator, make_client: Callable[..., Client], tmp_path: Path) -> None:
     frame = signups(tz="UTC")  # aware datetimes need no naive_tz
-    same_run_when_resumed(emu, client, tmp_path, "users", frame, uid_col="uid", naive_tz=None)
+    same_run_when_resumed(emu, make_client, tmp_path, "users", frame, uid_col="uid", naive_tz=None)
     assert {u["uid"]: u["properties"]["since"] for u in emu.users()}["a"] == "2024-01-15T10:00:00Z"
 
 
 def test_events_with_multiindex_columns_a_context_and_a_time_zone(
-    emu: Emulator, client: Client, tmp_path: Path
+    emu: Emulator, make_client: Callable[..., Client], tmp_path: Path
 ) -> None:
     frame = pd.DataFrame(
         {
@@ -396,7 +408,7 @@ def test_events_with_multiindex_columns_a_context_and_a_time_zone(
     )
     same_run_when_resumed(
         emu,
-        client,
+        make_client,
         tmp_path,
         "events",
         frame,

@@ -53,12 +53,6 @@ READINGS = [
 ]
 
 
-@pytest.fixture
-def client(emu: Emulator) -> Iterator[Client]:
-    with Client(api_key=emu.api_key, base_url=emu.url, sleep=lambda _: None) as client:
-        yield client
-
-
 @pytest.fixture(autouse=True)
 def reconciliation_is_an_error() -> Iterator[None]:
     """A run whose results do not add up warns; here that fails the test."""

@@ -16,11 +16,10 @@ from fs_pandas.specs import Pacing, UserSpec
 
 
 @pytest.fixture
-def result(emu: Emulator, tmp_path: Path) -> BatchResult:
+def result(emu: Emulator, client: Client, tmp_path: Path) -> BatchResult:
     frame = pd.DataFrame({"uid": [f"u{i}" for i in range(12)], "note": ["<b>hi</b>"] * 12})
     frame.loc[0, "uid"] = None
     emu.configure(fail_uids={"u3", "u4"}, faults=Faults(row_error_code="too_<weird>"))
-    client = Client(api_key=emu.api_key, base_url=emu.url)
     out = frame.fullstory.batch_update(
         uid_col="uid",
         client=client,
@@ -89,12 +88,11 @@ def test_retry_failed_matches_corrected_rows_by_index_label(
 
 
 def test_resending_the_errors_frame_sends_no_result_columns(
-    result: BatchResult, emu: Emulator, tmp_path: Path
+    result: BatchResult, emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
     emu.configure(fail_uids=set())
     errors = result.errors
     assert {"fs_error_code", "fs_error_message", "fs_job_id"} <= set(errors.columns)
-    client = Client(api_key=emu.api_key, base_url=emu.url)
     again = errors.fullstory.batch_update(
         uid_col="uid", client=client, poll_interval=0.01, progress=False, ledger_dir=tmp_path
     )
@@ -129,9 +127,8 @@ def test_retry_failed_takes_corrected_rows_from_data(result: BatchResult, emu: E
     ids=["empty", "all-rejected"],
 )
 def test_a_run_with_nothing_to_send_still_gives_a_whole_result(
-    frame: pd.DataFrame, emu: Emulator, tmp_path: Path
+    frame: pd.DataFrame, emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
-    client = Client(api_key=emu.api_key, base_url=emu.url)
     result = frame.fullstory.batch_update(
         uid_col="uid", client=client, progress=False, ledger_dir=tmp_path
     )
@@ -143,11 +140,10 @@ def test_a_run_with_nothing_to_send_still_gives_a_whole_result(
 
 
 def test_a_result_keeps_what_its_run_sent_and_pickles_without_the_client(
-    emu: Emulator, tmp_path: Path
+    emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
     frame = pd.DataFrame({"uid": ["a", "b", "c"], "plan": ["free", "team", "free"]})
     emu.configure(fail_uids={"b"})
-    client = Client(api_key=emu.api_key, base_url=emu.url, sleep=lambda _: None)
     result = frame.fullstory.batch_update(
         uid_col="uid", nulls="null", client=client, chunk_size=2, poll_interval=0.01,
         progress=False, ledger_dir=tmp_path,

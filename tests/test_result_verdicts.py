@@ -19,8 +19,7 @@ from fs_pandas.errors import RowsNotImportedError
 from fs_pandas.run.result import BatchResult
 
 
-def send(emu: Emulator, tmp_path: Path, frame: pd.DataFrame, **options: object) -> BatchResult:
-    client = Client(api_key=emu.api_key, base_url=emu.url, sleep=lambda _: None)
+def send(client: Client, tmp_path: Path, frame: pd.DataFrame, **options: object) -> BatchResult:
     result = frame.fullstory.batch_update(
         uid_col="uid", client=client, chunk_size=2, poll_interval=0.01, progress=False,
         ledger_dir=tmp_path, **options,
@@ -30,19 +29,19 @@ def send(emu: Emulator, tmp_path: Path, frame: pd.DataFrame, **options: object) 
 
 
 def test_a_run_where_every_row_went_in_is_finished_all_imported_and_does_not_raise(
-    emu: Emulator, tmp_path: Path
+    client: Client, tmp_path: Path
 ) -> None:
-    result = send(emu, tmp_path, pd.DataFrame({"uid": ["a", "b", "c"]}))
+    result = send(client, tmp_path, pd.DataFrame({"uid": ["a", "b", "c"]}))
     assert result.finished and result.all_imported
     assert result.raise_on_failed() is result  # chains
 
 
 def test_failed_and_rejected_rows_leave_a_run_finished_but_not_all_imported(
-    emu: Emulator, tmp_path: Path
+    emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
     emu.configure(fail_uids={"b", "c"})
     frame = pd.DataFrame({"uid": ["a", "b", "c", "a", ""]})  # a repeated uid, an empty one
-    result = send(emu, tmp_path, frame)
+    result = send(client, tmp_path, frame)
     assert result.counts == {"imported": 1, "failed": 2, "rejected": 2, "pending": 0}
     assert result.finished and not result.all_imported
     with pytest.raises(RowsNotImportedError) as caught:
@@ -59,9 +58,10 @@ def test_failed_and_rejected_rows_leave_a_run_finished_but_not_all_imported(
     assert str(back) == message and back.counts == result.counts
 
 
-def test_pending_rows_name_the_resume_that_finishes_them(emu: Emulator, tmp_path: Path) -> None:
+def test_pending_rows_name_the_resume_that_finishes_them(
+    emu: Emulator, client: Client, tmp_path: Path
+) -> None:
     emu.configure(processing_polls=10**6)  # jobs never finish while the test waits
-    client = Client(api_key=emu.api_key, base_url=emu.url, sleep=lambda _: None)
     frame = pd.DataFrame({"uid": ["a", "b", "c"]})
     handle = frame.fullstory.batch_update(
         uid_col="uid", client=client, chunk_size=2, poll_interval=0.01, progress=False,
@@ -76,9 +76,11 @@ def test_pending_rows_name_the_resume_that_finishes_them(emu: Emulator, tmp_path
         result.raise_on_failed()
 
 
-def test_complete_still_answers_but_says_it_is_deprecated(emu: Emulator, tmp_path: Path) -> None:
+def test_complete_still_answers_but_says_it_is_deprecated(
+    emu: Emulator, client: Client, tmp_path: Path
+) -> None:
     emu.configure(fail_uids={"b"})
-    result = send(emu, tmp_path, pd.DataFrame({"uid": ["a", "b"]}))
+    result = send(client, tmp_path, pd.DataFrame({"uid": ["a", "b"]}))
     with pytest.warns(FutureWarning, match="result.finished"):
         assert result.complete is True  # no row pending, though one failed
 

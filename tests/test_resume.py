@@ -66,31 +66,31 @@ def run_and_kill(emu: Emulator, tmp_path: Path, *, in_flight: int, jobs_before_k
 
 
 def test_a_killed_run_resumes_without_creating_a_single_new_job(
-    emu: Emulator, tmp_path: Path
+    emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
     emu.configure(processing_polls=None, processing_seconds=3600)  # jobs outlive the process
     ledger = run_and_kill(emu, tmp_path, in_flight=3, jobs_before_kill=3)
     created = [job["id"] for job in emu.jobs()]
     assert len(created) == 3
     emu.configure(processing_seconds=0)
-    client = Client(api_key=emu.api_key, base_url=emu.url)
     result = fs_pandas.resume(ledger, frame(), client=client, progress=False)
     assert [job["id"] for job in emu.jobs()] == created
     assert result.counts == {"imported": ROWS, "failed": 0, "rejected": 0, "pending": 0}
     assert sorted(result.job_ids) == sorted(created)
 
 
-def test_chunks_that_never_got_a_job_are_sent_on_resume_once(emu: Emulator, tmp_path: Path) -> None:
+def test_chunks_that_never_got_a_job_are_sent_on_resume_once(
+    emu: Emulator, client: Client, tmp_path: Path
+) -> None:
     emu.configure(processing_polls=None, processing_seconds=3600)
     ledger = run_and_kill(emu, tmp_path, in_flight=1, jobs_before_kill=1)
     emu.configure(processing_seconds=0)
-    client = Client(api_key=emu.api_key, base_url=emu.url)
     resumed = fs_pandas.resume(ledger, frame(), client=client, progress=False)
     assert len(emu.jobs()) == 3  # one per chunk, whatever was in flight at the kill
     assert resumed.counts["imported"] == ROWS
 
 
-def test_resume_refuses_a_different_frame(emu: Emulator, tmp_path: Path) -> None:
+def test_resume_refuses_a_different_frame(emu: Emulator, client: Client, tmp_path: Path) -> None:
     import pytest
 
     from fs_pandas.errors import LedgerError
@@ -98,13 +98,11 @@ def test_resume_refuses_a_different_frame(emu: Emulator, tmp_path: Path) -> None
     emu.configure(processing_polls=None, processing_seconds=3600)
     ledger = run_and_kill(emu, tmp_path, in_flight=3, jobs_before_kill=1)
     other = frame().assign(n=lambda f: f["n"] + 1)
-    client = Client(api_key=emu.api_key, base_url=emu.url)
     with pytest.raises(LedgerError, match="differs"):
         fs_pandas.resume(ledger, other, client=client, progress=False)
 
 
-def test_resume_refuses_a_chunk_size_other_than_the_runs(emu: Emulator, tmp_path: Path) -> None:
-    client = Client(api_key=emu.api_key, base_url=emu.url)
+def test_resume_refuses_a_chunk_size_other_than_the_runs(client: Client, tmp_path: Path) -> None:
     frame().fullstory.batch_update(
         uid_col="uid",
         client=client,
@@ -179,10 +177,10 @@ def test_properties_given_as_a_set_resume_in_another_process(emu: Emulator, tmp_
 # -- a torn journal, and a resume after Fullstory forgot the keys ------------------------------
 
 
-def finished_run(emu: Emulator, tmp_path: Path) -> Path:
+def finished_run(client: Client, tmp_path: Path) -> Path:
     frame().fullstory.batch_update(
         uid_col="uid",
-        client=Client(api_key=emu.api_key, base_url=emu.url),
+        client=client,
         chunk_size=10,
         poll_interval=0.01,
         progress=False,
@@ -205,47 +203,47 @@ def rewrite(
     ledger.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
 
-def resume_quietly(emu: Emulator, ledger: Path) -> fs_pandas.BatchResult:
-    client = Client(api_key=emu.api_key, base_url=emu.url)
+def resume_quietly(client: Client, ledger: Path) -> fs_pandas.BatchResult:
     with warnings.catch_warnings():
         warnings.simplefilter("error", ExpiredKeysWarning)
         return fs_pandas.resume(ledger, frame(), client=client, progress=False)
 
 
-def test_a_torn_last_line_does_not_stop_a_second_resume(emu: Emulator, tmp_path: Path) -> None:
-    ledger = finished_run(emu, tmp_path)
+def test_a_torn_last_line_does_not_stop_a_second_resume(
+    emu: Emulator, client: Client, tmp_path: Path
+) -> None:
+    ledger = finished_run(client, tmp_path)
     with ledger.open("ab") as f:
         f.write(b'{"type": "job", "chunk": 2, "jo')  # the kernel died mid-write
-    first = resume_quietly(emu, ledger)
-    second = resume_quietly(emu, ledger)
+    first = resume_quietly(client, ledger)
+    second = resume_quietly(client, ledger)
     assert first.counts["imported"] == second.counts["imported"] == ROWS
     assert len(emu.jobs()) == 3
     assert read_ledger(ledger).jobs.keys() == {0, 1, 2}
 
 
 def test_a_resume_after_the_keys_expired_warns_that_rows_may_be_sent_twice(
-    emu: Emulator, tmp_path: Path
+    client: Client, tmp_path: Path
 ) -> None:
-    ledger = finished_run(emu, tmp_path)
+    ledger = finished_run(client, tmp_path)
     rewrite(ledger, started_hours_ago=25, forget_jobs_of=2)
-    client = Client(api_key=emu.api_key, base_url=emu.url)
     with pytest.warns(ExpiredKeysWarning, match=r"25 hours ago .* chunks \[2\]"):
         result = fs_pandas.resume(ledger, frame(), client=client, progress=False)
     assert result.counts["imported"] == ROWS
     assert len(result.notes) == 1 and "24 hours" in result.notes[0]
 
 
-def test_a_resume_within_a_day_does_not_warn(emu: Emulator, tmp_path: Path) -> None:
-    ledger = finished_run(emu, tmp_path)
+def test_a_resume_within_a_day_does_not_warn(emu: Emulator, client: Client, tmp_path: Path) -> None:
+    ledger = finished_run(client, tmp_path)
     rewrite(ledger, started_hours_ago=23, forget_jobs_of=2)
-    result = resume_quietly(emu, ledger)
+    result = resume_quietly(client, ledger)
     assert result.notes == []
     assert len(emu.jobs()) == 3  # the key replayed chunk 2's job
 
 
 def test_an_old_run_whose_every_job_was_journalled_resumes_without_a_warning(
-    emu: Emulator, tmp_path: Path
+    client: Client, tmp_path: Path
 ) -> None:
-    ledger = finished_run(emu, tmp_path)
+    ledger = finished_run(client, tmp_path)
     rewrite(ledger, started_hours_ago=72)
-    assert resume_quietly(emu, ledger).notes == []
+    assert resume_quietly(client, ledger).notes == []

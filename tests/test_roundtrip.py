@@ -48,11 +48,6 @@ CASES: dict[str, tuple[Any, Any, str | None]] = {
 }
 
 
-@pytest.fixture
-def client(emu: Emulator) -> Client:
-    return Client(api_key=emu.api_key, base_url=emu.url)
-
-
 def send(frame: pd.DataFrame, client: Client, tmp_path: Path) -> BatchResult:
     result = frame.fullstory.batch_update(
         uid_col="uid", client=client, poll_interval=0.01, progress=False, ledger_dir=tmp_path

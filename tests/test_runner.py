@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,8 +23,7 @@ def frame(n: int) -> pd.DataFrame:
     return pd.DataFrame({"uid": [f"u{i}" for i in range(n)], "n": range(n)})
 
 
-def runner(emu: Emulator, n: int, **options: object) -> Runner:
-    client = Client(api_key=emu.api_key, base_url=emu.url, sleep=lambda _: None)
+def runner(client: Client, n: int, **options: object) -> Runner:
     settings = {"chunk_size": 10, "poll_interval": 0.001, **options}
     return Runner(client, plan_users(frame(n), uid_col="uid"), options=Pacing(**settings))
 
@@ -35,55 +36,54 @@ def in_flight_peak(events: list[object]) -> int:
     return peak
 
 
-def test_no_more_jobs_in_flight_than_allowed(emu: Emulator) -> None:
+def test_no_more_jobs_in_flight_than_allowed(emu: Emulator, client: Client) -> None:
     emu.configure(processing_polls=2)
-    events = list(runner(emu, 60, max_jobs_in_flight=2).events())
+    events = list(runner(client, 60, max_jobs_in_flight=2).events())
     assert in_flight_peak(events) == 2
     assert len(emu.jobs()) == 6
 
 
-def test_no_more_rows_in_flight_than_allowed(emu: Emulator) -> None:
-    events = list(runner(emu, 40, max_jobs_in_flight=10, max_rows_in_flight=20).events())
+def test_no_more_rows_in_flight_than_allowed(client: Client) -> None:
+    events = list(runner(client, 40, max_jobs_in_flight=10, max_rows_in_flight=20).events())
     assert in_flight_peak(events) == 2
 
 
-def test_a_chunk_larger_than_the_row_bound_still_runs_alone(emu: Emulator) -> None:
-    events = list(runner(emu, 30, max_rows_in_flight=5).events())
+def test_a_chunk_larger_than_the_row_bound_still_runs_alone(client: Client) -> None:
+    events = list(runner(client, 30, max_rows_in_flight=5).events())
     assert in_flight_peak(events) == 1
     assert events[-1] == RunFinished(30, 0, 0, 0, jobs_running=0)
 
 
-def test_jobs_are_polled_until_they_finish(emu: Emulator) -> None:
+def test_jobs_are_polled_until_they_finish(emu: Emulator, client: Client) -> None:
     emu.configure(processing_polls=3)
-    events = list(runner(emu, 10).events())
+    events = list(runner(client, 10).events())
     polls = [e.status.value for e in events if isinstance(e, JobPolled)]
     assert polls == ["PROCESSING"] * 3 + ["COMPLETED"]
 
 
-def test_a_failed_job_has_both_its_imports_and_its_errors_read(emu: Emulator) -> None:
+def test_a_failed_job_has_both_its_imports_and_its_errors_read(
+    emu: Emulator, client: Client
+) -> None:
     emu.configure(fail_uids={"u4"})
-    events = list(runner(emu, 10).events())
+    events = list(runner(client, 10).events())
     pages = {(e.what, e.rows) for e in events if isinstance(e, PageFetched)}
     assert pages == {("imports", 9), ("errors", 1)}
 
 
-def test_every_page_is_read(emu: Emulator) -> None:
+def test_every_page_is_read(emu: Emulator, client: Client) -> None:
     emu.configure(page_size=3)
-    run = runner(emu, 10)
+    run = runner(client, 10)
     events = list(run.events())
     assert sum(e.rows for e in events if isinstance(e, PageFetched) and e.what == "imports") == 10
     assert len(run.records[0].join.imported) == 10  # type: ignore[union-attr]
 
 
-def test_fullstory_at_its_cap_makes_chunks_wait_for_our_own_jobs(emu: Emulator) -> None:
+def test_fullstory_at_its_cap_makes_chunks_wait_for_our_own_jobs(
+    emu: Emulator, make_client: Callable[..., Client]
+) -> None:
     # The org allows two batches in progress; we ask for four: the 429s must not fail the run.
     emu.configure(max_in_progress=2, retry_after=0, processing_polls=2)
-    client = Client(
-        api_key=emu.api_key,
-        base_url=emu.url,
-        sleep=lambda _: None,
-        retry=RetryPolicy(total=2, backoff_factor=0),
-    )
+    client = make_client(retry=RetryPolicy(total=2, backoff_factor=0))
     options = Pacing(chunk_size=10, poll_interval=0.001, max_jobs_in_flight=4)
     run = Runner(client, plan_users(frame(50), uid_col="uid"), options=options)
     events = list(run.events())
@@ -91,14 +91,11 @@ def test_fullstory_at_its_cap_makes_chunks_wait_for_our_own_jobs(emu: Emulator) 
     assert len(emu.jobs()) == 5
 
 
-def test_retries_used_up_leave_unfinished_rows_pending_not_lost(emu: Emulator) -> None:
+def test_retries_used_up_leave_unfinished_rows_pending_not_lost(
+    emu: Emulator, make_client: Callable[..., Client]
+) -> None:
     emu.configure(processing_polls=1)
-    client = Client(
-        api_key=emu.api_key,
-        base_url=emu.url,
-        sleep=lambda _: None,
-        retry=RetryPolicy(total=1, backoff_factor=0),
-    )
+    client = make_client(retry=RetryPolicy(total=1, backoff_factor=0))
     run = Runner(client, plan_users(frame(20), uid_col="uid"), options=Pacing(chunk_size=10))
     events = []
     for event in run.events():

@@ -26,11 +26,6 @@ from fs_pandas.run.result import BatchResult
 from tests.payloads.payload_helpers import requests_of
 
 
-@pytest.fixture
-def client(emu: Emulator) -> Client:
-    return Client(api_key=emu.api_key, base_url=emu.url)
-
-
 def send(frame: pd.DataFrame, client: Client, tmp_path: Path, **options: Any) -> BatchResult:
     result = frame.fullstory.batch_update(
         client=client, poll_interval=0.01, progress=False, ledger_dir=tmp_path, **options
