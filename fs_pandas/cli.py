@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
+import json
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -55,6 +58,14 @@ _READERS = {
 }
 
 
+class _CliError(Exception):
+    """A mistake in how the command was called: printed as one line, exit status 1."""
+
+
+# Where --out may write: a table of every row's outcome, or a folder of frames.
+_OUT_SUFFIXES = (".parquet", ".pq", ".csv")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -73,14 +84,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # before any job was sent (reading the file, planning)
         print("fs-pandas: interrupted before the run started", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (FullstoryError, ValueError, OSError) as exc:
-        print(f"fs-pandas: error: {exc}", file=sys.stderr)
+    except (_CliError, FullstoryError, ValueError, OSError) as exc:
+        print(f"fs-pandas: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     return code
 
 
+def _one_line(exc: BaseException) -> str:
+    """The error as one line: its first line, without the notes a notebook would show."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fs-pandas", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"fs-pandas {_version()}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     users = sub.add_parser("users", help="create or update users from a file")
     _add_file_options(users, UserSpec)
@@ -92,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("ledger", type=Path)
     resume.add_argument("file", type=Path, help="the same file the run was started with")
     _add_client_options(resume)
-    resume.add_argument("--out", type=Path)
+    resume.add_argument("--out", type=Path, help="as for users / events")
     _add_timeout_option(resume)
     resume.set_defaults(handler=_resume)
     runs = sub.add_parser("runs", help="list recent run ledgers")
@@ -111,7 +129,12 @@ def _add_file_options(parser: argparse.ArgumentParser, spec_class: type[Spec]) -
     pacing = parser.add_argument_group("pacing")
     for option in dataclasses.fields(Pacing):
         _add_option(pacing, option)
-    parser.add_argument("--out", type=Path, help="write every row's outcome here (.parquet/.csv)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="write every row's outcome here (.parquet or .csv), or to a folder: "
+        "imports.parquet, errors.parquet, rejected.parquet, pending.parquet and summary.json",
+    )
     parser.add_argument("--no-progress", action="store_true")
     _add_timeout_option(parser)
     _add_client_options(parser)
@@ -201,16 +224,48 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
 def _read(path: Path) -> pd.DataFrame:
     reader: Any = _READERS.get(path.suffix.lower())
     if reader is None:
-        raise ValueError(f"{path}: unknown file type; use one of {', '.join(_READERS)}")
+        raise _CliError(f"{path}: unknown file type; use one of {', '.join(_READERS)}")
+    if not path.is_file():
+        raise _CliError(f"{path}: no such file")
     frame: pd.DataFrame = reader(path)
     return frame
 
 
 def _client(options: argparse.Namespace) -> Any:
-    from fs_pandas.client import Client
+    from fs_pandas.client import ENV_API_KEY, Client
 
+    if not os.environ.get(ENV_API_KEY, "").strip():
+        raise _CliError(
+            f"no Fullstory API key: set the {ENV_API_KEY} environment variable "
+            f"(export {ENV_API_KEY}=<your key>)"
+        )
     extra = {"base_url": options.base_url} if options.base_url else {}
     return Client.from_env(**extra)
+
+
+def _check_out(out: Path | None) -> None:
+    """Refuse an --out that could not be written, before anything is read or sent."""
+    if out is None:
+        return
+    if out.is_dir() or not out.suffix:
+        folder = out
+    elif out.suffix.lower() in _OUT_SUFFIXES:
+        folder = out.parent
+    else:
+        raise _CliError(
+            f"--out {out}: write to a .parquet or .csv file, or to a folder (no suffix)"
+        )
+    parent = folder if folder.exists() else folder.parent
+    if not parent.is_dir():
+        raise _CliError(f"--out {out}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise _CliError(f"--out {out}: the folder {parent} is not writable")
+
+
+def _version() -> str:
+    from fs_pandas import __version__
+
+    return __version__
 
 
 def _push(options: argparse.Namespace) -> int:
@@ -219,14 +274,17 @@ def _push(options: argparse.Namespace) -> int:
 
     spec = _from_flags(options.spec_class, options)
     pacing = _from_flags(Pacing, options)
+    _check_out(options.out)
+    client = _client(options)
     frame = _read(options.file)
     result = start(
         spec,
         frame,
-        client=_client(options),
+        client=client,
         pacing=pacing,
         timeout=options.timeout,
         progress="none" if options.no_progress else "text",
+        source=str(options.file),
     )
     return _report(result, options.out)
 
@@ -234,10 +292,12 @@ def _push(options: argparse.Namespace) -> int:
 def _resume(options: argparse.Namespace) -> int:
     from fs_pandas.run import resume
 
+    _check_out(options.out)
+    client = _client(options)
     result = resume(
         options.ledger,
         _read(options.file),
-        client=_client(options),
+        client=client,
         progress="text",
         timeout=options.timeout,
     )
@@ -245,11 +305,45 @@ def _resume(options: argparse.Namespace) -> int:
 
 
 def _runs(options: argparse.Namespace) -> int:
-    from fs_pandas.run.ledger import runs
+    """One line per recent run: age, kind, rows, how far it got, its source; then its ledger."""
+    from fs_pandas.errors import LedgerError
+    from fs_pandas.run.ledger import read_ledger, runs
 
+    now = dt.datetime.now(dt.UTC)
     for path in runs():
-        print(path)
+        try:
+            state = read_ledger(path)
+        except LedgerError as exc:
+            print(f"unreadable run: {_one_line(exc)}\n  {path}")
+            continue
+        print(f"{_run_line(state, now)}\n  {path}")
     return 0
+
+
+def _run_line(state: Any, now: dt.datetime) -> str:
+    created = state.created_at
+    age = "age unknown" if created is None else f"{_age(now - created)} ago"
+    chunks = -(-state.n_rows // state.chunk_size) if state.n_rows else 0
+    imported = sum(i for i, _ in state.done_counts.values())
+    failed = sum(f for _, f in state.done_counts.values())
+    waiting = len(set(state.jobs) - set(state.done))
+    if waiting:
+        status = f"unfinished: {waiting} job{'s' if waiting != 1 else ''} not read (resume it)"
+    else:
+        status = f"{len(state.done)} job{'s' if len(state.done) != 1 else ''} read"
+    source = f" from {state.source}" if state.source else ""
+    return (
+        f"{age}: {state.kind}{source}, {state.n_rows:,} rows in {chunks} chunk(s); {status}; "
+        f"{imported:,} imported, {failed:,} failed"
+    )
+
+
+def _age(delta: dt.timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 def _demo(options: argparse.Namespace) -> int:
@@ -282,16 +376,36 @@ def _report(result: Any, out: Path | None) -> int:
         _write_outcomes(result, out)
         print(f"every row's outcome written to {out}")
     counts = result.counts
+    if result.aborted and not counts["imported"] and not counts["failed"]:
+        # Nothing reached Fullstory (no answer at all, e.g. a wrong --base-url): an error.
+        print(f"fs-pandas: error: {_one_line(Exception(result.aborted))}", file=sys.stderr)
+        return 1
     # Exit 0 only when every row went in: scripts can tell a partial run from a clean one.
     return 0 if counts["imported"] == sum(counts.values()) else 2
 
 
 def _write_outcomes(result: Any, out: Path) -> None:
-    table = result.table()
-    if out.suffix.lower() == ".csv":
-        table.to_csv(out)
+    if out.suffix.lower() not in _OUT_SUFFIXES:  # a folder, for a job that hands frames on
+        _write_folder(result, out)
+    elif out.suffix.lower() == ".csv":
+        result.table().to_csv(out)
     else:
-        table.to_parquet(out)
+        result.table().to_parquet(out)
+
+
+def _write_folder(result: Any, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("imports", "errors", "rejected", "pending"):
+        getattr(result, name).to_parquet(folder / f"{name}.parquet")
+    summary = {
+        "kind": result.kind,
+        "counts": result.counts,
+        "job_ids": result.job_ids,
+        "ledger": result.ledger_path,
+        "aborted": result.aborted,
+        "notes": result.notes,
+    }
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def _interrupted(exc: RunInterrupted, options: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ before any error is built; and a loopback base URL is never reached through a pr
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import ipaddress
 import logging
@@ -34,6 +35,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 import orjson
 import requests
+import urllib3
 
 from fs_pandas._types import JobKind
 from fs_pandas.errors import (
@@ -59,6 +61,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.fullstory.com"
 ENV_API_KEY = "FULLSTORY_API_KEY"
+# Attempts before giving up on a server that never answered and refuses connections.
+_FIRST_CONTACT_ATTEMPTS = 3
 ENV_BASE_URL = "FULLSTORY_BASE_URL"
 
 ResultKind = Literal["imports", "errors"]
@@ -251,6 +255,7 @@ class Client:
         self._retry = retry if retry is not None else RetryPolicy()
         self._on_retry = on_retry
         self._also_on_retry: Callable[[Retrying], None] | None = None
+        self._answered = False  # whether the server ever answered this client (any status)
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
         # Contract §1: the literal word Basic, a space, the raw key; a value that already has a
@@ -547,8 +552,21 @@ class Client:
                     method, path, params=params, data=data, headers=headers, data_read=data_read
                 )
             except (ApiError, TransportError) as error:
+                if self._never_reachable(error, policy):
+                    policy = dataclasses.replace(policy, total=policy.attempts)
                 policy = policy.increment(error)  # re-raises non-retryable, raises exhausted
                 self._wait(policy, error)
+
+    def _never_reachable(self, error: BaseException, policy: RetryPolicy) -> bool:
+        """True when retrying looks pointless: no connection could be opened, the server never
+        answered this client, and the first retries already failed so. A wrong base URL is then
+        told in seconds rather than after every backoff (about 90 s by default)."""
+        return (
+            isinstance(error, TransportError)
+            and error.connect_failed
+            and not self._answered
+            and policy.attempts >= _FIRST_CONTACT_ATTEMPTS - 1
+        )
 
     def _wait(self, policy: RetryPolicy, error: BaseException) -> None:
         delay = policy.delay(self._rng)
@@ -610,9 +628,12 @@ class Client:
         except requests.RequestException as exc:
             # Built outside this block and raised below, so the requests exception (whose
             # .request holds the Authorization header) is neither __cause__ nor __context__.
-            failure = TransportError(self._describe_transport(exc, method, path))
+            failure = TransportError(
+                self._describe_transport(exc, method, path), connect_failed=_connect_failed(exc)
+            )
         if failure is not None:
             raise failure
+        self._answered = True
         logger.debug("%s %s -> %d", method, path, response.status_code)
         return self._reply(response, method, path, data_read=data_read)
 
@@ -628,6 +649,18 @@ class Client:
         if 200 <= status < 300:
             return _Reply(status, _decode_success(response, method, path))
         _raise_for_status(response, method, path, data_read=data_read, redact=self._redactor)
+
+
+def _connect_failed(exc: requests.RequestException) -> bool:
+    """No connection could be opened (refused, unresolvable host), as opposed to one dropped or
+    timed out after it was open."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False  # a slow network, not a wrong address
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # MaxRetryError -> the urllib3 error inside
+    return isinstance(exc, requests.ConnectionError) and isinstance(
+        reason, urllib3.exceptions.NewConnectionError
+    )
 
 
 # ------------------------------------------------------------------------------ configuration

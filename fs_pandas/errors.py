@@ -115,7 +115,15 @@ class InvalidDataError(FullstoryError, ValueError):
 
 
 class TransportError(FullstoryError):
-    """The request did not get an HTTP answer: connection refused or dropped, or a timeout."""
+    """The request did not get an HTTP answer: connection refused or dropped, or a timeout.
+
+    ``connect_failed`` is True when no connection could be opened at all (refused, or the host
+    name did not resolve): the usual sign of a wrong base URL.
+    """
+
+    def __init__(self, message: str, *, connect_failed: bool = False):
+        super().__init__(message)
+        self.connect_failed = connect_failed
 
 
 class ApiError(FullstoryError):

@@ -91,9 +91,9 @@ def test_runs_lists_the_ledger_of_a_run(
     main(["users", str(source), "--uid-col", "user_id", "--no-progress", "--poll-interval", "0.01"])
     capsys.readouterr()
     assert main(["runs"]) == 0
-    listed = capsys.readouterr().out.split()
-    assert len(listed) == 1
-    assert listed[0].endswith(".jsonl")
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 2  # what the run did, then its ledger (tests/test_cli_errors.py)
+    assert listed[1].strip().endswith(".jsonl")
 
 
 def test_the_module_runs_as_a_command() -> None:

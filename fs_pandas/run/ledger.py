@@ -70,6 +70,8 @@ class LedgerState:
     keys: dict[int, str] = field(default_factory=dict)
     jobs: dict[int, str] = field(default_factory=dict)
     done: dict[int, str] = field(default_factory=dict)
+    #: Rows each finished chunk imported and failed, as journalled.
+    done_counts: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def created_at(self) -> dt.datetime | None:
@@ -251,6 +253,7 @@ def _apply(state: LedgerState, record: dict[str, Any]) -> None:
         state.jobs[record["chunk"]] = record["job_id"]
     elif kind == "done":
         state.done[record["chunk"]] = record["status"]
+        state.done_counts[record["chunk"]] = (record.get("imported", 0), record.get("failed", 0))
 
 
 def runs(directory: str | os.PathLike[str] | None = None, *, limit: int = 20) -> list[Path]:
