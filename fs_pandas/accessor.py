@@ -3,6 +3,7 @@ accessor object on every attribute access); every call goes to ``payloads`` or `
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Hashable, Mapping
 from typing import Any, Literal, overload
@@ -12,13 +13,16 @@ import pandas as pd
 from fs_pandas._types import MAX_CHUNK, Duplicates, JobKind, Nulls, Properties, Schema, TimeZone
 from fs_pandas.client import Client
 from fs_pandas.errors import RunInterrupted
-from fs_pandas.payloads import Plan, plan, plan_events, plan_users
+from fs_pandas.payloads import Plan, plan
 from fs_pandas.progress import ProgressOption
 from fs_pandas.run import RunHandle, start
 from fs_pandas.run.result import BatchResult, take_rows
-from fs_pandas.specs import EventSpec, Pacing, Spec, UserSpec
+from fs_pandas.specs import EventSpec, Pacing, Spec, UserSpec, spec_for
 
 __all__ = ["FullstoryAccessor"]
+
+# The columns validate() puts first: the rule a row breaks, the column, what to do.
+_VERDICT = ("fs_rule", "fs_column", "fs_message")
 
 
 @pd.api.extensions.register_dataframe_accessor("fullstory")
@@ -43,6 +47,7 @@ class FullstoryAccessor:
         display_name_col: Hashable | None = None,
         email_col: Hashable | None = None,
         properties: Properties = None,
+        rename: Mapping[Hashable, str] | None = None,
         schema: Schema = "infer",
         nulls: Nulls = "omit",
         naive_tz: TimeZone = "UTC",
@@ -67,6 +72,7 @@ class FullstoryAccessor:
         display_name_col: Hashable | None = None,
         email_col: Hashable | None = None,
         properties: Properties = None,
+        rename: Mapping[Hashable, str] | None = None,
         schema: Schema = "infer",
         nulls: Nulls = "omit",
         naive_tz: TimeZone = "UTC",
@@ -91,6 +97,7 @@ class FullstoryAccessor:
         display_name_col: Hashable | None = None,
         email_col: Hashable | None = None,
         properties: Properties = None,
+        rename: Mapping[Hashable, str] | None = None,
         schema: Schema = "infer",
         nulls: Nulls = "omit",
         naive_tz: TimeZone = "UTC",
@@ -114,6 +121,7 @@ class FullstoryAccessor:
         display_name_col: Hashable | None = None,
         email_col: Hashable | None = None,
         properties: Properties = None,
+        rename: Mapping[Hashable, str] | None = None,
         schema: Schema = "infer",
         nulls: Nulls = "omit",
         naive_tz: TimeZone = "UTC",
@@ -142,6 +150,9 @@ class FullstoryAccessor:
             in the frame's column order), or a mapping ``column -> property name`` -- the way
             to name a column whose label is not text (``{2024: "y2024"}``). By default every
             column not used above.
+        rename : mapping, optional
+            Property names for some columns (``{"Last Login": "last_login"}``) without
+            choosing the columns: every other column is still sent under its own label.
         schema : "infer", mapping or None, default "infer"
             Declare the types Fullstory cannot infer (integers, dates, lists); a mapping
             overrides single properties; None declares nothing.
@@ -206,6 +217,7 @@ class FullstoryAccessor:
             display_name_col=display_name_col,
             email_col=email_col,
             properties=properties,
+            rename=rename,
             schema=schema,
             nulls=nulls,
             naive_tz=naive_tz,
@@ -235,6 +247,7 @@ class FullstoryAccessor:
         use_most_recent: bool = False,
         context: Mapping[str, Hashable] | None = None,
         properties: Properties = None,
+        rename: Mapping[Hashable, str] | None = None,
         schema: Schema = "infer",
         nulls: Nulls = "omit",
         naive_tz: TimeZone = "UTC",
@@ -262,6 +275,7 @@ class FullstoryAccessor:
         use_most_recent: bool = False,
         context: Mapping[str, Hashable] | None = None,
         properties: Properties = None,
+        rename: Mapping[Hashable, str] | None = None,
         schema: Schema = "infer",
         nulls: Nulls = "omit",
         naive_tz: TimeZone = "UTC",
@@ -289,6 +303,7 @@ class FullstoryAccessor:
         use_most_recent: bool = False,
         context: Mapping[str, Hashable] | None = None,
         properties: Properties = None,
+        rename: Mapping[Hashable, str] | None = None,
         schema: Schema = "infer",
         nulls: Nulls = "omit",
         naive_tz: TimeZone = "UTC",
@@ -315,6 +330,7 @@ class FullstoryAccessor:
         use_most_recent: bool = False,
         context: Mapping[str, Hashable] | None = None,
         properties: Properties = None,
+        rename: Mapping[Hashable, str] | None = None,
         schema: Schema = "infer",
         nulls: Nulls = "omit",
         naive_tz: TimeZone = "UTC",
@@ -347,7 +363,7 @@ class FullstoryAccessor:
             Attach to the user's most recent session (needs ``uid_col`` or ``user_id_col``).
         context : mapping, optional
             Context fields from columns, e.g. ``{"browser.url": "page", "location.city": "city"}``.
-        properties, schema, nulls, naive_tz
+        properties, rename, schema, nulls, naive_tz
             As for :meth:`batch_update`.
         client, chunk_size, max_jobs_in_flight, max_rows_in_flight, poll_interval, progress,
         wait, ledger_dir, timeout
@@ -372,6 +388,7 @@ class FullstoryAccessor:
             use_most_recent=use_most_recent,
             context=context,
             properties=properties,
+            rename=rename,
             schema=schema,
             nulls=nulls,
             naive_tz=naive_tz,
@@ -418,6 +435,7 @@ class FullstoryAccessor:
         display_name_col: Hashable | None = None,
         email_col: Hashable | None = None,
         properties: Properties = None,
+        rename: Mapping[Hashable, str] | None = None,
         schema: Schema = "infer",
         nulls: Nulls = "omit",
         naive_tz: TimeZone = "UTC",
@@ -426,7 +444,8 @@ class FullstoryAccessor:
         """The user request objects :meth:`batch_update` would send (rejected rows left out).
 
         Takes the options of :meth:`batch_update` that say what is sent: ``uid_col``,
-        ``id_col``, ``display_name_col``, ``email_col``, ``properties``, ``schema``, ``nulls``,
+        ``id_col``, ``display_name_col``, ``email_col``, ``properties``, ``rename``, ``schema``,
+        ``nulls``,
         ``naive_tz`` and ``duplicates``; see there.
         """
         spec = UserSpec(
@@ -435,6 +454,7 @@ class FullstoryAccessor:
             display_name_col=display_name_col,
             email_col=email_col,
             properties=properties,
+            rename=rename,
             schema=schema,
             nulls=nulls,
             naive_tz=naive_tz,
@@ -454,6 +474,7 @@ class FullstoryAccessor:
         use_most_recent: bool = False,
         context: Mapping[str, Hashable] | None = None,
         properties: Properties = None,
+        rename: Mapping[Hashable, str] | None = None,
         schema: Schema = "infer",
         nulls: Nulls = "omit",
         naive_tz: TimeZone = "UTC",
@@ -462,7 +483,7 @@ class FullstoryAccessor:
 
         Takes the options of :meth:`batch_events` that say what is sent: ``name``,
         ``name_col``, ``timestamp_col``, ``uid_col``, ``user_id_col``, ``session_id_col``,
-        ``use_most_recent``, ``context``, ``properties``, ``schema``, ``nulls`` and
+        ``use_most_recent``, ``context``, ``properties``, ``rename``, ``schema``, ``nulls`` and
         ``naive_tz``; see there.
         """
         spec = EventSpec(
@@ -475,6 +496,7 @@ class FullstoryAccessor:
             use_most_recent=use_most_recent,
             context=context,
             properties=properties,
+            rename=rename,
             schema=schema,
             nulls=nulls,
             naive_tz=naive_tz,
@@ -484,7 +506,7 @@ class FullstoryAccessor:
     def type_plan(self, *, kind: JobKind = "users", **options: Any) -> pd.DataFrame:
         """Per column: the Fullstory field or property it feeds, the type it is sent as, and
         its null count. ``kind="events"`` takes the options of :meth:`batch_events`."""
-        return self._plan(kind, options).type_plan()
+        return self._plan(kind, options, "type_plan").type_plan()
 
     def validate(self, *, kind: JobKind = "users", **options: Any) -> pd.DataFrame:
         """Rows that would be rejected before sending, without any network.
@@ -492,19 +514,41 @@ class FullstoryAccessor:
         Returns
         -------
         DataFrame
-            The offending source rows (source index) with ``fs_rule``, ``fs_column`` and
-            ``fs_message``; empty when every row can be sent.
-        """
-        rejected = self._plan(kind, options).rejected
-        rows = take_rows(self._frame, rejected["position"].to_numpy()).copy()
-        rows["fs_rule"] = rejected["rule"].to_numpy()
-        rows["fs_column"] = rejected["column"].to_numpy()
-        rows["fs_message"] = rejected["message"].to_numpy()
-        return rows
+            The offending source rows (source index): first the verdict, ``fs_rule``,
+            ``fs_column`` and ``fs_message``, then the row's own columns; empty when every row
+            can be sent.
 
-    def _plan(self, kind: JobKind, options: Mapping[str, Any]) -> Plan:
-        if kind == "users":
-            return plan_users(self._frame, **options)
-        if kind == "events":
-            return plan_events(self._frame, **options)
-        raise ValueError(f"kind must be 'users' or 'events', got {kind!r}")
+        Raises
+        ------
+        TypeError
+            An option that does not say what is sent (``client=``, ``chunk_size=``...).
+        InvalidDataError
+            An option or a column cannot be sent at all (a property name Fullstory refuses:
+            the message says how to rename it).
+        """
+        rejected = self._plan(kind, options, "validate").rejected
+        rows = take_rows(self._frame, rejected["position"].to_numpy())
+        rows = rows.drop(columns=[c for c in _VERDICT if c in rows.columns])
+        verdict = {
+            "fs_rule": rejected["rule"].to_numpy(),
+            "fs_column": rejected["column"].to_numpy(),
+            "fs_message": rejected["message"].to_numpy(),
+        }
+        return pd.concat([pd.DataFrame(verdict, index=rows.index), rows], axis=1)
+
+    def _plan(self, kind: JobKind, options: Mapping[str, Any], method: str) -> Plan:
+        """Plan as a run would, naming ``method`` when the options are not a spec's."""
+        if kind not in ("users", "events"):
+            raise ValueError(f"kind must be 'users' or 'events', got {kind!r}")
+        spec_class = UserSpec if kind == "users" else EventSpec
+        known = [f.name for f in dataclasses.fields(spec_class)]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise TypeError(
+                f"{method}(kind={kind!r}) takes the options that say what is sent "
+                f"({', '.join(known)}), not {', '.join(unknown)}: run options such as client "
+                "or chunk_size do not change what is sent"
+            )
+        if kind == "users" and "uid_col" not in options:
+            raise TypeError(f"{method}(kind='users') needs uid_col (None for anonymous users)")
+        return plan(self._frame, spec_for(kind, options))

@@ -64,6 +64,15 @@ def _properties() -> Any:
     )
 
 
+def _rename() -> Any:
+    return _option(
+        None,
+        "property names for some columns, e.g. 'Last Login=last_login'; other columns keep "
+        "their labels",
+        "pairs",
+    )
+
+
 def _schema() -> Any:
     return _option(
         "infer",
@@ -130,6 +139,7 @@ class UserSpec(_SpecBase):
     display_name_col: Hashable | None = _option(None, "column holding display names", "column")
     email_col: Hashable | None = _option(None, "column holding email addresses", "column")
     properties: Properties = _properties()
+    rename: Mapping[Hashable, str] | None = _rename()
     schema: Schema = _schema()
     nulls: Nulls = _nulls()
     naive_tz: TimeZone = _naive_tz()
@@ -162,6 +172,7 @@ class EventSpec(_SpecBase):
         None, "context fields from columns, e.g. browser.url=page", "pairs"
     )
     properties: Properties = _properties()
+    rename: Mapping[Hashable, str] | None = _rename()
     schema: Schema = _schema()
     nulls: Nulls = _nulls()
     naive_tz: TimeZone = _naive_tz()

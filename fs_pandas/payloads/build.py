@@ -145,13 +145,15 @@ def property_fields(
     used: Mapping[int, str],
     schema: object,
     nulls: Nulls,
+    rename: Mapping[Hashable, str] | None = None,
 ) -> list[Field]:
     """Fields for the custom properties (contract §3.3, §3.4).
 
     ``used`` maps the positions of the columns that already feed a top-level field to the
-    option that names them: those are not properties (a column has one role).
+    option that names them: those are not properties (a column has one role). ``rename``
+    names the properties of some columns without choosing which columns are sent.
     """
-    chosen = _choose(frame, properties, used)
+    chosen = _renamed(frame, _choose(frame, properties, used, rename or {}), rename or {})
     if len(chosen) > MAX_PROPERTIES:
         raise InvalidDataError(
             f"{len(chosen)} property columns; Fullstory allows at most {MAX_PROPERTIES}",
@@ -173,15 +175,20 @@ def property_fields(
 
 
 def _choose(
-    frame: pd.DataFrame, properties: Properties, used: Mapping[int, str]
-) -> list[tuple[int, Hashable, str]]:
+    frame: pd.DataFrame,
+    properties: Properties,
+    used: Mapping[int, str],
+    rename: Mapping[Hashable, str],
+) -> list[tuple[int, Hashable, Hashable]]:
+    """The property columns: (position, label, name), the name still a label where ``rename``
+    will name it."""
     if properties is None:
         return [
-            (i, c, _label(c))
+            (i, c, c if c in rename else _label(c))  # a renamed label need not be text
             for i, c in enumerate(frame.columns)
             if i not in used and not _is_result_column(c)
         ]
-    out = []
+    out: list[tuple[int, Hashable, Hashable]] = []
     for column, name in _property_pairs(frame, properties):
         index = column_index(frame, column, "properties")
         if _is_result_column(column):
@@ -199,15 +206,43 @@ def _choose(
                 column=str(column),
                 rule="option",
             )
-        if not isinstance(name, str):
+        if not isinstance(name, str) and column not in rename:
             raise InvalidDataError(
                 f"column {column!r} has a non-text label; name its property with "
-                f"properties={{{column!r}: 'name'}}",
+                f"rename={{{column!r}: 'name'}}",
                 column=str(column),
                 rule=Rule.PROPERTY_NAME,
             )
-        out.append((index, column, name))
+        out.append((index, column, name))  # type: ignore[arg-type]  # checked just above
     return out
+
+
+def _renamed(
+    frame: pd.DataFrame, chosen: list[tuple[int, Hashable, Any]], rename: Mapping[Hashable, str]
+) -> list[tuple[int, Hashable, str]]:
+    """The chosen columns with ``rename``'s names; each renamed column must be one of them."""
+    if not isinstance(rename, Mapping):
+        raise InvalidDataError(
+            f"rename maps columns to property names, not {type(rename).__name__} {rename!r}",
+            rule="option",
+        )
+    sent = {index for index, _, _ in chosen}
+    for column, name in rename.items():
+        index = column_index(frame, column, "rename")
+        if not isinstance(name, str):
+            raise InvalidDataError(
+                f"rename gives column {column!r} the name {name!r}; a property name is text",
+                column=str(column),
+                rule=Rule.PROPERTY_NAME,
+            )
+        if index not in sent:
+            raise InvalidDataError(
+                f"rename names column {column!r}, which is not sent as a property (it feeds "
+                "a field, or properties= leaves it out)",
+                column=str(column),
+                rule="option",
+            )
+    return [(i, c, rename[c] if c in rename else str(name)) for i, c, name in chosen]
 
 
 def _property_pairs(frame: pd.DataFrame, properties: object) -> list[tuple[Hashable, object]]:
@@ -236,7 +271,7 @@ def _label(column: Hashable) -> str:
     if not isinstance(column, str):
         raise InvalidDataError(
             f"column {column!r} has a non-text label; name its property with "
-            f"properties={{{column!r}: 'name'}} or leave it out",
+            f"rename={{{column!r}: 'name'}} or leave it out",
             column=str(column),
             rule=Rule.PROPERTY_NAME,
         )
@@ -311,7 +346,7 @@ def _check_collisions(fields: list[Field]) -> None:
             if long_[: len(short)] == short:
                 raise InvalidDataError(
                     f"columns {other.column!r} and {f.column!r} both feed property "
-                    f"{'.'.join(short[1:])!r}; rename one through properties={{...}}",
+                    f"{'.'.join(short[1:])!r}; rename one with rename={{column: 'name'}}",
                     column=str(f.column),
                     rule="property_collision",
                 )

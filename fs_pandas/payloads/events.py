@@ -68,6 +68,7 @@ def plan_events(
     use_most_recent: bool = False,
     context: Mapping[str, Hashable] | None = None,
     properties: Properties = None,
+    rename: Mapping[Hashable, str] | None = None,
     schema: Literal["infer"] | Mapping[str, str] | None = "infer",
     nulls: Literal["omit", "null"] = "omit",
     naive_tz: TimeZone = "UTC",
@@ -90,7 +91,7 @@ def plan_events(
         Send ``session.use_most_recent: true``; needs ``uid_col`` or ``user_id_col``.
     context : mapping "browser.url" -> column, ..., optional
         Context fields (see ``CONTEXT_FIELDS``).
-    properties, schema, nulls, naive_tz
+    properties, rename, schema, nulls, naive_tz
         As for :func:`plan_users`.
 
     Returns
@@ -117,7 +118,9 @@ def plan_events(
     used = {f.index: f.name for f in fields if f.constant is None}
     if len(used) != sum(1 for f in fields if f.constant is None):
         raise InvalidDataError("one column is given for two event fields", rule="option")
-    fields += property_fields(df, properties=properties, used=used, schema=schema, nulls=nulls)
+    fields += property_fields(
+        df, properties=properties, used=used, schema=schema, nulls=nulls, rename=rename
+    )
 
     def identity_check(log: RejectionLog, arrays: Arrays) -> None:
         _reject_identity_conflicts(df, fields, log, use_most_recent)

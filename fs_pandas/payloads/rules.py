@@ -165,7 +165,8 @@ def check_property_path(path: str, *, column: object) -> tuple[str, ...]:
     """Split a (possibly dotted) property name and check it; raise naming the column if bad.
 
     Option-level check (contract §3.3): a bad *column* name would break every row, so it is
-    refused up front, with the way out (rename through ``properties={column: name}``).
+    refused up front, with the way out (``rename={column: name}``, which keeps every other
+    column).
     """
     parts = tuple(path.split("."))
     bad = [p for p in parts if not PROPERTY_NAME.fullmatch(p)]
@@ -173,7 +174,8 @@ def check_property_path(path: str, *, column: object) -> tuple[str, ...]:
         raise InvalidDataError(
             f"column {column!r} gives property name {path!r}, which Fullstory refuses "
             "(each dotted part must start with a letter and use only A-Z a-z 0-9 _); "
-            f"rename it with properties={{{column!r}: 'new_name', ...}} or leave it out",
+            f"rename it with rename={{{column!r}: 'new_name'}} (the other columns are still "
+            "sent) or leave it out",
             column=str(column),
             rule=Rule.PROPERTY_NAME,
         )

@@ -36,6 +36,7 @@ def plan_users(
     display_name_col: Hashable | None = None,
     email_col: Hashable | None = None,
     properties: Properties = None,
+    rename: Mapping[Hashable, str] | None = None,
     schema: Literal["infer"] | Mapping[str, str] | None = "infer",
     nulls: Literal["omit", "null"] = "omit",
     naive_tz: TimeZone = "UTC",
@@ -57,6 +58,9 @@ def plan_users(
         ``Index``, array; a set is taken in the frame's column order) or a mapping names the
         columns; a column used above cannot be a property too. Dotted names
         (``"address.city"``) nest.
+    rename : mapping column -> property name, optional
+        Names the properties of some columns; unlike a ``properties`` mapping it does not
+        choose the columns, so every other column is still sent under its own label.
     schema : "infer", None, or mapping property -> type
         ``"infer"`` declares ints and dates (see ``docs/payloads.md``); ``None`` declares
         nothing; a mapping overrides the type of the properties it names.
@@ -89,7 +93,9 @@ def plan_users(
     fields = _top_fields(df, uid_col, id_col, display_name_col, email_col)
     used = {f.index: f"{f.name} ({option})" for f, option in fields}
     top = [f for f, _ in fields]
-    props = property_fields(df, properties=properties, used=used, schema=schema, nulls=nulls)
+    props = property_fields(
+        df, properties=properties, used=used, schema=schema, nulls=nulls, rename=rename
+    )
     uid = next((f for f in top if f.role == "uid"), None)
 
     def duplicate_check(log: RejectionLog, arrays: Arrays) -> None:

@@ -47,7 +47,7 @@ def test_mixed_object_column_is_refused() -> None:
 
 def test_bad_column_name_as_property_is_refused_with_rename_hint() -> None:
     err = users_error(pd.DataFrame({"uid": ["a"], "First Name": ["x"]}))
-    assert err.rule == "property_name" and "properties={'First Name'" in str(err)
+    assert err.rule == "property_name" and "rename={'First Name'" in str(err)
 
 
 def test_non_text_column_label_needs_a_name() -> None:
