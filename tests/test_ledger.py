@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fs_pandas.run import ledger as ledger_module
 from fs_pandas.errors import LedgerError
+from fs_pandas.run import ledger as ledger_module
 from fs_pandas.run.ledger import KEY_SCHEME, Ledger, read_ledger, runs
 
 
