@@ -246,6 +246,7 @@ class Plan:
             yield from map(self._slice_text, slices)
             return
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fs_pandas-payloads")
+        done = False
         try:
             pending: deque[Future[pa.BinaryArray]] = deque()
             for positions in slices:
@@ -254,8 +255,15 @@ class Plan:
                 pending.append(pool.submit(self._slice_text, positions))
             while pending:
                 yield pending.popleft().result()
+            done = True
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            # Left early (a run that stopped, an iterator dropped), this may run inside the
+            # garbage collector, at any allocation of any thread -- even one inside
+            # Thread.start() holding threading's own lock, which a worker needs to exit:
+            # waiting for the workers there would hang every later thread start. So only a
+            # pool that finished its work is waited for; an abandoned one is told to stop
+            # and its workers end on their own after their current slice.
+            pool.shutdown(wait=done, cancel_futures=True)
 
     def _slice_text(self, positions: Positions) -> pa.BinaryArray:
         """The requests of the rows at ``positions`` (a slice of a chunk, validated), each
