@@ -15,6 +15,7 @@ extra). The exceptions and warnings of :mod:`fs_pandas.errors` are importable fr
 # in the package (tests/test_exported_members.py holds every public name to ``__all__``).
 
 from fs_pandas import accessor as _accessor  # registers df.fullstory
+from fs_pandas._version import __version__
 from fs_pandas.client import Client
 from fs_pandas.errors import (
     ApiError,
@@ -44,8 +45,6 @@ from fs_pandas.run.ledger import runs
 from fs_pandas.run.result import BatchResult
 
 del _accessor
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ApiError",

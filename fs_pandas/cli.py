@@ -263,7 +263,7 @@ def _check_out(out: Path | None) -> None:
 
 
 def _version() -> str:
-    from fs_pandas import __version__
+    from fs_pandas._version import __version__
 
     return __version__
 

@@ -14,7 +14,7 @@ PACKAGE = Path(fs_pandas.__file__).parent
 # Lowest first; a module may import its own layer's modules and any below. The package
 # __init__ files only re-export, so they are read as the modules they name.
 LAYERS: list[set[str]] = [
-    {"_types", "errors"},
+    {"_types", "_version", "errors"},
     {"models", "retry", "options"},
     {"specs", "client"},
     {"payloads", "progress", "report"},

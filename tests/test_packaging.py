@@ -72,3 +72,9 @@ def test_ci_tests_the_declared_lower_bound(requirement: Requirement) -> None:
 
 def test_the_oldest_pins_are_all_declared() -> None:
     assert set(oldest_pins()) == {r.name for r in runtime_requirements()}
+
+
+def test_the_code_and_the_metadata_give_one_version() -> None:
+    import fs_pandas
+
+    assert fs_pandas.__version__ == PROJECT["version"]

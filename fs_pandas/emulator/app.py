@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fs_pandas.emulator.idempotency import canonical
-from fs_pandas.emulator.replies import MSG_404, MSG_429, MSG_500, ApiError, Reply
+from fs_pandas.emulator.replies import MSG_404, MSG_429, MSG_500, RefusedError, Reply
 from fs_pandas.emulator.rules import parse_bool
 from fs_pandas.emulator.state import OrgState
 
@@ -47,7 +47,7 @@ async def read_json(request: Request) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise ApiError(400, "invalid_argument", "request body is not valid JSON") from None
+        raise RefusedError(400, "invalid_argument", "request body is not valid JSON") from None
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -79,14 +79,14 @@ async def hold_create(state: OrgState) -> None:
 
 
 def endpoint(state: OrgState, *, admin_only: bool) -> Wrap:
-    """Wrap a handler: check the key (§1) first, then turn ApiError into its §7 body."""
+    """Wrap a handler: check the key (§1) first, then turn RefusedError into its §7 body."""
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
             try:
                 state.authorize(request.headers.get("authorization"), admin_only=admin_only)
                 return to_response(await handler(request))
-            except ApiError as err:
+            except RefusedError as err:
                 return to_response(err.reply())
 
         run.__name__ = handler.__name__
@@ -195,7 +195,7 @@ def _guard(action: Callable[[], Reply]) -> Reply:
     """Run an action, giving errors as replies so idempotency can decide what to store."""
     try:
         return action()
-    except ApiError as err:
+    except RefusedError as err:
         return err.reply()
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from fs_pandas.emulator.config import EmulatorConfig
-from fs_pandas.emulator.replies import MSG_CONFLICT, ApiError, Reply
+from fs_pandas.emulator.replies import MSG_CONFLICT, RefusedError, Reply
 
 
 def canonical(body: Any) -> bytes:
@@ -49,7 +49,7 @@ class IdempotencyStore:
         ``idempotency_key_mismatch`` for a stored key with a different request.
         """
         if self.in_flight.get(key):
-            raise ApiError(
+            raise RefusedError(
                 409,
                 "idempotency_conflict",
                 MSG_CONFLICT,
@@ -58,7 +58,7 @@ class IdempotencyStore:
         stored = self.stored.get(key)
         if stored is not None and config.clock() - stored.at < config.idempotency_ttl_seconds:
             if stored.fingerprint != fingerprint:
-                raise ApiError(
+                raise RefusedError(
                     422,
                     "idempotency_key_mismatch",
                     "Idempotency-Key was already used with a different request",

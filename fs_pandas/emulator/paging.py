@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fs_pandas.emulator.config import LastPageToken
-from fs_pandas.emulator.replies import ApiError, JsonDict
+from fs_pandas.emulator.replies import JsonDict, RefusedError
 
 
 def token_scope(seed: int, epoch: int, *parts: str) -> str:
@@ -41,9 +41,9 @@ def decode_token(token: str | None, scope: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         valid = False
     if not valid:
-        raise ApiError(400, "invalid_argument", f"invalid page_token {token!r}")
+        raise RefusedError(400, "invalid_argument", f"invalid page_token {token!r}")
     if issued_for != scope:
-        raise ApiError(
+        raise RefusedError(
             400,
             "invalid_argument",
             "page_token was issued for another job, result kind or filter; "
@@ -65,7 +65,7 @@ def page_of(
     page ``null``, ``""`` or absent, per ``last_token``)."""
     start = decode_token(token, scope)
     if start > len(rows):
-        raise ApiError(400, "invalid_argument", "page_token is past the end of the results")
+        raise RefusedError(400, "invalid_argument", "page_token is past the end of the results")
     end = start + page_size
     body: JsonDict = {
         "results": [render(r) for r in rows[start:end]],

@@ -1,6 +1,6 @@
 """What an emulator operation answers, before it becomes HTTP (``app.py`` does that).
 
-Owns :class:`Reply` (a finished answer), :class:`ApiError` (a non-2xx answer with its §7 body),
+Owns :class:`Reply` (a finished answer), :class:`RefusedError` (a non-2xx answer with its §7 body),
 :class:`RowError` (one batch row failed; it goes to ``/errors``, §5.4) and the §7 messages the
 emulator answers with word for word. It depends on nothing else in the emulator: every other
 module may raise or return these.
@@ -36,8 +36,10 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class ApiError(Exception):
-    """A non-2xx answer: HTTP status, §7 body ``{"message", "code"}`` and extra headers."""
+class RefusedError(Exception):
+    """The emulator refuses a request: a non-2xx answer, its HTTP status, §7 body
+    ``{"message", "code"}`` and extra headers. (Not the client's ``fs_pandas.errors.ApiError``:
+    the emulator shares nothing with the client.)"""
 
     def __init__(
         self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None
@@ -56,7 +58,7 @@ class ApiError(Exception):
 class RowError(Exception):
     """One row failed: its ``code`` and ``message`` go to ``/errors`` (§5.4).
 
-    A single create answers it as a 400 instead (:meth:`as_api_error`).
+    A single create answers it as a 400 instead (:meth:`as_refused`).
     """
 
     def __init__(self, code: str, message: str) -> None:
@@ -64,11 +66,13 @@ class RowError(Exception):
         self.code = code
         self.message = message
 
-    def as_api_error(self) -> ApiError:
+    def as_refused(self) -> RefusedError:
         """The 400 a single create (not a batch row) answers with."""
-        return ApiError(400, self.code, self.message)
+        return RefusedError(400, self.code, self.message)
 
 
-def too_many_requests(retry_after: int) -> ApiError:
+def too_many_requests(retry_after: int) -> RefusedError:
     """The §4/§7 429 with its ``Retry-After`` header."""
-    return ApiError(429, "too_many_requests", MSG_429, headers={"Retry-After": str(retry_after)})
+    return RefusedError(
+        429, "too_many_requests", MSG_429, headers={"Retry-After": str(retry_after)}
+    )

@@ -5,7 +5,7 @@ values, schema type names), RFC 3339 timestamps (parsing and the emulator's own 
 row checks: :func:`check_user_row`, :func:`check_event_row`, :func:`check_context` and the batch
 envelope (:func:`check_envelope`). Every check is a pure function of its arguments: it raises
 :class:`~fs_pandas.emulator.replies.RowError` (a batch row records it, a single create answers
-400) or :class:`~fs_pandas.emulator.replies.ApiError` for the request as a whole.
+400) or :class:`~fs_pandas.emulator.replies.RefusedError` for the request as a whole.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from fs_pandas.emulator.replies import MSG_EMPTY_UID, ApiError, JsonDict, RowError
+from fs_pandas.emulator.replies import MSG_EMPTY_UID, JsonDict, RefusedError, RowError
 
 # §3.3 property rules.
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -73,7 +73,7 @@ def parse_bool(name: str, value: str | None) -> bool:
         return True
     if lowered in ("false", "0"):
         return False
-    raise ApiError(400, "invalid_argument", f"{name} must be a boolean (true or false)")
+    raise RefusedError(400, "invalid_argument", f"{name} must be a boolean (true or false)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,18 +312,18 @@ def check_context(context: Any) -> None:
 def check_envelope(kind: str, body: Any, limit: int) -> tuple[list[Any], JsonDict | None]:
     """§9.7 batch envelope: an object with a non-empty ``requests`` array of at most ``limit``
     rows; for events an optional ``shared`` of ``{"context": {...}}``. Returns the requests and
-    the shared part (always ``None`` for users). Raises 400 :class:`ApiError`."""
+    the shared part (always ``None`` for users). Raises 400 :class:`RefusedError`."""
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_argument", "body must be a JSON object")
+        raise RefusedError(400, "invalid_argument", "body must be a JSON object")
     requests = body.get("requests")
     if requests is None:
-        raise ApiError(400, "required_field", "requests is required")
+        raise RefusedError(400, "required_field", "requests is required")
     if not isinstance(requests, list):
-        raise ApiError(400, "invalid_argument", "requests must be an array")
+        raise RefusedError(400, "invalid_argument", "requests must be an array")
     if not requests:
-        raise ApiError(400, "invalid_argument", "requests must not be empty")
+        raise RefusedError(400, "invalid_argument", "requests must not be empty")
     if len(requests) > limit:
-        raise ApiError(400, "invalid_argument", f"at most {limit} requests per batch")
+        raise RefusedError(400, "invalid_argument", f"at most {limit} requests per batch")
     if kind != "events":
         return requests, None
     shared = body.get("shared")
@@ -335,9 +335,9 @@ def check_envelope(kind: str, body: Any, limit: int) -> tuple[list[Any], JsonDic
 def _check_shared(shared: Any) -> None:
     """An events batch's ``shared``: only a valid ``context`` (a 400 for the whole batch)."""
     if not isinstance(shared, dict) or not set(shared) <= {"context"}:
-        raise ApiError(400, "invalid_argument", 'shared must be {"context": {...}}')
+        raise RefusedError(400, "invalid_argument", 'shared must be {"context": {...}}')
     try:
         if shared.get("context") is not None:
             check_context(shared["context"])
     except RowError as err:
-        raise err.as_api_error() from None
+        raise err.as_refused() from None

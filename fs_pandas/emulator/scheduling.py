@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from fs_pandas.emulator.config import EmulatorConfig
 from fs_pandas.emulator.models import Job
-from fs_pandas.emulator.replies import MSG_404, ApiError, too_many_requests
+from fs_pandas.emulator.replies import MSG_404, RefusedError, too_many_requests
 
 
 class JobQueue:
@@ -26,7 +26,7 @@ class JobQueue:
         """The ``kind`` job with ``job_id``; 404 ``resource_not_found`` for any other."""
         job = self.jobs.get(job_id)
         if job is None or job.kind != kind:
-            raise ApiError(404, "resource_not_found", MSG_404)
+            raise RefusedError(404, "resource_not_found", MSG_404)
         return job
 
     def running_count(self) -> int:

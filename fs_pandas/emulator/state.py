@@ -5,7 +5,7 @@ Everything the emulator knows about the API is restated from ``fullstory-api.md`
 pass on both sides. The emulator's modules, each depending only on those listed before it:
 
 * ``faults.py`` — seeded fault rates and decisions.
-* ``replies.py`` — :class:`Reply`, :class:`ApiError`, :class:`RowError`, the §7 messages.
+* ``replies.py`` — :class:`Reply`, :class:`RefusedError`, :class:`RowError`, the §7 messages.
 * ``config.py`` — :class:`EmulatorConfig`: every setting and reading, validated.
 * ``rules.py`` — what a request may contain: row, field and envelope validation.
 * ``properties.py`` — merging, nulls and types of stored properties.
@@ -31,7 +31,7 @@ from fs_pandas.emulator.faults import FaultInjector
 from fs_pandas.emulator.idempotency import IdempotencyStore
 from fs_pandas.emulator.models import APP_URL, PROCESSING, Job, job_id, render_event, rerender_error
 from fs_pandas.emulator.paging import page_of, token_scope
-from fs_pandas.emulator.replies import MSG_401, MSG_403, ApiError, JsonDict, Reply, RowError
+from fs_pandas.emulator.replies import MSG_401, MSG_403, JsonDict, RefusedError, Reply, RowError
 from fs_pandas.emulator.rules import (
     check_envelope,
     check_event_row,
@@ -110,9 +110,9 @@ class OrgState:
             return
         if header == f"Basic {cfg.standard_key}":
             if admin_only:
-                raise ApiError(403, "forbidden", MSG_403)
+                raise RefusedError(403, "forbidden", MSG_403)
             return
-        raise ApiError(401, "unauthorized", MSG_401)
+        raise RefusedError(401, "unauthorized", MSG_401)
 
     # -- idempotency (§6) ----------------------------------------------------------------------
 
@@ -164,7 +164,7 @@ class OrgState:
                 self._fail_check(body.get("uid"))
                 return Reply(200, {"id": self.store.upsert(body).id})
             except RowError as err:
-                raise err.as_api_error() from None
+                raise err.as_refused() from None
 
     def update_user(self, user_id: str, body: Any) -> Reply:
         """U4: POST /v2/users/{id}; 404 unknown id; 400 when the uid would change (§9.9)."""
@@ -174,7 +174,7 @@ class OrgState:
                 body = self._checked_user(body)
                 self.store.set_uid(user, body.get("uid") or None)
             except RowError as err:
-                raise err.as_api_error() from None
+                raise err.as_refused() from None
             user.apply(body)
             return Reply(200, {"id": user.id})
 
@@ -224,7 +224,7 @@ class OrgState:
                 self._fail_check((body.get("user") or {}).get("uid"))
                 self.store.events.append(self.store.make_event(body, None, self.now))
             except RowError as err:
-                raise err.as_api_error() from None
+                raise err.as_refused() from None
             return Reply(200, {})
 
     # -- batch jobs (UB1-UB4, EB1-EB4) ---------------------------------------------------------

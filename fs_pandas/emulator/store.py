@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from fs_pandas.emulator.models import Job, Snapshot, User
 from fs_pandas.emulator.properties import without_nulls
-from fs_pandas.emulator.replies import MSG_404, ApiError, JsonDict, RowError
+from fs_pandas.emulator.replies import MSG_404, JsonDict, RefusedError, RowError
 from fs_pandas.emulator.rules import flatten_schema, parse_bool, rfc3339
 
 # User ids are numbers after this one, as long as Fullstory's.
@@ -47,7 +47,7 @@ class OrgStore:
         """The user with ``user_id``; 404 ``resource_not_found`` when there is none."""
         user = self.users.get(user_id)
         if user is None:
-            raise ApiError(404, "resource_not_found", MSG_404)
+            raise RefusedError(404, "resource_not_found", MSG_404)
         return user
 
     def set_uid(self, user: User, uid: str | None) -> None:
@@ -106,11 +106,11 @@ class OrgStore:
         """U5a/U5b: delete by id or by uid (exactly one); 400 for neither or both, 404 if
         unknown."""
         if (user_id is None) == (uid is None):
-            raise ApiError(400, "required_field", "one of id or uid is required")
+            raise RefusedError(400, "required_field", "one of id or uid is required")
         if uid is not None:
             user_id = self.by_uid.get(uid)
             if user_id is None:
-                raise ApiError(404, "resource_not_found", MSG_404)
+                raise RefusedError(404, "resource_not_found", MSG_404)
         assert user_id is not None
         user = self.user_or_404(user_id)
         del self.users[user.id]
