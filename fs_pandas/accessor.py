@@ -57,6 +57,7 @@ class FullstoryAccessor:
         max_jobs_in_flight: int = 4,
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
+        resend: bool = False,
         progress: ProgressOption = True,
         wait: Literal[True] = True,
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -82,6 +83,7 @@ class FullstoryAccessor:
         max_jobs_in_flight: int = 4,
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
+        resend: bool = False,
         progress: ProgressOption = True,
         wait: Literal[False],
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -107,6 +109,7 @@ class FullstoryAccessor:
         max_jobs_in_flight: int = 4,
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
+        resend: bool = False,
         progress: ProgressOption = True,
         wait: bool = True,
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -131,6 +134,7 @@ class FullstoryAccessor:
         max_jobs_in_flight: int = 4,
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
+        resend: bool = False,
         progress: ProgressOption = True,
         wait: bool = True,
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -174,6 +178,12 @@ class FullstoryAccessor:
         poll_interval : float, default 1.0
             Seconds before a job's first status poll; later polls back off. Must be finite
             and positive.
+        resend : bool, default False
+            Send again on purpose. Running the same call again within 24 h sends nothing new:
+            each chunk's Idempotency-Key makes Fullstory answer with the earlier run's job
+            (``result.notes`` and the display say "already sent at ..."). ``True`` gives the
+            keys a random salt, kept in the run's ledger, so Fullstory creates new jobs and
+            the rows are imported again.
         progress : bool or {"auto", "widget", "text", "none"}, default True
             A live widget in a notebook, a text line in a terminal, or nothing.
         wait : bool, default True
@@ -228,6 +238,7 @@ class FullstoryAccessor:
             max_jobs_in_flight=max_jobs_in_flight,
             max_rows_in_flight=max_rows_in_flight,
             poll_interval=poll_interval,
+            resend=resend,
         )
         try:
             return self._send(spec, pacing, client, progress, wait, ledger_dir, timeout)
@@ -256,6 +267,7 @@ class FullstoryAccessor:
         max_jobs_in_flight: int = 4,
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
+        resend: bool = False,
         progress: ProgressOption = True,
         wait: Literal[True] = True,
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -284,6 +296,7 @@ class FullstoryAccessor:
         max_jobs_in_flight: int = 4,
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
+        resend: bool = False,
         progress: ProgressOption = True,
         wait: Literal[False],
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -312,6 +325,7 @@ class FullstoryAccessor:
         max_jobs_in_flight: int = 4,
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
+        resend: bool = False,
         progress: ProgressOption = True,
         wait: bool = True,
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -339,6 +353,7 @@ class FullstoryAccessor:
         max_jobs_in_flight: int = 4,
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
+        resend: bool = False,
         progress: ProgressOption = True,
         wait: bool = True,
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -365,8 +380,8 @@ class FullstoryAccessor:
             Context fields from columns, e.g. ``{"browser.url": "page", "location.city": "city"}``.
         properties, rename, schema, nulls, naive_tz
             As for :meth:`batch_update`.
-        client, chunk_size, max_jobs_in_flight, max_rows_in_flight, poll_interval, progress,
-        wait, ledger_dir, timeout
+        client, chunk_size, max_jobs_in_flight, max_rows_in_flight, poll_interval, resend,
+        progress, wait, ledger_dir, timeout
             As for :meth:`batch_update`.
 
         Returns
@@ -398,6 +413,7 @@ class FullstoryAccessor:
             max_jobs_in_flight=max_jobs_in_flight,
             max_rows_in_flight=max_rows_in_flight,
             poll_interval=poll_interval,
+            resend=resend,
         )
         try:
             return self._send(spec, pacing, client, progress, wait, ledger_dir, timeout)

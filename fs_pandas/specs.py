@@ -219,6 +219,10 @@ class Pacing:
         Longest wait between two polls of a job (at least ``poll_interval``).
     include_schema : bool, default False
         Ask for each import's schema when reading results.
+    resend : bool, default False
+        Send again on purpose: within 24 h of a run of the same rows, Fullstory answers each
+        chunk with that run's job (its Idempotency-Key) and nothing new is sent; ``True``
+        gives the run's keys a random salt (kept in its ledger) so Fullstory creates new jobs.
 
     Raises
     ------
@@ -234,6 +238,11 @@ class Pacing:
     poll_backoff: float = _option(1.5, "factor a job's poll interval grows by", "seconds")
     max_poll_interval: float = _option(30.0, "longest wait between two polls", "seconds")
     include_schema: bool = _option(False, "ask for each import's schema", "flag")
+    resend: bool = _option(
+        False,
+        "send again on purpose: new jobs even if the same rows were sent within 24 h",
+        "flag",
+    )
 
     def __post_init__(self) -> None:
         # Normalise once (np.int64 -> int, 1 -> 1.0) so the rest of the run sees plain values.
@@ -241,11 +250,11 @@ class Pacing:
             object.__setattr__(self, name, _count(name, getattr(self, name)))
         for name in ("poll_interval", "poll_backoff", "max_poll_interval"):
             object.__setattr__(self, name, _finite(name, getattr(self, name)))
-        if not isinstance(self.include_schema, bool | np.bool_):
-            raise ConfigurationError(
-                f"include_schema must be True or False, got {self.include_schema!r}"
-            )
-        object.__setattr__(self, "include_schema", bool(self.include_schema))
+        for name in ("include_schema", "resend"):
+            value = getattr(self, name)
+            if not isinstance(value, bool | np.bool_):
+                raise ConfigurationError(f"{name} must be True or False, got {value!r}")
+            object.__setattr__(self, name, bool(value))
         self._check_ranges()
 
     def _check_ranges(self) -> None:

@@ -10,7 +10,16 @@ from typing import Literal
 from fs_pandas.progress._format import format_count, format_duration, format_rate
 from fs_pandas.progress.state import ProgressState
 
-__all__ = ["Tone", "headline", "job_counts", "row_counts", "timing", "tone", "unfinished"]
+__all__ = [
+    "Tone",
+    "headline",
+    "job_counts",
+    "replayed",
+    "row_counts",
+    "timing",
+    "tone",
+    "unfinished",
+]
 
 Tone = Literal["running", "success", "warning", "danger"]
 
@@ -102,3 +111,25 @@ def unfinished(state: ProgressState, *, closed: bool = False) -> str | None:
         else "finish with fs_pandas.resume(ledger_path, df)"
     )
     return f"{jobs}, {rows}: {how}, or run the same call again (within 24 h nothing is sent twice)"
+
+
+def replayed(state: ProgressState) -> str | None:
+    """For chunks Fullstory answered with an earlier run's job (the same call run again within
+    24 h): ``"already sent at 2026-11-30 14:05 UTC (job abc123): nothing new sent"``, with the
+    number of chunks when not every chunk was; ``None`` when no chunk was replayed."""
+    if not state.chunks_replayed:
+        return None
+    found = state.replayed
+    times = sorted({when for when, _ in found.values()})
+    jobs = [job for _, (_, job) in sorted(found.items())]
+    shown = ", ".join(jobs[:3]) + (f", … {len(jobs) - 3} more" if len(jobs) > 3 else "")
+    which = f"job{'s' if len(jobs) != 1 else ''} {shown}"
+    count = len(found)
+    total = max(state.chunks_total, state.chunks_planned)
+    if total and count < total:
+        what = f"{count} of {total} chunks "
+    elif count > 1:
+        what = f"all {count} chunks "
+    else:
+        what = ""
+    return f"{what}already sent at {', '.join(times)} ({which}): nothing new sent"

@@ -47,12 +47,18 @@ class ChunkPlanned:
 
 @dataclass(frozen=True)
 class JobCreated:
-    """Fullstory accepted a chunk as a batch job (or, on resume, the runner re-attached to it)."""
+    """Fullstory accepted a chunk as a batch job (or, on resume, the runner re-attached to it).
+
+    ``replayed_at`` is set (``"2026-11-30 14:05 UTC"``) when the job is one an earlier run
+    started then made under the same Idempotency-Key: Fullstory replayed it and nothing new
+    was sent.
+    """
 
     chunk: int
     job_id: str
     rows: int
     reattached: bool = False
+    replayed_at: str | None = None
 
 
 @dataclass(frozen=True)

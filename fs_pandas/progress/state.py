@@ -69,6 +69,8 @@ class ProgressState:
         self._retrying = False
         self._planned: set[int] = set()
         self._job_rows: dict[int, int] = {}
+        # Chunks whose create Fullstory answered with an earlier run's job: chunk -> (when, job).
+        self._replayed: dict[int, tuple[str, str]] = {}
         self._done: dict[int, JobStatus] = {}
         # Per chunk (imported, failed); summed incrementally so each event costs O(1).
         self._rows_by_chunk: dict[int, tuple[int, int]] = {}
@@ -96,6 +98,8 @@ class ProgressState:
             case JobCreated():
                 self._planned.add(event.chunk)
                 self._job_rows[event.chunk] = event.rows
+                if event.replayed_at is not None:
+                    self._replayed[event.chunk] = (event.replayed_at, event.job_id)
             case JobPolled():
                 self._on_job_polled(event)
             case PageFetched():
@@ -234,6 +238,16 @@ class ProgressState:
     def jobs_failed(self) -> int:
         """Finished jobs with status FAILED (often a partial success)."""
         return sum(1 for s in self._done.values() if s is JobStatus.FAILED)
+
+    @property
+    def chunks_replayed(self) -> int:
+        """Chunks Fullstory answered with a job an earlier run made (nothing new was sent)."""
+        return len(self._replayed)
+
+    @property
+    def replayed(self) -> dict[int, tuple[str, str]]:
+        """Replayed chunks: chunk -> (when the earlier run started, its job id)."""
+        return dict(self._replayed)
 
     @property
     def retrying(self) -> bool:

@@ -9,7 +9,14 @@ from collections.abc import Callable
 from typing import TextIO
 
 from fs_pandas.progress._base import Throttle
-from fs_pandas.progress._describe import headline, job_counts, row_counts, timing, unfinished
+from fs_pandas.progress._describe import (
+    headline,
+    job_counts,
+    replayed,
+    row_counts,
+    timing,
+    unfinished,
+)
 from fs_pandas.progress.state import ProgressState
 
 __all__ = ["TextDisplay"]
@@ -126,9 +133,11 @@ def render_line(state: ProgressState, *, closed: bool = False) -> str:
     """The one line of text that describes ``state``."""
     if not state.started and not closed:
         return headline(state)
-    return " | ".join(
-        [headline(state, closed=closed), row_counts(state), job_counts(state), timing(state)]
-    )
+    parts = [headline(state, closed=closed), row_counts(state), job_counts(state), timing(state)]
+    again = replayed(state)
+    if again is not None:  # the same call run again: Fullstory answered with earlier jobs
+        parts.append(again)
+    return " | ".join(parts)
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -20,6 +20,7 @@ from fs_pandas.progress._describe import (
     Tone,
     headline,
     job_counts,
+    replayed,
     row_counts,
     timing,
     tone,
@@ -149,6 +150,9 @@ def render_label(state: ProgressState, *, closed: bool = False) -> str:
     if state.started:
         lines += [html.escape(row_counts(state)), html.escape(job_counts(state))]
         lines.append(html.escape(timing(state)))
+    again = replayed(state)
+    if again is not None:  # the same call run again: Fullstory answered with earlier jobs
+        lines.append(f'<span class="fs-pandas-replayed">{html.escape(again)}</span>')
     hint = unfinished(state, closed=closed)
     if hint is not None:  # stopped early: the jobs left running and how to finish them
         lines.append(f'<span class="fs-pandas-unfinished">{html.escape(hint)}</span>')

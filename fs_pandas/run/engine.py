@@ -10,10 +10,16 @@ jobs in flight, not by the frame.
 Waiting can be stopped: :meth:`Runner.stop` (from any thread) or a ``timeout`` ends the run at
 its next wait, with a final :class:`RunFinished` whose ``aborted`` says why; the jobs already
 created keep running at Fullstory, journalled for a resume.
+
+A create Fullstory answers with the job an earlier run journalled under the same key (the same
+cell run again within 24 h) is a replay: nothing new was sent. The runner is told those earlier
+jobs (``earlier_jobs``; it reads no files) and marks such chunks (:attr:`ChunkRecord.replayed_at`,
+:attr:`JobCreated.replayed_at`); their results are read as usual.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import heapq
 import itertools
@@ -53,7 +59,7 @@ from fs_pandas.run.join import JobJoin, join_job, slim_import
 from fs_pandas.run.ledger import KEY_SCHEME, Ledger
 from fs_pandas.specs import Pacing, check_timeout
 
-__all__ = ["ChunkRecord", "RunStopped", "Runner", "idempotency_key"]
+__all__ = ["ChunkRecord", "RunStopped", "Runner", "format_when", "idempotency_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +117,13 @@ class ClientLike(Protocol):
 
 
 def idempotency_key(
-    kind: JobKind, body: bytes, *, chunk: int, chunk_size: int, scheme: int = KEY_SCHEME
+    kind: JobKind,
+    body: bytes,
+    *,
+    chunk: int,
+    chunk_size: int,
+    scheme: int = KEY_SCHEME,
+    salt: str | None = None,
 ) -> str:
     """The Idempotency-Key of one chunk of a run.
 
@@ -131,14 +143,28 @@ def idempotency_key(
         ``1`` is the key of ledgers written before version 3: the body alone, so that
         byte-identical chunks of one run shared a key and all but the first were answered with
         the first one's job. It is kept only to resume those runs (see :mod:`fs_pandas.run.ledger`).
+    salt : str, optional
+        A run sent again on purpose (``resend=True``) salts its keys with a random string, kept
+        in its ledger: Fullstory then makes new jobs instead of replaying the earlier ones.
+        Scheme 2 only. Without a salt the key is what it always was.
     """
     if scheme not in (1, 2):
         raise ValueError(f"unknown Idempotency-Key scheme {scheme!r}")
     if scheme == 1:
+        if salt is not None:
+            raise ValueError("Idempotency-Key scheme 1 takes no salt")
         return f"fs-pandas-{kind}-" + hashlib.sha256(body).hexdigest()[:48]
-    digest = hashlib.sha256(f"{kind}:{chunk}:{chunk_size}:".encode())
+    place = f"{kind}:{chunk}:{chunk_size}:" + ("" if salt is None else f"{salt}:")
+    digest = hashlib.sha256(place.encode())
     digest.update(body)
     return f"fs-pandas-{kind}-{chunk}-" + digest.hexdigest()[:48]
+
+
+def format_when(when: dt.datetime) -> str:
+    """A run's start as the displays and notes say it: ``"2026-11-30 14:05 UTC"``."""
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC)
+    return f"{when:%Y-%m-%d %H:%M} UTC"
 
 
 def _terminal_status(job: Job, errors: int) -> JobStatus:
@@ -159,6 +185,9 @@ class ChunkRecord:
     job_id: str | None = None
     status: JobStatus | None = None
     join: JobJoin | None = None
+    #: When the earlier run that made this chunk's job started ("2026-11-30 14:05 UTC"), if
+    #: Fullstory answered the create with that run's job (a replay: nothing new was sent).
+    replayed_at: str | None = None
 
     @property
     def rows(self) -> int:
@@ -190,6 +219,10 @@ class Runner:
     wrong answer), that job holds the other chunk's requests, not these: the chunk's rows are
     reported failed with code ``duplicate_job`` and a :class:`DuplicateJobWarning` is issued;
     they are never reported imported.
+
+    ``earlier_jobs`` maps Idempotency-Keys other runs journalled (within 24 h) to (when that
+    run started, the job it got): a chunk answered with that very job was replayed, not sent.
+    ``key_salt`` salts the keys of chunks that have no recorded key (``resend=True``).
     """
 
     def __init__(
@@ -201,6 +234,8 @@ class Runner:
         ledger: Ledger | None = None,
         known_jobs: Mapping[int, str] | None = None,
         known_keys: Mapping[int, str] | None = None,
+        earlier_jobs: Mapping[str, tuple[dt.datetime, str]] | None = None,
+        key_salt: str | None = None,
         timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
@@ -213,6 +248,8 @@ class Runner:
         self.known_jobs = dict(known_jobs or {})
         # Keys a resumed ledger recorded: a chunk is sent again under the key it had.
         self.known_keys = dict(known_keys or {})
+        self.earlier_jobs = dict(earlier_jobs or {})
+        self.key_salt = key_salt
         self.clock = clock
         self.sleep = sleep
         self.timeout = check_timeout(timeout)
@@ -331,7 +368,11 @@ class Runner:
 
     def _plan(self, chunk: Any) -> None:
         key = self.known_keys.get(chunk.number) or idempotency_key(
-            self.kind, chunk.body, chunk=chunk.number, chunk_size=self.options.chunk_size
+            self.kind,
+            chunk.body,
+            chunk=chunk.number,
+            chunk_size=self.options.chunk_size,
+            salt=self.key_salt,
         )
         self.records[chunk.number] = ChunkRecord(chunk.number, chunk.positions, key)
         if self.ledger is not None:
@@ -349,13 +390,37 @@ class Runner:
         record.job_id = job.id
         if self.ledger is not None:
             self.ledger.job_created(chunk.number, job_id=job.id)
-        return self._attach(chunk, JobCreated(chunk=chunk.number, job_id=job.id, rows=len(chunk)))
+        replayed_at = self._replayed(record)
+        if replayed_at is not None:
+            logger.info(
+                "chunk %d: Fullstory answered with job %s, already sent at %s; nothing new sent",
+                chunk.number,
+                job.id,
+                replayed_at,
+            )
+        created = JobCreated(chunk.number, job.id, len(chunk), replayed_at=replayed_at)
+        return self._attach(chunk, created)
 
     def _reattach(self, chunk: Any) -> Iterator[ProgressEvent]:
         record = self.records[chunk.number]
         record.job_id = self.known_jobs[chunk.number]
-        created = JobCreated(chunk.number, record.job_id, len(chunk), reattached=True)
+        created = JobCreated(
+            chunk.number,
+            record.job_id,
+            len(chunk),
+            reattached=True,
+            replayed_at=self._replayed(record),
+        )
         return self._attach(chunk, created)
+
+    def _replayed(self, record: ChunkRecord) -> str | None:
+        """When an earlier run got this chunk's job under its key, or None: the job is then a
+        replay of that run's create (compared by job id, not by any clock)."""
+        earlier = self.earlier_jobs.get(record.key)
+        if earlier is None or earlier[1] != record.job_id:
+            return None
+        record.replayed_at = format_when(earlier[0])
+        return record.replayed_at
 
     def _attach(self, chunk: Any, created: JobCreated) -> Iterator[ProgressEvent]:
         """Start polling the chunk's job, unless that job already answered another chunk."""

@@ -10,6 +10,7 @@ background thread.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import queue
 import threading
 import time
@@ -57,11 +58,14 @@ class RunSetup:
     notes: tuple[str, ...] = ()
     timeout: float | None = None  # seconds: a deadline for waiting, from the run's start
     source: str | None = None  # where the frame came from (the CLI's file), for the ledger
+    # Keys other runs of the ledger folder journalled within 24 h -> (their start, job id):
+    # a create answered with that job is a replay of theirs (nothing new sent).
+    earlier_jobs: Mapping[str, tuple[dt.datetime, str]] = field(default_factory=dict)
+    key_salt: str | None = None  # resend=True: a random salt makes keys (and jobs) new
 
     @property
     def kind(self) -> JobKind:
         return self.spec.kind
-
 
 
 _DONE = object()
@@ -115,6 +119,8 @@ class RunHandle:
             ledger=ledger,
             known_jobs=setup.known_jobs,
             known_keys=setup.known_keys,
+            earlier_jobs=setup.earlier_jobs,
+            key_salt=setup.key_salt,
             timeout=setup.timeout,
         )
         self._ledger = ledger

@@ -5,6 +5,12 @@ CLI all come here.
 An interrupt is a normal end: Ctrl-C (Kernel → Interrupt) or a ``timeout=`` stops the waiting,
 the display turns red and says how to finish, and :class:`~fs_pandas.errors.RunInterrupted`
 carries the partial result; its traceback starts at the user's call, not inside urllib3.
+
+Running the same call again within 24 h sends nothing new: each chunk's Idempotency-Key makes
+Fullstory answer with the first run's job. Before a run sends, the keys and jobs the other
+ledgers of its folder journalled within those 24 h are read, so the run can say which chunks
+were replayed (display and ``result.notes``); ``resend=True`` salts the keys with a random
+string, recorded in the ledger, so Fullstory makes new jobs on purpose.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import dataclasses
 import datetime as dt
 import logging
 import os
+import secrets
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +38,7 @@ from fs_pandas.payloads import Plan
 from fs_pandas.progress import ProgressOption
 from fs_pandas.run.engine import idempotency_key
 from fs_pandas.run.handle import RunHandle, RunSetup
-from fs_pandas.run.ledger import KEY_SCHEME, Ledger, LedgerState, read_ledger
+from fs_pandas.run.ledger import KEY_SCHEME, Ledger, LedgerState, read_ledger, recent_jobs
 from fs_pandas.run.result import BatchResult
 from fs_pandas.specs import Pacing, Spec, check_timeout, spec_for
 
@@ -70,15 +77,21 @@ def start(
         The run stopped waiting (Ctrl-C, or ``timeout`` seconds passed); it carries the
         partial result and the ledger path.
     """
+    pacing = pacing or Pacing()
+    folder = Path(ledger_dir) if ledger_dir is not None else None
     setup = RunSetup(
         # Plan from the spec as the ledger will give it back, so resume rebuilds this plan.
         spec=spec.normalised(),
         frame=frame,
         client=client if client is not None else Client.from_env(),
-        pacing=pacing or Pacing(),
-        ledger_dir=Path(ledger_dir) if ledger_dir is not None else None,
+        pacing=pacing,
+        ledger_dir=folder,
         timeout=check_timeout(timeout),
         source=source,
+        # resend=True: keys no earlier run used, so Fullstory makes new jobs (and nothing
+        # earlier can be replayed); the salt is kept in the ledger for a resume.
+        key_salt=secrets.token_hex(8) if pacing.resend else None,
+        earlier_jobs={} if pacing.resend else _earlier_jobs(folder),
     )
     return _start(setup, progress=progress, wait=wait)
 
@@ -124,7 +137,9 @@ def resume(
         As for ``batch_update``.
     options : Pacing, optional
         Pacing for the rest of the run; its ``chunk_size`` must be the run's (the default is
-        the ledger's).
+        the ledger's). Its ``resend`` is not looked at: a resume keeps the run's keys (those of
+        a run started with ``resend=True`` included, whose salt the ledger keeps), so nothing
+        journalled is sent again.
     timeout : float, optional
         Seconds to wait at most; then the resume stops as ``batch_update`` does and can itself
         be resumed.
@@ -163,6 +178,11 @@ def resume(
         )
     keys, jobs = _carried_over(state)
     expired = _expired_keys_note(state, dt.datetime.now(dt.UTC))
+    earlier = (
+        {}
+        if state.key_salt is not None  # salted keys: no other run used them
+        else _earlier_jobs(state.path.parent, before=state.created_at, exclude=state.path)
+    )
     setup = RunSetup(
         spec=spec_for(state.kind, state.options),
         frame=frame,
@@ -174,9 +194,13 @@ def resume(
         ledger_path=state.path,
         notes=() if expired is None else (expired,),
         timeout=timeout,
+        earlier_jobs=earlier,
+        key_salt=state.key_salt,
     )
     plan = _plan(setup)
-    _check_same_frame(plan, setup.pacing.chunk_size, state.keys, state.key_scheme)
+    _check_same_frame(
+        plan, setup.pacing.chunk_size, state.keys, state.key_scheme, salt=state.key_salt
+    )
     if expired is not None:
         logger.warning(expired)
         warnings.warn(expired, ExpiredKeysWarning, stacklevel=2)
@@ -214,6 +238,20 @@ def _carried_over(state: LedgerState) -> tuple[dict[int, str], dict[int, str]]:
     return keys, jobs
 
 
+def _earlier_jobs(
+    folder: Path | None, *, before: dt.datetime | None = None, exclude: Path | None = None
+) -> dict[str, tuple[dt.datetime, str]]:
+    """Key -> (start of the earlier run, job id) from the ledgers of ``folder`` (default: the
+    default folder) written within Fullstory's idempotency window; unreadable ones skipped.
+    A resume passes its run's start as ``before``: only runs before it can have been replayed."""
+    since = dt.datetime.now(dt.UTC) - IDEMPOTENCY_WINDOW
+    try:
+        return recent_jobs(folder, since=since, before=before, exclude=exclude)
+    except OSError as exc:  # an unreadable folder: the run goes on, unable to tell replays
+        logger.info("cannot read earlier ledgers in %s: %s", folder, exc)
+        return {}
+
+
 def _expired_keys_note(state: LedgerState, now: dt.datetime) -> str | None:
     """Why a resume may send a chunk twice, or None: the run is older than Fullstory's
     idempotency window and some chunk was planned (its create perhaps sent) with no job
@@ -234,12 +272,18 @@ def _expired_keys_note(state: LedgerState, now: dt.datetime) -> str | None:
 
 
 def _check_same_frame(
-    plan: Plan, chunk_size: int, keys: Mapping[int, str], key_scheme: int
+    plan: Plan,
+    chunk_size: int,
+    keys: Mapping[int, str],
+    key_scheme: int,
+    *,
+    salt: str | None = None,
 ) -> None:
     """Each chunk's key is a hash of its content: a different frame cannot match them all.
 
     A chunk of an old (scheme-1) ledger may carry either scheme's key: a resume records keys
-    of the current scheme for the chunks it sends under new keys.
+    of the current scheme for the chunks it sends under new keys. The keys of a run sent
+    again on purpose are salted with the ``salt`` its ledger recorded.
     """
     for chunk in plan.chunks(chunk_size):
         expected = keys.get(chunk.number)
@@ -248,12 +292,19 @@ def _check_same_frame(
         schemes = {key_scheme, KEY_SCHEME}
         place = {"chunk": chunk.number, "chunk_size": chunk_size}
         if all(
-            idempotency_key(plan.kind, chunk.body, **place, scheme=s) != expected for s in schemes
+            idempotency_key(plan.kind, chunk.body, **place, scheme=s, salt=_salt(s, salt))
+            != expected
+            for s in schemes
         ):
             raise LedgerError(
                 f"chunk {chunk.number} of this frame differs from the one the ledger recorded; "
                 "resume needs the same frame with the same options"
             )
+
+
+def _salt(scheme: int, salt: str | None) -> str | None:
+    """The salt a key of ``scheme`` takes: scheme 1 (old ledgers, never salted) takes none."""
+    return None if scheme == 1 else salt
 
 
 def _plan(setup: RunSetup) -> Plan:
@@ -295,6 +346,7 @@ def _open_ledger(setup: RunSetup, plan: Plan) -> Ledger:
         chunk_size=setup.pacing.chunk_size,
         directory=setup.ledger_dir,
         source=setup.source,
+        key_salt=setup.key_salt,
     )
 
 

@@ -4,7 +4,8 @@ A ledger is a JSON-lines file, appended to and flushed at each step:
 
 ``run``   the kind, the options the payloads were built with (in the format of
           :mod:`fs_pandas.options`, so labels such as ``2024`` or ``("a", "b")`` come back as
-          they were), row and chunk counts, and the Idempotency-Key scheme of its chunks;
+          they were), row and chunk counts, the Idempotency-Key scheme of its chunks and, for a
+          run sent again on purpose (``resend=True``), the salt of its keys;
 ``chunk`` a chunk's number, size and Idempotency-Key, written before it is sent;
 ``job``   the job id Fullstory gave the chunk, written (and fsynced) before polling starts;
 ``done``  the job's terminal status and counts, once its results were read.
@@ -16,7 +17,13 @@ off (or ended, when it is a whole record missing only its newline) before a resu
 Key schemes: ledgers before version 3 hashed a chunk's body alone (scheme 1); from version 3
 the key also covers the chunk's number and size (scheme 2, see
 :func:`fs_pandas.run.engine.idempotency_key`). A resume keeps each chunk's recorded key, so an old
-run is finished under the keys it started with.
+run is finished under the keys it started with. A run sent again on purpose (``resend=True``)
+salts its keys with a random ``key_salt`` recorded in its ``run`` record (ledger version 4), so
+Fullstory makes new jobs; a resume recomputes and extends its keys with that salt.
+
+:func:`recent_jobs` reads the chunk and job records of a folder's recent ledgers, so a new run
+can tell that Fullstory answered one of its creates with a job an earlier run made (a replay of
+the same Idempotency-Key within 24 h).
 
 The API key is never written. The default folder is ``$FS_PANDAS_HOME/runs`` or
 ``~/.fs_pandas/runs``; :func:`runs` lists the newest first.
@@ -39,11 +46,22 @@ from fs_pandas._types import JobKind
 from fs_pandas.errors import LedgerError
 from fs_pandas.options import decode_options, encode_options
 
-__all__ = ["KEY_SCHEME", "Ledger", "LedgerState", "default_dir", "read_ledger", "runs"]
+__all__ = [
+    "KEY_SCHEME",
+    "Ledger",
+    "LedgerState",
+    "default_dir",
+    "read_ledger",
+    "recent_jobs",
+    "runs",
+]
 
 # 2: options stored by fs_pandas.options (version 1 stored them as plain JSON).
 # 3: the run record names its Idempotency-Key scheme (older ledgers used scheme 1).
-_VERSION = 3
+# 4: the run record may carry a key salt (resend=True); written only by such runs, so that an
+#    older fs_pandas refuses them rather than recomputing their keys without the salt.
+_VERSION = 4
+_UNSALTED_VERSION = 3
 
 #: The Idempotency-Key scheme new runs use (see :func:`fs_pandas.run.engine.idempotency_key`).
 KEY_SCHEME = 2
@@ -67,6 +85,8 @@ class LedgerState:
     created: str
     key_scheme: int = 1
     source: str | None = None
+    #: The salt of the run's Idempotency-Keys (a run sent again on purpose), or None.
+    key_salt: str | None = None
     keys: dict[int, str] = field(default_factory=dict)
     jobs: dict[int, str] = field(default_factory=dict)
     done: dict[int, str] = field(default_factory=dict)
@@ -105,8 +125,11 @@ class Ledger:
         chunk_size: int,
         directory: Path | None = None,
         source: str | None = None,
+        key_salt: str | None = None,
     ) -> Ledger:
         """Start a new ledger file for a run and write its ``run`` record.
+
+        ``key_salt`` (a run sent again on purpose) is kept so a resume computes the same keys.
 
         Raises
         ------
@@ -121,7 +144,7 @@ class Ledger:
         name = f"{now:%Y%m%dT%H%M%S}-{kind}-{secrets.token_hex(3)}.jsonl"
         head = {
             "type": "run",
-            "version": _VERSION,
+            "version": _VERSION if key_salt is not None else _UNSALTED_VERSION,
             "kind": kind,
             "created": now.isoformat().replace("+00:00", "Z"),
             "n_rows": n_rows,
@@ -131,6 +154,8 @@ class Ledger:
         }
         if source is not None:
             head["source"] = source  # where the frame came from, shown by `fs-pandas runs`
+        if key_salt is not None:
+            head["key_salt"] = key_salt
         path = folder / name
         _write_new(path, orjson.dumps(head) + b"\n")
         return cls(path)
@@ -227,6 +252,7 @@ def read_ledger(path: str | os.PathLike[str]) -> LedgerState:
         created=head["created"],
         key_scheme=head.get("key_scheme", 1),
         source=head.get("source"),
+        key_salt=head.get("key_salt"),
     )
     for record in records[1:]:
         _apply(state, record)
@@ -271,3 +297,80 @@ def runs(directory: str | os.PathLike[str] | None = None, *, limit: int = 20) ->
         return []
     found = sorted(folder.glob("*.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True)
     return found[:limit]
+
+
+# A ledger line starts with its type (orjson keeps the order records are written in): chunk
+# and job records are told apart without parsing the others.
+_KEYED = (b'{"type":"chunk"', b'{"type":"job"')
+
+
+def recent_jobs(
+    directory: str | os.PathLike[str] | None,
+    *,
+    since: dt.datetime,
+    before: dt.datetime | None = None,
+    exclude: Path | None = None,
+) -> dict[str, tuple[dt.datetime, str]]:
+    """Idempotency-Key -> (start of the run that first journalled its job, job id), from the
+    ledgers of ``directory`` written since ``since`` (and, when given, started before
+    ``before``), except ``exclude``.
+
+    Cheap: a ledger last written before ``since`` is not opened, and only the run record and
+    the chunk and job records of the others are parsed. A ledger that cannot be read is
+    skipped. Where several runs journalled a key, its job is the latest run's (what Fullstory
+    answers now) and its time that of the earliest run that journalled that job.
+    """
+    folder = Path(directory) if directory is not None else default_dir()
+    if not folder.is_dir():
+        return {}
+    cutoff = since.timestamp()
+    skip = exclude.resolve() if exclude is not None else None
+    found: list[tuple[dt.datetime, dict[str, str]]] = []
+    for path in folder.glob("*.jsonl"):
+        try:
+            if skip is not None and path.resolve() == skip:
+                continue
+            if path.stat().st_mtime < cutoff:
+                continue
+            read = _keyed_jobs(path)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, LedgerError):
+            continue
+        if read is None:
+            continue
+        started, jobs = read
+        if started < since or (before is not None and started >= before):
+            continue
+        found.append((started, jobs))
+    found.sort(key=lambda item: item[0])
+    first_seen: dict[str, dt.datetime] = {}  # job id -> the earliest run that journalled it
+    latest: dict[str, str] = {}  # key -> the job the latest run journalled for it
+    for started, jobs in found:
+        for key, job in jobs.items():
+            first_seen.setdefault(job, started)
+            latest[key] = job
+    return {key: (first_seen[job], job) for key, job in latest.items()}
+
+
+def _keyed_jobs(path: Path) -> tuple[dt.datetime, dict[str, str]] | None:
+    """A ledger's start and its key -> job records, or None if it has no readable run record."""
+    with path.open("rb") as file:
+        head = orjson.loads(file.readline())
+        if not isinstance(head, dict) or head.get("type") != "run":
+            return None
+        started = dt.datetime.fromisoformat(str(head["created"]).replace("Z", "+00:00"))
+        if started.tzinfo is None:
+            started = started.replace(tzinfo=dt.UTC)
+        keys: dict[int, str] = {}
+        jobs: dict[int, str] = {}
+        for line in file:
+            if not line.startswith(_KEYED):
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # a torn line
+            if record.get("type") == "chunk":
+                keys[record["chunk"]] = record["key"]
+            elif record.get("type") == "job":
+                jobs[record["chunk"]] = record["job_id"]
+    return started, {keys[n]: job for n, job in jobs.items() if n in keys}

@@ -84,7 +84,8 @@ class BatchResult:
         (:class:`~fs_pandas.specs.Pacing`).
     notes : list of str
         Warnings about the run as a whole (e.g. a resume after Fullstory forgot the run's
-        Idempotency-Keys).
+        Idempotency-Keys, or chunks an earlier run had already sent: the same call run again
+        within 24 h).
 
     Methods
     -------
@@ -184,8 +185,10 @@ class BatchResult:
     @property
     def notes(self) -> list[str]:
         """Warnings about the run as a whole, e.g. a resume after Fullstory forgot its
-        Idempotency-Keys (24 h), when rows may have been imported twice."""
-        return list(self._run.notes)
+        Idempotency-Keys (24 h), when rows may have been imported twice, or chunks Fullstory
+        answered with the jobs of an earlier run of the same call (nothing new was sent)."""
+        replayed = _replay_note(self._run.records)
+        return list(self._run.notes) + ([replayed] if replayed is not None else [])
 
     @property
     def finished(self) -> bool:
@@ -459,6 +462,25 @@ def _tally(frame: pd.DataFrame, key: str, sample: str) -> list[tuple[str, int, s
     counts = grouped.size().sort_values(ascending=False, kind="stable")
     firsts = grouped.first().to_dict()
     return [(str(k), int(n), str(firsts[k])) for k, n in counts.items()]
+
+
+def _replay_note(records: Mapping[int, ChunkRecord]) -> str | None:
+    """What a run whose creates Fullstory answered with earlier runs' jobs says, or None."""
+    replayed = sorted(
+        (r for r in records.values() if r.replayed_at is not None), key=lambda r: r.number
+    )
+    if not replayed:
+        return None
+    times = sorted({r.replayed_at for r in replayed if r.replayed_at is not None})
+    runs = f"the run{'s' if len(times) != 1 else ''} of {', '.join(times)}"
+    jobs = [r.job_id for r in replayed if r.job_id is not None]
+    shown = ", ".join(jobs[:10]) + (f", ... ({len(jobs) - 10} more)" if len(jobs) > 10 else "")
+    return (
+        f"{len(replayed)} of {len(records)} chunks were already sent by {runs} "
+        f"(job{'s' if len(jobs) != 1 else ''} {shown}): Fullstory answered with those jobs and "
+        "nothing new was sent; their rows have those jobs' outcomes. To send again on purpose "
+        "pass resend=True"
+    )
 
 
 def _most_frequent(reasons: pd.Series, shown: int = 3) -> str:
