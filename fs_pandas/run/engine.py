@@ -294,6 +294,12 @@ class Runner:
             self.aborted = str(exc)
             yield self._finished()
             raise
+        finally:
+            # Close the chunk builder here, on this thread, whatever ended the run: left to the
+            # garbage collector it would close at an arbitrary allocation of some thread.
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
         yield self._finished()
 
     # -- stopping -----------------------------------------------------------------------------
