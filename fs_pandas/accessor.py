@@ -58,6 +58,7 @@ class FullstoryAccessor:
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
         resend: bool = False,
+        counts_only: bool = False,
         progress: ProgressOption = True,
         wait: Literal[True] = True,
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -84,6 +85,7 @@ class FullstoryAccessor:
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
         resend: bool = False,
+        counts_only: bool = False,
         progress: ProgressOption = True,
         wait: Literal[False],
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -110,6 +112,7 @@ class FullstoryAccessor:
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
         resend: bool = False,
+        counts_only: bool = False,
         progress: ProgressOption = True,
         wait: bool = True,
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -135,6 +138,7 @@ class FullstoryAccessor:
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
         resend: bool = False,
+        counts_only: bool = False,
         progress: ProgressOption = True,
         wait: bool = True,
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -184,6 +188,12 @@ class FullstoryAccessor:
             (``result.notes`` and the display say "already sent at ..."). ``True`` gives the
             keys a random salt, kept in the run's ledger, so Fullstory creates new jobs and
             the rows are imported again.
+        counts_only : bool, default False
+            Read each job's status counts, not its rows' results: all a Standard API key may
+            read. A Standard key is refused before anything is sent unless this is True. Rows
+            of a job that imported everything are ``imported``; rows of a job with failures
+            stay ``pending`` (which ones failed is not known) until a resume with an Admin or
+            Architect key reads them.
         progress : bool or {"auto", "widget", "text", "none"}, default True
             A live widget in a notebook, a text line in a terminal, or nothing.
         wait : bool, default True
@@ -210,6 +220,11 @@ class FullstoryAccessor:
             column label of an unsupported type, a time zone without a name); nothing is sent.
         InvalidDataError
             An option names no column, or a column cannot be sent.
+        AuthenticationError
+            Fullstory does not know the API key (checked with one request before any data
+            leaves: nothing is journalled or sent).
+        PermissionDeniedError
+            A Standard API key without ``counts_only=True``, checked the same way.
         RunInterrupted
             Ctrl-C (Kernel → Interrupt) or ``timeout`` stopped the waiting. ``exc.result`` is the
             partial result (unfinished rows ``pending``, with their job ids); finish with
@@ -239,6 +254,7 @@ class FullstoryAccessor:
             max_rows_in_flight=max_rows_in_flight,
             poll_interval=poll_interval,
             resend=resend,
+            counts_only=counts_only,
         )
         try:
             return self._send(spec, pacing, client, progress, wait, ledger_dir, timeout)
@@ -268,6 +284,7 @@ class FullstoryAccessor:
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
         resend: bool = False,
+        counts_only: bool = False,
         progress: ProgressOption = True,
         wait: Literal[True] = True,
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -297,6 +314,7 @@ class FullstoryAccessor:
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
         resend: bool = False,
+        counts_only: bool = False,
         progress: ProgressOption = True,
         wait: Literal[False],
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -326,6 +344,7 @@ class FullstoryAccessor:
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
         resend: bool = False,
+        counts_only: bool = False,
         progress: ProgressOption = True,
         wait: bool = True,
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -354,6 +373,7 @@ class FullstoryAccessor:
         max_rows_in_flight: int = 200_000,
         poll_interval: float = 1.0,
         resend: bool = False,
+        counts_only: bool = False,
         progress: ProgressOption = True,
         wait: bool = True,
         ledger_dir: str | os.PathLike[str] | None = None,
@@ -381,7 +401,7 @@ class FullstoryAccessor:
         properties, rename, schema, nulls, naive_tz
             As for :meth:`batch_update`.
         client, chunk_size, max_jobs_in_flight, max_rows_in_flight, poll_interval, resend,
-        progress, wait, ledger_dir, timeout
+        counts_only, progress, wait, ledger_dir, timeout
             As for :meth:`batch_update`.
 
         Returns
@@ -390,7 +410,9 @@ class FullstoryAccessor:
 
         Raises
         ------
-        ConfigurationError, TypeError, InvalidDataError, RunInterrupted
+        ConfigurationError, TypeError, InvalidDataError, AuthenticationError
+            As for :meth:`batch_update`.
+        PermissionDeniedError, RunInterrupted
             As for :meth:`batch_update`.
         """
         spec = EventSpec(
@@ -414,6 +436,7 @@ class FullstoryAccessor:
             max_rows_in_flight=max_rows_in_flight,
             poll_interval=poll_interval,
             resend=resend,
+            counts_only=counts_only,
         )
         try:
             return self._send(spec, pacing, client, progress, wait, ledger_dir, timeout)

@@ -49,6 +49,7 @@ from fs_pandas.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    RetryExhaustedError,
     ServerError,
     TransportError,
 )
@@ -61,6 +62,13 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.fullstory.com"
 ENV_API_KEY = "FULLSTORY_API_KEY"
+# A job id no job has: reading its results tells the key's permission level (key_access).
+_KEY_PROBE = "fs-pandas-key-check"
+#: What a key may do: read results (Admin, Architect), only create and poll (Standard), or not
+#: known.
+KeyAccess = Literal["admin", "standard", "unknown"]
+# The key check may not hold a run up: one retry, short backoff, no long Retry-After.
+_KEY_PROBE_RETRY = RetryPolicy(total=1, backoff_factor=0.2, max_retry_after=2.0)
 # Attempts before giving up on a server that never answered and refuses connections.
 _FIRST_CONTACT_ATTEMPTS = 3
 ENV_BASE_URL = "FULLSTORY_BASE_URL"
@@ -369,6 +377,38 @@ class Client:
         with self._redacting():  # the answer may echo the key into the error
             return _parse_job(kind, reply.body, where=f"POST /v2/{kind}/batch")
 
+    def key_access(self) -> KeyAccess:
+        """What this key may do, asked with one cheap request that sends no data.
+
+        Reads the results of a batch job that cannot exist: an Admin or Architect key is told
+        404 (it may read results), a Standard key 403 (it may create jobs and read their
+        status, not their results), an unknown key 401.
+
+        Returns
+        -------
+        {"admin", "standard", "unknown"}
+            ``"admin"`` covers Admin and Architect keys; ``"unknown"`` when the answer tells
+            neither -- another error status, or no answer after one retry -- and then nothing
+            is assumed (a run then meets the trouble, if it lasts, with its own retries).
+
+        Raises
+        ------
+        AuthenticationError
+            The key is unknown or revoked (401).
+        """
+        path = f"/v2/users/batch/{_KEY_PROBE}/imports"
+        try:
+            self._request("GET", path, data_read=True, retry=_KEY_PROBE_RETRY)
+        except PermissionDeniedError:
+            return "standard"
+        except NotFoundError:
+            return "admin"
+        except (AuthenticationError, ConfigurationError):
+            raise
+        except (ApiError, TransportError, RetryExhaustedError):
+            return "unknown"
+        return "admin"  # results of a job that cannot exist: the key may read results
+
     def job_status(self, kind: JobKind, job_id: str) -> Job:
         """Read a batch job's status and counters: ``GET /v2/{kind}/batch/{job_id}``.
 
@@ -540,12 +580,15 @@ class Client:
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         data_read: bool = False,
+        retry: RetryPolicy | None = None,
     ) -> _Reply:
         """Send one request, retrying under the policy; return the decoded 2xx answer.
 
         ``data_read`` marks routes that read data, whose 403 needs an Admin/Architect key.
+        ``retry`` replaces the client's policy for this request.
         """
-        policy = self._retry  # the budget is per request: start from the configured policy
+        # The budget is per request: start from the configured policy.
+        policy = retry if retry is not None else self._retry
         while True:
             try:
                 return self._send(

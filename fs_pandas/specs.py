@@ -223,6 +223,12 @@ class Pacing:
         Send again on purpose: within 24 h of a run of the same rows, Fullstory answers each
         chunk with that run's job (its Idempotency-Key) and nothing new is sent; ``True``
         gives the run's keys a random salt (kept in its ledger) so Fullstory creates new jobs.
+    counts_only : bool, default False
+        Read each job's status counts, not its rows' results: all a Standard key may read.
+        Rows of a job that imported everything are ``imported``; rows of a job with failures
+        stay ``pending`` (which rows failed is not known), and a resume with an Admin or
+        Architect key reads them. Without it, a Standard key is refused before anything is
+        sent.
 
     Raises
     ------
@@ -243,6 +249,11 @@ class Pacing:
         "send again on purpose: new jobs even if the same rows were sent within 24 h",
         "flag",
     )
+    counts_only: bool = _option(
+        False,
+        "read jobs' counts only (a Standard key): rows of jobs with failures stay pending",
+        "flag",
+    )
 
     def __post_init__(self) -> None:
         # Normalise once (np.int64 -> int, 1 -> 1.0) so the rest of the run sees plain values.
@@ -250,7 +261,7 @@ class Pacing:
             object.__setattr__(self, name, _count(name, getattr(self, name)))
         for name in ("poll_interval", "poll_backoff", "max_poll_interval"):
             object.__setattr__(self, name, _finite(name, getattr(self, name)))
-        for name in ("include_schema", "resend"):
+        for name in ("include_schema", "resend", "counts_only"):
             value = getattr(self, name)
             if not isinstance(value, bool | np.bool_):
                 raise ConfigurationError(f"{name} must be True or False, got {value!r}")

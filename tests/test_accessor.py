@@ -11,7 +11,7 @@ import pytest
 import fs_pandas
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator, Faults
-from fs_pandas.errors import PermissionDeniedError
+from fs_pandas.errors import AuthenticationError, PermissionDeniedError
 from fs_pandas.run.result import BatchResult
 
 FAST = {"poll_interval": 0.01, "progress": False}
@@ -163,29 +163,41 @@ def test_running_the_same_cell_twice_creates_no_second_job(
     assert again.job_ids == first.job_ids
 
 
-def test_a_standard_key_is_told_results_need_an_admin_key(
+def test_a_standard_key_is_told_before_anything_is_sent(
     emu: Emulator, make_client: Callable[..., Client], tmp_path: Path
 ) -> None:
     standard = make_client(emu.standard_key)
     with pytest.raises(PermissionDeniedError, match="Admin or Architect") as raised:
         users(customers(5), standard, tmp_path)
-    (ledger,) = fs_pandas.runs(tmp_path)
-    assert any(str(ledger) in note for note in raised.value.__notes__)
+    assert "Nothing was sent" in str(raised.value) and "counts_only=True" in str(raised.value)
+    assert emu.jobs() == [] and emu.users() == []
+    assert fs_pandas.runs(tmp_path) == []  # no ledger claims jobs that do not exist
 
 
-def test_after_a_standard_key_failure_an_admin_key_resumes_without_new_jobs(
+def test_an_unknown_key_is_told_before_anything_is_planned_or_journalled(
+    emu: Emulator, make_client: Callable[..., Client], tmp_path: Path
+) -> None:
+    with pytest.raises(AuthenticationError):
+        users(customers(5), make_client("na1.not-a-key"), tmp_path)
+    assert emu.jobs() == [] and fs_pandas.runs(tmp_path) == []
+
+
+def test_a_counts_only_run_with_a_standard_key_then_an_admin_key_resumes_without_new_jobs(
     emu: Emulator, client: Client, make_client: Callable[..., Client], tmp_path: Path
 ) -> None:
     frame = customers(20)
+    emu.configure(fail_uids={"u13"})  # the second chunk (u10..u19) has a failed row
     standard = make_client(emu.standard_key)
-    with pytest.raises(PermissionDeniedError):
-        users(frame, standard, tmp_path, max_jobs_in_flight=2)
-    jobs_before = len(emu.jobs())
+    counted = users(frame, standard, tmp_path, max_jobs_in_flight=2, counts_only=True)
+    assert counted.counts == {"imported": 10, "failed": 0, "rejected": 0, "pending": 10}
+    assert counted.pending.index.tolist() == list(range(10, 20))
+    assert any("counts-only run cannot read which" in note for note in counted.notes)
+    assert len(emu.jobs()) == 2
     (ledger,) = fs_pandas.runs(tmp_path)
     result = fs_pandas.resume(ledger, frame, client=client, progress=False)
-    assert result.counts["imported"] == 20
+    assert result.counts == {"imported": 19, "failed": 1, "rejected": 0, "pending": 0}
+    assert result.errors["uid"].tolist() == ["u13"]
     assert len(emu.jobs()) == 2  # two chunks, each sent once
-    assert jobs_before >= 1
 
 
 def test_wait_false_returns_a_handle_that_yields_the_same_result(

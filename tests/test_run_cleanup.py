@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +13,7 @@ import pytest
 
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator
-from fs_pandas.errors import PermissionDeniedError, RunInterrupted
+from fs_pandas.errors import NotFoundError, RunInterrupted
 from fs_pandas.payloads.plan import default_threads
 
 
@@ -34,15 +33,20 @@ FRAME = pd.DataFrame({"uid": [f"u{i}" for i in range(60_000)], "n": range(60_000
 
 @pytest.mark.skipif(default_threads() < 2, reason="chunks are built on one thread here")
 def test_a_run_stopped_by_a_fatal_answer_leaves_no_build_thread(
-    emu: Emulator, make_client: Callable[..., Client], tmp_path: Path
+    emu: Emulator, client: Client, tmp_path: Path
 ) -> None:
     assert wait_until_none_left() == []
-    standard = make_client(emu.standard_key)  # may create jobs, may not read their results
-    with pytest.raises(PermissionDeniedError) as raised:
-        FRAME.fullstory.batch_update(
-            uid_col="uid", client=standard, chunk_size=10_000, max_jobs_in_flight=1,
-            poll_interval=0.01, progress=False, ledger_dir=tmp_path,
-        )  # fmt: skip
+    emu.configure(processing_polls=10**6)
+    handle = FRAME.fullstory.batch_update(
+        uid_col="uid", client=client, chunk_size=10_000, max_jobs_in_flight=1,
+        poll_interval=0.01, progress=False, ledger_dir=tmp_path, wait=False,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not emu.jobs() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    emu.reset()  # Fullstory no longer knows the job: its next status poll is a 404
+    with pytest.raises(NotFoundError) as raised:
+        handle.wait()
     assert len(emu.jobs()) < 6  # stopped before the builder reached the end
     # The exception (and its traceback's frames) are still alive here: the builder was closed
     # by the run itself, not when they are collected.

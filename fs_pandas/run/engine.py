@@ -188,6 +188,9 @@ class ChunkRecord:
     #: When the earlier run that made this chunk's job started ("2026-11-30 14:05 UTC"), if
     #: Fullstory answered the create with that run's job (a replay: nothing new was sent).
     replayed_at: str | None = None
+    #: Counts-only runs (a Standard key): a finished job whose rows' results were not read,
+    #: as (imported, failed) from its status. Its rows stay pending.
+    unread_counts: tuple[int, int] | None = None
 
     @property
     def rows(self) -> int:
@@ -487,6 +490,9 @@ class Runner:
 
     def _collect(self, record: ChunkRecord, job: Job) -> Iterator[ProgressEvent]:
         assert record.job_id is not None
+        if self.options.counts_only:
+            yield self._counted(record, job)
+            return
         imports: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         yield from self._pages(record, "imports", imports)
@@ -510,6 +516,32 @@ class Runner:
             record.status,
             imported=len(record.join.imported),
             failed=len(record.join.failed),
+        )
+
+    def _counted(self, record: ChunkRecord, job: Job) -> JobFinished:
+        """A finished job read from its status alone (``counts_only``, all a Standard key may
+        read). Without failures every row was imported; otherwise which rows failed is not
+        known, so they stay pending -- journalled with no ``done`` record, so a resume with an
+        Admin key reads the results."""
+        assert record.job_id is not None
+        self._bodies.pop(record.number, None)
+        self._rows_in_flight -= record.rows
+        record.status = _terminal_status(job, job.errors)
+        if record.status is not JobStatus.COMPLETED:
+            record.unread_counts = (job.imports, job.errors)
+            return JobFinished(record.number, record.job_id, record.status, imported=0, failed=0)
+        positions = record.positions.tolist()
+        record.join = JobJoin(imported=positions, fullstory_ids=[None] * len(positions))
+        if self.ledger is not None:
+            self.ledger.job_done(
+                record.number,
+                job_id=record.job_id,
+                status=record.status.value,
+                imported=record.rows,
+                failed=0,
+            )
+        return JobFinished(
+            record.number, record.job_id, record.status, imported=record.rows, failed=0
         )
 
     def _pages(

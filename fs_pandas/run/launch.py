@@ -32,6 +32,7 @@ from fs_pandas.errors import (
     ConfigurationError,
     ExpiredKeysWarning,
     LedgerError,
+    PermissionDeniedError,
     RunInterrupted,
 )
 from fs_pandas.payloads import Plan
@@ -78,12 +79,14 @@ def start(
         partial result and the ledger path.
     """
     pacing = pacing or Pacing()
+    client = client if client is not None else Client.from_env()
+    _check_key(client, pacing)  # before anything is planned, journalled or sent
     folder = Path(ledger_dir) if ledger_dir is not None else None
     setup = RunSetup(
         # Plan from the spec as the ledger will give it back, so resume rebuilds this plan.
         spec=spec.normalised(),
         frame=frame,
-        client=client if client is not None else Client.from_env(),
+        client=client,
         pacing=pacing,
         ledger_dir=folder,
         timeout=check_timeout(timeout),
@@ -165,6 +168,8 @@ def resume(
     """
     timeout = check_timeout(timeout)
     state = read_ledger(ledger_path)
+    client = client if client is not None else Client.from_env()
+    _check_key(client, options or Pacing(chunk_size=state.chunk_size))
     if state.n_rows != len(frame):
         raise LedgerError(
             f"the ledger's run had {state.n_rows} rows, this frame has {len(frame)}: "
@@ -186,7 +191,7 @@ def resume(
     setup = RunSetup(
         spec=spec_for(state.kind, state.options),
         frame=frame,
-        client=client if client is not None else Client.from_env(),
+        client=client,
         pacing=options or Pacing(chunk_size=state.chunk_size),
         ledger_dir=None,
         known_jobs=jobs,
@@ -348,6 +353,26 @@ def _open_ledger(setup: RunSetup, plan: Plan) -> Ledger:
         source=setup.source,
         key_salt=setup.key_salt,
     )
+
+
+def _check_key(client: Client, pacing: Pacing) -> None:
+    """Refuse a key that cannot finish the run, before any data leaves (one request).
+
+    An unknown key raises :class:`AuthenticationError` (401). A Standard key may create jobs
+    and read their status but not their results: without ``counts_only`` the run would send
+    everything and then fail reading what became of it, so it is refused here instead.
+    """
+    if client.key_access() == "standard" and not pacing.counts_only:
+        raise PermissionDeniedError(
+            "this is a Standard API key: it may create batch jobs and read their status, but "
+            "not their results (which rows failed, and why), which Fullstory keeps for Admin "
+            "and Architect keys. Nothing was sent. Use an Admin or Architect key, or pass "
+            "counts_only=True (CLI: --counts-only) to learn only how many rows each job "
+            "imported: rows of jobs with failures then stay pending, and resuming with an "
+            "Admin key reads them.",
+            status=403,
+            code="standard_key",
+        )
 
 
 def _restart(

@@ -187,8 +187,8 @@ class BatchResult:
         """Warnings about the run as a whole, e.g. a resume after Fullstory forgot its
         Idempotency-Keys (24 h), when rows may have been imported twice, or chunks Fullstory
         answered with the jobs of an earlier run of the same call (nothing new was sent)."""
-        replayed = _replay_note(self._run.records)
-        return list(self._run.notes) + ([replayed] if replayed is not None else [])
+        found = (_replay_note(self._run.records), _unread_note(self._run.records, self.ledger_path))
+        return list(self._run.notes) + [note for note in found if note is not None]
 
     @property
     def finished(self) -> bool:
@@ -489,3 +489,19 @@ def _most_frequent(reasons: pd.Series, shown: int = 3) -> str:
     text = ", ".join(f"{reason} ×{count:,}" for reason, count in tally.head(shown).items())
     more = len(tally) - shown
     return text + (f", {more} more" if more > 0 else "")
+
+
+def _unread_note(records: Mapping[int, ChunkRecord], ledger_path: str | None) -> str | None:
+    """What a counts-only run (a Standard key) could not tell: the rows of jobs with failures."""
+    unread = [r for r in records.values() if r.unread_counts is not None]
+    if not unread:
+        return None
+    rows = sum(r.rows for r in unread)
+    failed = sum(r.unread_counts[1] for r in unread if r.unread_counts is not None)
+    finish = f"fs_pandas.resume({ledger_path!r}, df)" if ledger_path else "a resume"
+    jobs = ", ".join(str(r.job_id) for r in unread)
+    return (
+        f"{len(unread)} job{'s' if len(unread) != 1 else ''} ({jobs}) finished with {failed:,} "
+        f"failed rows, but a counts-only run cannot read which: their {rows:,} rows stay "
+        f"pending; {finish} with an Admin or Architect key reads their results"
+    )
