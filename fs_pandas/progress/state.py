@@ -8,6 +8,7 @@ from any widget or terminal, lets it be tested on event sequences alone, with a 
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections.abc import Callable
 
 from fs_pandas._types import JobKind
@@ -24,7 +25,22 @@ from fs_pandas.progress.events import (
     RunStarted,
 )
 
-__all__ = ["ProgressState"]
+__all__ = [
+    "ETA_MAX_SECONDS",
+    "ETA_MIN_SECONDS",
+    "RATE_WINDOW_SECONDS",
+    "RATE_WINDOW_SHARE",
+    "ProgressState",
+]
+
+RATE_WINDOW_SECONDS = 120.0
+"""The running rate is measured over at least the last this many seconds of the run ..."""
+RATE_WINDOW_SHARE = 0.5
+"""... or over this share of the time elapsed, when that is longer (a long run's rate steadies)."""
+ETA_MIN_SECONDS = 2.0
+"""No ETA before the run is this old: a first job that lands at once says little about the rest."""
+ETA_MAX_SECONDS = 7 * 24 * 3600.0
+"""An ETA beyond a week is noise (a trickle of rows), not a forecast: it is shown as unknown."""
 
 
 class ProgressState:
@@ -77,6 +93,9 @@ class ProgressState:
         self._imported_sent = 0
         self._failed_sent = 0
         self._final: RunFinished | None = None
+        # When the rows sent and finished changed, and to what: (time, rows), from the start.
+        # One list of pairs, appended whole, so a timer thread reading it never sees half.
+        self._samples: list[tuple[float, int]] = []
 
     # ------------------------------------------------------------------ reducer
 
@@ -115,6 +134,15 @@ class ProgressState:
                 self._finished_at = self._clock()
             case _:
                 raise TypeError(f"not a progress event: {type(event).__name__}")
+        self._sample()
+
+    def _sample(self) -> None:
+        """Note the time when the rows sent and finished changed (for the running rate)."""
+        if self._started_at is None or self._final is not None:
+            return
+        rows = self._imported_sent + self._failed_sent
+        if rows != self._samples[-1][1]:
+            self._samples.append((self._clock(), rows))
 
     def _on_run_started(self, event: RunStarted) -> None:
         events_applied = self.events_applied
@@ -127,6 +155,7 @@ class ProgressState:
         self._total_rows = event.total_rows
         self._rejected_at_start = event.rejected_rows
         self._started_at = self._clock()
+        self._samples = [(self._started_at, 0)]
 
     def _on_job_polled(self, event: JobPolled) -> None:
         # Once a job's results are joined, its counts are final; a late poll must not undo them.
@@ -266,25 +295,50 @@ class ProgressState:
 
     @property
     def rate(self) -> float | None:
-        """Rows finished per second since the start, or ``None`` before any time has passed.
+        """Rows finished per second, or ``None`` before any time has passed.
 
-        Locally rejected rows are decided before anything is sent, so they are left out:
-        counting them would make the first seconds of a run look impossibly fast.
+        Once the run finished: over the whole run. While it runs: over a window ending now,
+        the last :data:`RATE_WINDOW_SECONDS` (or :data:`RATE_WINDOW_SHARE` of the time
+        elapsed, if longer); a run younger than the window is measured since its start. Rows
+        arrive in steps (a poll's counters, a job's results): each step is spread evenly over
+        the time since the step before, so the window slides smoothly over it, and one fast or
+        slow job moves the rate little. Locally rejected rows are decided before anything is
+        sent, so they are left out: counting them would make the first seconds of a run look
+        impossibly fast.
         """
         elapsed = self.elapsed_seconds
         if elapsed <= 0:
             return None
-        return max(self.rows_finished - self._rejected_at_start, 0) / elapsed
+        sent = max(self.rows_finished - self._rejected_at_start, 0)
+        samples = self._samples
+        if self._final is not None or not samples:
+            return sent / elapsed
+        window = max(RATE_WINDOW_SECONDS, elapsed * RATE_WINDOW_SHARE)
+        if elapsed <= window:
+            return sent / elapsed
+        now = samples[0][0] + elapsed
+        return max(samples[-1][1] - _rows_at(samples, now - window), 0) / window
 
     @property
     def eta_seconds(self) -> float | None:
-        """Estimated seconds until every row is finished; ``None`` when unknown."""
+        """Estimated seconds until every row is finished (pending rows over :attr:`rate`).
+
+        ``0.0`` once the run finished; ``None`` (unknown) until the rate can be trusted: before
+        a row sent has finished, in the first :data:`ETA_MIN_SECONDS`, while no row finished
+        within the rate's window (a stall), or when the estimate exceeds
+        :data:`ETA_MAX_SECONDS`. Never negative.
+        """
         if self._final is not None:
             return 0.0
-        rate = self.rate
-        if not self.started or rate is None or rate <= 0:
+        if not self.started:
             return None
-        return self.pending / rate
+        if self.pending == 0:
+            return 0.0
+        rate = self.rate
+        if rate is None or rate <= 0 or self.elapsed_seconds < ETA_MIN_SECONDS:
+            return None
+        eta = self.pending / rate
+        return eta if 0 <= eta <= ETA_MAX_SECONDS else None
 
     def __repr__(self) -> str:
         return (
@@ -292,3 +346,15 @@ class ProgressState:
             f"imported={self.imported}, failed={self.failed}, rejected={self.rejected}, "
             f"pending={self.pending}, finished={self.finished}, aborted={self.aborted!r})"
         )
+
+
+def _rows_at(samples: list[tuple[float, int]], when: float) -> float:
+    """Rows sent and finished by ``when``, each step spread over the time since the one before."""
+    i = bisect_right(samples, when, key=lambda sample: sample[0])
+    if i == 0:
+        return 0.0
+    if i >= len(samples):
+        return float(samples[-1][1])
+    (t0, r0), (t1, r1) = samples[i - 1], samples[i]
+    share = (when - t0) / (t1 - t0) if t1 > t0 else 1.0
+    return r0 + (r1 - r0) * share

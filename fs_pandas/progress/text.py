@@ -12,6 +12,7 @@ from fs_pandas.progress._base import Throttle
 from fs_pandas.progress._describe import (
     headline,
     job_counts,
+    note,
     replayed,
     row_counts,
     timing,
@@ -133,7 +134,11 @@ def render_line(state: ProgressState, *, closed: bool = False) -> str:
     """The one line of text that describes ``state``."""
     if not state.started and not closed:
         return headline(state)
-    parts = [headline(state, closed=closed), row_counts(state), job_counts(state), timing(state)]
+    first = headline(state, closed=closed)
+    few = note(state, closed=closed)
+    if few is not None:  # a green run with a few rows that did not arrive: say how many
+        first += f" (note: {few})"
+    parts = [first, row_counts(state), job_counts(state), timing(state)]
     again = replayed(state)
     if again is not None:  # the same call run again: Fullstory answered with earlier jobs
         parts.append(again)

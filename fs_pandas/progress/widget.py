@@ -3,7 +3,12 @@
 The widget is shown once (``IPython.display.display``) when the run starts and then only
 changed in place. Every change is a message to the front end, so redraws are throttled.
 ipykernel 7 rejects display traffic from threads other than the cell's own (design §6), so the
-display refuses to draw from any thread but the one that started it.
+display refuses to draw from any thread but the one that started it. One exception: a timer
+thread of the display's own changes the label's time line once a second, so elapsed time
+ticks while the runner waits (a poll wait can be 30 s). That is a comm message, not display
+traffic: ipykernel sends comm messages on its IOPub thread from whichever thread makes them
+(tqdm's notebook bar relies on it too). The timer stops when the display closes, or when a
+draw fails, and never draws after that.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import html
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +26,7 @@ from fs_pandas.progress._describe import (
     Tone,
     headline,
     job_counts,
+    note,
     replayed,
     row_counts,
     timing,
@@ -54,14 +61,18 @@ class WidgetDisplay:
         Monotonic seconds, for the throttle; injected in tests.
     show : callable, optional
         How to put the widget on screen; ``IPython.display.display`` by default.
+    tick : float or None
+        Seconds between two redraws of the time line by the display's timer thread (1.0);
+        ``None`` or 0: no timer, the time line changes with events only.
 
     Notes
     -----
     The bar counts rows finished (imported + failed + rejected) out of the run's rows. It
-    ends green when every row was imported, amber when rows failed or were rejected (the
-    label says how many), red when the run was aborted or closed before it finished -- an
-    interrupt or a timeout included, when the label also says how many jobs still run at
-    Fullstory and how to finish them.
+    ends green when every row was imported or at most 0.1% of them failed or were rejected
+    (then an amber note says how many), amber above that, red when half the rows or more did
+    not arrive, or when the run was aborted or closed before it finished -- an interrupt or a
+    timeout included, when the label also says how many jobs still run at Fullstory and how
+    to finish them. See :func:`fs_pandas.progress._describe.tone`.
     """
 
     def __init__(
@@ -70,9 +81,19 @@ class WidgetDisplay:
         interval: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
         show: Callable[[Any], object] | None = None,
+        tick: float | None = 1.0,
     ) -> None:
         self._throttle = Throttle(interval=interval, clock=clock)
         self._show = show
+        self._tick_interval = tick
+        # Guards the label between the owner's draws and the timer's ticks, and _closed.
+        self._lock = threading.Lock()
+        self._stop_ticking = threading.Event()
+        self.ticker: threading.Thread | None = None
+        self.ticks = 0
+        self._state: ProgressState | None = None
+        self._lines: list[str] = []
+        self._timing_at: int | None = None
         self._owner: int | None = None
         self._warned_thread = False
         self._closed = False
@@ -98,6 +119,14 @@ class WidgetDisplay:
         show = self._show if self._show is not None else _ipython_display
         show(self.box)
         self._throttle.mark()
+        if self._tick_interval:
+            self.ticker = threading.Thread(
+                target=_run_ticker,
+                args=(weakref.ref(self), self._stop_ticking, self._tick_interval),
+                name="fs-pandas-progress-tick",
+                daemon=True,  # never keeps the interpreter alive, should close not be called
+            )
+            self.ticker.start()
 
     def update(self, state: ProgressState) -> None:
         """Redraw if the throttle allows and this is the thread that started the display."""
@@ -105,11 +134,40 @@ class WidgetDisplay:
             self._draw(state, closed=False)
 
     def close(self, state: ProgressState) -> None:
-        """Draw the final state, whatever the throttle says; later calls do nothing."""
+        """Stop the timer and draw the final state, whatever the throttle says; later calls do
+        nothing."""
         if self._closed or not self._on_owner_thread():
             return
-        self._draw(state, closed=True)
-        self._closed = True
+        self._stop_ticker()
+        try:
+            self._draw(state, closed=True)
+        finally:
+            self._closed = True
+
+    def tick(self) -> None:
+        """Redraw the time line from the state last drawn (what the timer thread calls).
+
+        Only the time line is recomputed (elapsed, rate, ETA: plain numbers of the state), so
+        the timer never walks the state's tables while the owner thread changes them. Does
+        nothing once the display closes (or its run finished: the time is frozen then).
+        """
+        with self._lock:
+            if self._closed or self._stop_ticking.is_set() or self._timing_at is None:
+                return
+            if self._state is None:
+                return
+            line = html.escape(timing(self._state))
+            if line == self._lines[self._timing_at]:
+                return
+            self._lines[self._timing_at] = line
+            self.label.value = _wrap_label(self._lines, tone(self._state))
+            self.ticks += 1
+
+    def _stop_ticker(self) -> None:
+        self._stop_ticking.set()
+        ticker = self.ticker
+        if ticker is not None and ticker is not threading.current_thread():
+            ticker.join(timeout=5.0)
 
     def _on_owner_thread(self) -> bool:
         if self.box is None:
@@ -131,13 +189,23 @@ class WidgetDisplay:
             # An empty run that finished is a full bar, not an empty one.
             total, finished = 1, (1 if state.finished else 0)
         current_tone = tone(state, closed=closed)
-        with self.bar.hold_sync():
-            # max first: setting value above the current max would clamp it.
-            self.bar.max = total
-            self.bar.value = min(finished, total)
-            self.bar.bar_style = _BAR_STYLE[current_tone]
-        self.label.value = render_label(state, closed=closed)
-        self.draws += 1
+        lines, timing_at = _label_lines(state, closed=closed)
+        with self._lock:
+            try:
+                with self.bar.hold_sync():
+                    # max first: setting value above the current max would clamp it.
+                    self.bar.max = total
+                    self.bar.value = min(finished, total)
+                    self.bar.bar_style = _BAR_STYLE[current_tone]
+                self.label.value = _wrap_label(lines, current_tone)
+            except BaseException:
+                self._stop_ticking.set()  # a broken widget: the timer must not draw on it
+                raise
+            self._state = state
+            self._lines, self._timing_at = lines, timing_at
+            if closed or state.finished:
+                self._stop_ticking.set()  # the time is frozen now
+            self.draws += 1
 
     def __repr__(self) -> str:
         return f"WidgetDisplay(draws={self.draws}, closed={self._closed})"
@@ -145,10 +213,21 @@ class WidgetDisplay:
 
 def render_label(state: ProgressState, *, closed: bool = False) -> str:
     """The label's HTML: the headline in bold, then rows, jobs and timing, all escaped."""
-    state_tone = tone(state, closed=closed)
-    lines = [f"<b>{html.escape(headline(state, closed=closed))}</b>"]
+    return _wrap_label(_label_lines(state, closed=closed)[0], tone(state, closed=closed))
+
+
+def _label_lines(state: ProgressState, *, closed: bool) -> tuple[list[str], int | None]:
+    """The label's lines of HTML, and the index of the time line (``None`` if not shown)."""
+    first = f"<b>{html.escape(headline(state, closed=closed))}</b>"
+    few = note(state, closed=closed)
+    if few is not None:  # green, but a few rows did not arrive: say how many, in amber
+        style = "color: #b45309"
+        first += f' <span class="fs-pandas-note" style="{style}">(note: {html.escape(few)})</span>'
+    lines = [first]
+    timing_at = None
     if state.started:
         lines += [html.escape(row_counts(state)), html.escape(job_counts(state))]
+        timing_at = len(lines)
         lines.append(html.escape(timing(state)))
     again = replayed(state)
     if again is not None:  # the same call run again: Fullstory answered with earlier jobs
@@ -159,11 +238,31 @@ def render_label(state: ProgressState, *, closed: bool = False) -> str:
     if state.ledger_path:
         # What fs_pandas.resume needs after a crash, shown from the start of the run.
         lines.append(f"<small>run journal: {html.escape(state.ledger_path)}</small>")
+    return lines, timing_at
+
+
+def _wrap_label(lines: list[str], state_tone: Tone) -> str:
     body = "<br>".join(lines)
     return (
         f'<div class="{LABEL_CLASS}" data-state="{state_tone}" '
         f'style="font-size: 0.9em; line-height: 1.4">{body}</div>'
     )
+
+
+def _run_ticker(
+    display: weakref.ref[WidgetDisplay], stop: threading.Event, interval: float
+) -> None:
+    """The timer thread: tick until stopped, or until the display is gone (never closed)."""
+    while not stop.wait(interval):
+        current = display()
+        if current is None:
+            return
+        try:
+            current.tick()
+        except Exception:
+            logger.debug("progress widget: the timer's redraw failed; timer stopped", exc_info=True)
+            return
+        del current
 
 
 def _ipython_display(obj: Any) -> None:

@@ -82,7 +82,7 @@ def test_final_line_has_the_outcome_counts(clock: FakeClock) -> None:
     last = _run(clock, two_job_run(failed_in_second=3), tty=False).splitlines()[-1]
     assert "users import finished with 3 failed, 5 rejected" in last
     assert "imported 97 · failed 3 · rejected 5 · pending 0" in last
-    assert "jobs 0 waiting, 0 processing, 1 completed, 1 failed" in last
+    assert "jobs 0 waiting, 0 processing, 1 completed, 1 with failed rows" in last
 
 
 def test_final_line_has_elapsed_time_and_rate(clock: FakeClock) -> None:

@@ -67,7 +67,7 @@ def test_label_shows_live_counts(clock: FakeClock) -> None:
     label = display.label.value
     assert "imported 0 · failed 0 · rejected 5 · pending 100" in label
     assert "chunks 2/2 planned" in label
-    assert "jobs 0 waiting, 2 processing, 0 completed, 0 failed" in label
+    assert "jobs 0 waiting, 2 processing, 0 completed, 0 with failed rows" in label
     assert "elapsed 4.0 s" in label
 
 
