@@ -32,7 +32,16 @@ from fs_pandas._types import (
 from fs_pandas.errors import ConfigurationError
 from fs_pandas.options import decode_options, encode_options
 
-__all__ = ["CliForm", "EventSpec", "Pacing", "Spec", "UserSpec", "check_timeout", "spec_for"]
+__all__ = [
+    "CliForm",
+    "EventSpec",
+    "Pacing",
+    "Spec",
+    "UserSpec",
+    "check_timeout",
+    "reference",
+    "spec_for",
+]
 
 #: How an option is written on the command line (``fs_pandas.cli`` reads it):
 #: ``column`` one column name; ``columns`` several; ``text`` free text; ``zone`` a time zone
@@ -317,3 +326,34 @@ def check_timeout(timeout: object) -> float | None:
     if seconds <= 0:
         raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout!r}")
     return seconds
+
+
+def reference() -> str:
+    """Every option of a push as Markdown: the text of ``docs/options.md``.
+
+    Generated from the fields above, so the page cannot drift from the code (a test holds the
+    file to this text; ``scripts/options-reference`` rewrites it).
+    """
+    parts = [
+        "# Every option\n",
+        "Generated from `fs_pandas/specs.py` (`bash scripts/options-reference` rewrites it); "
+        "the same declaration gives `batch_update` / `batch_events` their keywords and "
+        "`fs-pandas users` / `fs-pandas events` their flags.\n",
+    ]
+    sections = (
+        ("What a user import sends: `batch_update`, `fs-pandas users`", UserSpec),
+        ("What an event import sends: `batch_events`, `fs-pandas events`", EventSpec),
+        ("How fast a run goes (both kinds)", Pacing),
+    )
+    for title, cls in sections:
+        parts.append(f"## {title}\n")
+        parts.append("| keyword | flag | default | what it does |")
+        parts.append("| --- | --- | --- | --- |")
+        for option in dataclasses.fields(cls):  # type: ignore[arg-type]
+            required = option.default is dataclasses.MISSING
+            default = "required" if required else f"`{option.default!r}`"
+            flag = "--" + option.name.replace("_", "-")
+            help_text = option.metadata["help"].replace("|", "\\|")
+            parts.append(f"| `{option.name}` | `{flag}` | {default} | {help_text} |")
+        parts.append("")
+    return "\n".join(parts)

@@ -19,7 +19,7 @@ from fs_pandas import cli
 from fs_pandas.accessor import FullstoryAccessor
 from fs_pandas.emulator import Emulator
 from fs_pandas.payloads import plan, plan_events, plan_users
-from fs_pandas.specs import EventSpec, Pacing, UserSpec, spec_for
+from fs_pandas.specs import EventSpec, Pacing, UserSpec, reference, spec_for
 
 SPECS = [
     pytest.param(UserSpec, FullstoryAccessor.batch_update, "users", id="users"),
@@ -230,3 +230,11 @@ def test_the_cli_sends_what_its_new_flags_say(
     assert stored["a"]["timestamp"] == "2024-01-15T09:00:00Z"  # Paris in winter: UTC+1
     assert stored["b"]["timestamp"] == "2024-07-01T06:00:00Z"  # and in summer: UTC+2
     assert stored["b"]["properties"] == {"n": 2}
+
+
+def test_the_options_page_is_the_one_the_specs_generate() -> None:
+    page = Path(__file__).resolve().parent.parent / "docs" / "options.md"
+    assert page.read_text(encoding="utf-8") == reference(), "run: bash scripts/options-reference"
+    for cls in (UserSpec, EventSpec, Pacing):
+        for name in fields(cls):
+            assert f"| `{name}` | `{cli.flag(name)}` |" in reference()
