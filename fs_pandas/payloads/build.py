@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
@@ -43,13 +44,17 @@ from fs_pandas.payloads.types import (
     ValueKind,
     canonical,
     column_of,
+    date_text_sample,
     infer_kind,
     source_missing,
+    whole_with_missing,
 )
 
 __all__ = [
+    "TIMESTAMP_NAMES",
     "column_index",
     "finish",
+    "named_like_a_timestamp",
     "property_fields",
     "time_zone",
     "validate_options",
@@ -380,6 +385,7 @@ def finish(
     scalar = [
         f for f in fields if f.index in columns and f.kind not in (ValueKind.LIST, ValueKind.OBJECT)
     ]
+    untimed = kind == "events" and not any(f.role == "timestamp" for f in fields)
     with ThreadPoolExecutor(max_workers=_workers(len(frame), len(scalar))) as pool:
         checked = {
             f.index: pool.submit(_check_scalar, columns[f.index], f, naive_tz) for f in scalar
@@ -398,7 +404,14 @@ def finish(
                 counts += per_row
                 nulls = sum(1 for v in built.values if v is None)
             type_rows.append(
-                _type_row(f, columns[f.index], nulls=nulls, built=prebuilt.get(f.index))
+                _type_row(
+                    f,
+                    columns[f.index],
+                    nulls=nulls,
+                    built=prebuilt.get(f.index),
+                    naive_tz=naive_tz,
+                    untimed=untimed,
+                )
             )
     type_rows += _left_out_rows(frame, fields)
     n_props = sum(1 for f in fields if f.role == "property")
@@ -635,7 +648,16 @@ def _is_missing(v: object) -> bool:
     return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
 
 
-def _type_row(f: Field, series: pd.Series, *, nulls: int, built: Prebuilt | None) -> dict[str, Any]:
+def _type_row(
+    f: Field,
+    series: pd.Series,
+    *,
+    nulls: int,
+    built: Prebuilt | None,
+    naive_tz: TimeZone,
+    untimed: bool,
+) -> dict[str, Any]:
+    """The type-plan row of one field. ``untimed``: events planned without timestamp_col."""
     if f.role == "property":
         type_ = f.kind.value
         if built is not None and f.kind is ValueKind.LIST:
@@ -652,7 +674,91 @@ def _type_row(f: Field, series: pd.Series, *, nulls: int, built: Prebuilt | None
         if f.kind is ValueKind.DATE:
             note += "; sent as UTC ISO-8601 with Z"
         note += "; missing values sent as null" if f.keep_null else "; missing values omitted"
+        note += "".join(f"; {hint}" for hint in _hints(f, series, untimed=untimed))
+    elif f.role == "timestamp":
+        type_ = f.role
+        note = ""
+        if infer_kind(series, f.column) is ValueKind.STR:
+            naive = (
+                "refused (naive_tz=None)"
+                if naive_tz is None
+                else f"read in naive_tz={str(naive_tz)!r}"
+            )
+            note = (
+                f"text parsed as ISO-8601 dates: an offset is kept, a time without one is {naive}; "
+                "text that does not parse rejects its row (invalid_date)"
+            )
     else:
         type_ = f.role
         note = "uid sent as text" if f.as_text else ""
     return {"column": f.column, "property": f.name, "type": type_, "nulls": nulls, "note": note}
+
+
+# Column labels that look like an event's time, compared without case, "_", "-", "." or
+# spaces ("Event Time", "eventTime" and "event_time" alike). Documented in docs/payloads.md.
+TIMESTAMP_NAMES = frozenset(
+    {
+        "ts",
+        "time",
+        "timestamp",
+        "datetime",
+        "eventtime",
+        "eventtimestamp",
+        "eventts",
+        "createdat",
+        "occurredat",
+    }
+)
+
+
+def named_like_a_timestamp(column: Hashable) -> bool:
+    """Whether a column label is one of :data:`TIMESTAMP_NAMES`."""
+    return isinstance(column, str) and _squeezed(column) in TIMESTAMP_NAMES
+
+
+def _squeezed(label: str) -> str:
+    return "".join(ch for ch in label.casefold() if ch not in "_-. ")
+
+
+def _hints(f: Field, series: pd.Series, *, untimed: bool) -> list[str]:
+    """Type-plan hints for a property: a type it could be declared as (text of dates, whole
+    numbers read as floats), a column that could be the event's time. Notes only: what is
+    sent does not change."""
+    hints: list[str] = []
+    name = _literal(f.name)
+    timeish = untimed and f.kind in (ValueKind.STR, ValueKind.DATE)
+    timeish = timeish and named_like_a_timestamp(f.column)
+    sample = None
+    if f.kind is ValueKind.STR and (f.declare is None or timeish):
+        sample = date_text_sample(series, f.column)
+    if f.declare is None and sample is not None and sample.dates:
+        checked = ""
+        if sample.checked < sample.present:
+            checked = f" (checked {sample.checked} of {sample.present} values)"
+        hints.append(
+            f'looks like dates{checked}: declare schema={{{name}: "date"}} to send them as dates'
+        )
+    if f.kind is ValueKind.REAL and f.declare is None and whole_with_missing(series):
+        hints.append(
+            f'whole numbers with missing values (read as float): declare schema={{{name}: "int"}}'
+        )
+    if timeish:
+        column = _literal(f.column)
+        if sample is not None and not sample.dates:
+            hints.append(
+                "named like a timestamp, but some values are not ISO-8601 dates: convert them "
+                f"with pd.to_datetime(...) and pass timestamp_col={column} to use it as the "
+                "event's time"
+            )
+        else:
+            hints.append(
+                f"named like a timestamp: pass timestamp_col={column} to use it as the event's time"
+            )
+    return hints
+
+
+def _literal(label: Hashable) -> str:
+    """A label as Python source, text in double quotes (``"seats"``), as the notes show it."""
+    if isinstance(label, str):
+        return json.dumps(label, ensure_ascii=False)
+    return repr(label)

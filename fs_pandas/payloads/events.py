@@ -83,6 +83,9 @@ def plan_events(
         One event name for every row, or a column of names (exactly one of the two).
     timestamp_col : column label, optional
         Datetimes, sent as ISO-8601 UTC with ``Z``; a missing one is left out (server time).
+        Text (as ``read_csv`` gives) is parsed per value as ISO 8601: an offset is kept, a
+        time without one is in ``naive_tz``; text that does not parse rejects its row
+        (``invalid_date``).
     uid_col, user_id_col : column label, optional
         ``user.uid`` / ``user.id`` (a row may carry one of them, not both).
     session_id_col : column label, optional
@@ -178,12 +181,17 @@ def _name_field(df: pd.DataFrame, name: str | None, name_col: Hashable | None) -
 
 
 def _timestamp_field(df: pd.DataFrame, column: Hashable) -> Field:
+    """The event's time. Naming a column ``timestamp_col`` declares it a date (the field has
+    no other type), so text (a CSV file's) is parsed per value like text declared ``date``:
+    an offset is kept, a time without one is in ``naive_tz``, and text that does not parse
+    rejects its row (``invalid_date``, naming the column); it is never sent as text."""
     index = column_index(df, column, "timestamp_col")
     kind = infer_kind(column_of(df, index), column)
-    if kind is not ValueKind.DATE:
+    if kind not in (ValueKind.DATE, ValueKind.STR):
+        hint = ", unit='s'" if kind in (ValueKind.INT, ValueKind.REAL) else ""
         raise InvalidDataError(
-            f"timestamp_col={column!r} holds {kind.value} values, not datetimes; convert it "
-            "with pd.to_datetime(...) first",
+            f"timestamp_col={column!r} holds {kind.value} values, not datetimes or date "
+            f"text; convert it with pd.to_datetime(...{hint}) first",
             column=str(column),
             rule="unsupported_dtype",
         )

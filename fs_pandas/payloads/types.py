@@ -31,12 +31,15 @@ __all__ = [
     "PLURAL",
     "TYPE_NAMES",
     "Canonical",
+    "DateSample",
     "ValueKind",
     "canonical",
     "column_of",
+    "date_text_sample",
     "encodable",
     "infer_kind",
     "source_missing",
+    "whole_with_missing",
 ]
 
 
@@ -243,6 +246,73 @@ def source_missing(series: pd.Series) -> npt.NDArray[np.bool_]:
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         missing |= np.isnan(values)
     return missing
+
+
+# Type-plan hints (never change what is sent): how many present values of a text column are
+# tried as dates, spread evenly over the column, so the check costs the same on any frame.
+DATE_SAMPLE = 1_000
+# What a hint calls dates: ISO-8601 text with the full date (``2024-05-01``, optionally a time
+# and an offset). Shorter ISO forms (``2024``, ``20240501``) parse too when declared, but in a
+# column they are more often years or codes than dates, so they are not pointed out.
+_DATE_LIKE = re.compile(r"\s*\d{4}-\d{2}-\d{2}(?:[T ].*)?", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class DateSample:
+    """What :func:`date_text_sample` found: whether every value tried is a date that
+    ``schema={...: "date"}`` would parse, and how many values were tried of those present."""
+
+    dates: bool
+    checked: int
+    present: int
+
+
+def date_text_sample(s: pd.Series, column: Hashable) -> DateSample | None:
+    """Whether a text column's values look like dates (``None``: no value present).
+
+    At most :data:`DATE_SAMPLE` present values, spread evenly over the column, are tried
+    with the parser of text declared ``date`` (naive ones read in UTC: whether they parse
+    does not depend on the zone), after a full-date pattern (see ``_DATE_LIKE``).
+    """
+    present = np.flatnonzero(~source_missing(s))
+    if not len(present):
+        return None
+    total = len(present)
+    if total > DATE_SAMPLE:
+        present = present[np.linspace(0, total - 1, DATE_SAMPLE).round().astype(np.int64)]
+    if isinstance(s.dtype, pd.ArrowDtype):  # string_view has no take kernel: cast first
+        arrow = _single(pa.array(s.array))
+        if _is_text_type(arrow.type):
+            arrow = arrow.cast(pa.string())
+        values = np.asarray(arrow.take(pa.array(present)).to_pylist(), dtype=object)
+    else:
+        values = _objects(s.iloc[present])
+    checked = DateSample(False, len(values), total)
+    if not all(isinstance(v, str) and _DATE_LIKE.fullmatch(v) for v in values):
+        return checked
+    try:
+        parsed = _object_dates(pd.Series(values, dtype=object), naive_tz="UTC", column=column)
+    except (InvalidDataError, ValueError, TypeError, OverflowError):
+        return checked
+    if parsed.problems or parsed.array.null_count:
+        return checked
+    return DateSample(True, len(values), total)
+
+
+def whole_with_missing(s: pd.Series) -> bool:
+    """A float column with a missing value whose present values are all whole numbers in the
+    int64 range: what ``read_csv`` makes of a column of integers with an empty field."""
+    if not pd.api.types.is_float_dtype(s.dtype):
+        return False
+    values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    missing = np.isnan(values)
+    if not missing.any() or missing.all():
+        return False
+    present = values[~missing]
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(present) & (np.floor(present) == present)
+        whole &= (present >= -(2.0**63)) & (present < 2.0**63)
+    return bool(whole.all())
 
 
 def canonical(
