@@ -9,6 +9,7 @@ background thread.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import queue
@@ -30,12 +31,13 @@ from fs_pandas.errors import (
 from fs_pandas.payloads import Plan
 from fs_pandas.progress import Display, ProgressOption, ProgressState, choose_display, consume
 from fs_pandas.progress.events import ProgressEvent, Retrying, RunFinished
+from fs_pandas.progress.text import render_line
 from fs_pandas.run.engine import Runner
 from fs_pandas.run.ledger import Ledger
 from fs_pandas.run.result import BatchResult, _Run
 from fs_pandas.specs import Pacing, Spec
 
-__all__ = ["Restart", "RunHandle", "RunSetup"]
+__all__ = ["Restart", "RunHandle", "RunSetup", "RunStatus"]
 
 #: How a finished run starts another with the same client, pacing and ledger folder: used by
 #: ``retry_failed`` (given by :mod:`fs_pandas.run.launch`, which this module does not import).
@@ -91,6 +93,14 @@ class _AlreadyShown:
 _RAISING_STOPS = ("interrupted", "timeout")
 
 
+class RunStatus(ProgressState):
+    """Where a run is, as a snapshot: a :class:`~fs_pandas.progress.ProgressState` whose repr is
+    the line its progress bar shows ("Importing users: 1,200 of 5,000 rows ...")."""
+
+    def __repr__(self) -> str:
+        return render_line(self)
+
+
 class RunHandle:
     """A run in progress (``wait=False``): jobs go on while the notebook stays usable.
 
@@ -137,10 +147,14 @@ class RunHandle:
         """The run's journal; pass it to :func:`fs_pandas.resume` after a crash."""
         return str(self._ledger.path)
 
-    def status(self) -> ProgressState:
-        """Progress so far (folds in the events that arrived since the last look)."""
+    def status(self) -> RunStatus:
+        """Progress so far, as a snapshot that reads like the bar's text (folds in the events
+        that arrived since the last look); its attributes are those of
+        :class:`~fs_pandas.progress.ProgressState` (``rows_finished``, ``eta_seconds``...)."""
         self._drain(block=False)
-        return self._state
+        snapshot = copy.copy(self._state)
+        snapshot.__class__ = RunStatus
+        return snapshot  # type: ignore[return-value]  # the same state, shown as text
 
     def done(self) -> bool:
         """True once every job finished (or the run stopped)."""
