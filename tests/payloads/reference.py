@@ -614,7 +614,9 @@ def reference_events(
     if timestamp_col is not None:
         position = _position(df, timestamp_col)
         used.add(position)
-        if column_kind(_series(df, position)) != "date":
+        # Datetimes, or text read as dates value by value (offsets kept, naive text in
+        # naive_tz; text that is no date rejects its row), or nothing at all.
+        if column_kind(_series(df, position)) not in ("date", "str", "null"):
             raise RefusedError(f"timestamp_col {timestamp_col!r} holds no datetimes")
         stamps = _series(df, position).tolist()
     uids: list[Any] = [None] * len(df)

@@ -126,9 +126,13 @@ def test_unknown_context_key_is_refused() -> None:
         plan_events(pd.DataFrame({"u": ["x"]}), name="E", context={"browser.web": "u"})
 
 
-def test_timestamp_column_of_text_is_refused() -> None:
+def test_timestamp_column_of_text_is_read_as_dates_and_of_numbers_refused() -> None:
+    text = pd.DataFrame({"t": ["2024-05-01T10:00:00+02:00", "yesterday"]})
+    plan = plan_events(text, name="E", timestamp_col="t")
+    assert plan.requests() == [{"name": "E", "timestamp": "2024-05-01T08:00:00Z"}]
+    assert plan.rejected["rule"].tolist() == ["invalid_date"]  # never sent as text
     with pytest.raises(InvalidDataError, match=r"pd\.to_datetime"):
-        plan_events(pd.DataFrame({"t": ["2024"]}), name="E", timestamp_col="t")
+        plan_events(pd.DataFrame({"t": [1714550400]}), name="E", timestamp_col="t")
 
 
 def test_numeric_context_field_needs_numbers() -> None:
