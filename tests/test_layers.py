@@ -8,6 +8,7 @@ import ast
 from pathlib import Path
 
 import fs_pandas
+from tests.import_graph import assert_no_cycle
 
 PACKAGE = Path(fs_pandas.__file__).parent
 
@@ -73,16 +74,4 @@ def test_no_module_imports_from_a_layer_above_its_own() -> None:
 
 
 def test_there_is_no_import_cycle() -> None:
-    modules = client_side()
-    done: set[str] = set()
-
-    def visit(name: str, path: tuple[str, ...]) -> None:
-        assert name not in path, f"import cycle: {' -> '.join((*path, name))}"
-        if name in done:
-            return
-        for dep in sorted(modules.get(name, ())):
-            visit(dep, (*path, name))
-        done.add(name)
-
-    for name in sorted(modules):
-        visit(name, ())
+    assert_no_cycle(client_side())

@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 import fs_pandas.emulator
+from tests.import_graph import assert_no_cycle
 
 EMULATOR = Path(fs_pandas.emulator.__file__).parent
 PREFIX = "fs_pandas.emulator."
@@ -37,19 +38,7 @@ def test_every_import_names_an_existing_module() -> None:
 
 
 def test_there_is_no_import_cycle() -> None:
-    modules = graph()
-    done: set[str] = set()
-
-    def visit(name: str, path: tuple[str, ...]) -> None:
-        assert name not in path, f"import cycle: {' -> '.join((*path, name))}"
-        if name in done:
-            return
-        for dep in sorted(modules.get(name, ())):
-            visit(dep, (*path, name))
-        done.add(name)
-
-    for name in sorted(modules):
-        visit(name, ())
+    assert_no_cycle(graph())
 
 
 def test_the_rules_and_records_know_nothing_of_the_org_or_http() -> None:
