@@ -2,7 +2,8 @@
 
 Everything the emulator knows about the API is restated from the contract,
 ``docs/contract.md`` (cited as ``§n``); nothing is imported from the client side of
-fs_pandas, so one misunderstanding cannot pass on both sides. The emulator's modules, each depending only on those listed before it:
+fs_pandas, so one misunderstanding cannot pass on both sides. The emulator's modules, each
+depending only on those listed before it:
 
 * ``faults.py`` — seeded fault rates and decisions.
 * ``replies.py`` — :class:`Reply`, :class:`RefusedError`, :class:`RowError`, the §7 messages.

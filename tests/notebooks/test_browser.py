@@ -4,7 +4,8 @@ Runs every cell through the Run menu and checks what an analyst sees: the progre
 drawn and full (100 %), the run summaries on screen. Saves screenshots to
 ``test-output/browser/`` at the repo root. Set up for a machine with no display and a closed
 network: an isolated JupyterLab on 127.0.0.1, no news or update checks, and a wait for the
-kernel session before Run All (the toolbar says "idle" before a kernel is attached, and Run All then does nothing).
+kernel session before Run All (the toolbar says "idle" before a kernel is attached, and Run
+All then does nothing).
 
 Skipped, with the reason, when the machine has no ``/usr/bin/chromium`` or cannot import
 playwright or jupyterlab. Never runs ``playwright install``: it launches Debian's browser.
