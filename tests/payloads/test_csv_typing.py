@@ -134,18 +134,19 @@ def test_notes_do_not_change_what_is_sent() -> None:
     assert b'"seats":1.0' in body and b'"signup":"2024-01-05"' in body and b"schema" not in body
 
 
-@pytest.mark.parametrize(
-    "dtype",
-    [
-        object,
-        "str",
-        "string[python]",
-        "string[pyarrow]",
-        pd.ArrowDtype(pa.large_string()),
-        "category",
-        *([pd.ArrowDtype(pa.string_view())] if HAS_STRING_VIEW else []),
-    ],
-)
+# Every way a text column reaches the planner (read_csv's engines and dtype backends included).
+TEXT_DTYPES: list[Any] = [
+    object,
+    "str",
+    "string[python]",
+    "string[pyarrow]",
+    pd.ArrowDtype(pa.large_string()),
+    "category",
+    *([pd.ArrowDtype(pa.string_view())] if HAS_STRING_VIEW else []),
+]
+
+
+@pytest.mark.parametrize("dtype", TEXT_DTYPES)
 def test_text_dates_are_noted_in_every_text_dtype(dtype: Any) -> None:
     values = ["2024-05-01", None, "2024-05-01T10:00:00Z", "2024-05-02 23:59:59.5"]
     df = pd.DataFrame({"uid": list("abcd"), "d": pd.Series(values, dtype=dtype)})
@@ -336,18 +337,7 @@ def test_text_timestamps_are_parsed_like_text_declared_date() -> None:
         assert times[0] == "2024-05-01T08:00:00Z"
 
 
-@pytest.mark.parametrize(
-    "dtype",
-    [
-        object,
-        "str",
-        "string[python]",
-        "string[pyarrow]",
-        pd.ArrowDtype(pa.large_string()),
-        "category",
-        *([pd.ArrowDtype(pa.string_view())] if HAS_STRING_VIEW else []),
-    ],
-)
+@pytest.mark.parametrize("dtype", TEXT_DTYPES)
 def test_text_timestamps_in_every_text_dtype(dtype: Any) -> None:
     texts = ["2024-05-01T10:00:00+02:00", None, "2024-05-01 10:00", "nope", "2024-05-01 10:00"]
     df = pd.DataFrame({"uid": list("abcde"), "ts": pd.Series(texts, dtype=dtype)})
