@@ -1,7 +1,8 @@
 """Starlette app: translates HTTP to :class:`~fs_pandas.emulator.state.OrgState` calls and back.
 
 Routes are those of contract §2 under ``/v2`` (and the ``/v2beta`` aliases), plus unauthenticated
-inspection routes under ``/_emulator``. Faults (``FaultMiddleware``) apply to ``/v2*`` only.
+inspection routes under ``/_emulator``. The modelled network (``NetworkMiddleware``: latency and
+bandwidth) and faults (``FaultMiddleware``) apply to ``/v2*`` only.
 """
 
 from __future__ import annotations
@@ -317,15 +318,63 @@ class FaultMiddleware:
             await asyncio.sleep(0)
 
 
+class NetworkMiddleware:
+    """Models the network between client and server on ``/v2`` routes (``latency_seconds``,
+    ``bandwidth_bytes_per_second``).
+
+    Half the latency is waited before the request reaches the faults and the handler, half
+    before the response starts; with a bandwidth, each request body chunk waits its
+    ``len / bandwidth`` as it is read and each response body chunk before it is sent. Every
+    wait is an ``asyncio.sleep`` of this request alone, so concurrent requests overlap as they
+    would over a real network and the event loop serves others meanwhile. Settings are read per
+    request, so ``configure`` takes effect on the next one.
+    """
+
+    def __init__(self, app: ASGIApp, state: OrgState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        config = self.state.config
+        latency, bandwidth = config.latency_seconds, config.bandwidth_bytes_per_second
+        if (
+            scope["type"] != "http"
+            or not scope["path"].startswith("/v2")
+            or (not latency and bandwidth is None)
+        ):
+            await self.app(scope, receive, send)
+            return
+        half = latency / 2
+
+        async def slow_receive() -> Message:
+            message = await receive()
+            if bandwidth is not None and message["type"] == "http.request":
+                await asyncio.sleep(len(message.get("body", b"")) / bandwidth)
+            return message
+
+        async def slow_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and half:
+                await asyncio.sleep(half)
+            elif bandwidth is not None and message["type"] == "http.response.body":
+                await asyncio.sleep(len(message.get("body", b"")) / bandwidth)
+            await send(message)
+
+        if half:
+            await asyncio.sleep(half)
+        await self.app(scope, slow_receive if bandwidth is not None else receive, slow_send)
+
+
 async def _swallow(message: Message) -> None:
     """An ASGI ``send`` that discards the response (the connection is dropped after)."""
 
 
 def build_app(state: OrgState, *, transports: Transports | None = None) -> ASGIApp:
-    """The ASGI app of the emulator, faults included."""
+    """The ASGI app of the emulator, faults and the modelled network included."""
     v2 = _v2_routes(state)
     routes = [Route("/v2" + r.path, r.endpoint, methods=list(r.methods or [])) for r in v2]
     routes += [Route("/v2beta" + r.path, r.endpoint, methods=list(r.methods or [])) for r in v2]
     routes += _inspection_routes(state)
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
-    return FaultMiddleware(app, state, transports if transports is not None else {})
+    faults = FaultMiddleware(app, state, transports if transports is not None else {})
+    # The network is outermost: a request travels before a fault can answer or drop it.
+    return NetworkMiddleware(faults, state)

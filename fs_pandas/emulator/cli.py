@@ -77,6 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="seconds each create request stays in flight before it executes",
     )
+    network = p.add_argument_group("network", "model the network on /v2 routes")
+    network.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="round-trip latency added to every /v2 request (default 0)",
+    )
+    network.add_argument(
+        "--bandwidth",
+        type=float,
+        default=None,
+        metavar="BYTES_PER_SECOND",
+        help="per-request bandwidth of request and response bodies (default: unlimited)",
+    )
     readings = p.add_argument_group("readings", "other readings of ambiguous parts of the API")
     for flag, kind in READINGS.items():
         choices = get_args(kind)
@@ -113,6 +128,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         faults=faults,
         create_delay_seconds=args.create_delay_seconds,
         shuffle_results=args.shuffle_results,
+        latency_seconds=args.latency,
+        bandwidth_bytes_per_second=args.bandwidth,
         **{flag.replace("-", "_"): getattr(args, flag.replace("-", "_")) for flag in READINGS},
         **keys,
     )
@@ -131,8 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     int
         Exit status (0 after a clean shutdown).
     """
-    args = build_parser().parse_args(argv)
-    emulator = Emulator(config_from_args(args), host=args.host, port=args.port).start()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as err:  # e.g. --latency -1: a usage error, not a traceback
+        parser.error(str(err))
+    emulator = Emulator(config, host=args.host, port=args.port).start()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -1,14 +1,16 @@
 """Every setting of the emulator: :class:`EmulatorConfig` and how each is validated.
 
-Owns the settings (processing time, paging, caps, keys, clock, create delays, faults) and the
-*readings*: ambiguous parts of the API that the emulator answers either way (docs/emulator.md,
-"Readings"; each ``Literal`` below lists them, the first being the default). A config is frozen:
+Owns the settings (processing time, paging, caps, keys, clock, create delays, faults, the
+network's latency and bandwidth) and the *readings*: ambiguous parts of the API that the
+emulator answers either way (docs/emulator.md, "Readings"; each ``Literal`` below lists them,
+the first being the default). A config is frozen:
 ``OrgState.configure`` swaps in a new one made by :meth:`EmulatorConfig.replace`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -102,6 +104,16 @@ class EmulatorConfig:
     oversize_value : {"drop_property", "fail_row"}
         A property value over 8192 bytes: the property is rejected and the row imported
         without it (create-batch page), or the whole row fails.
+    latency_seconds : float
+        Round-trip network latency added to every ``/v2`` request (not to the ``/_emulator``
+        inspection routes): half is waited before the handler runs, half before the response
+        starts, each an ``asyncio.sleep``, so concurrent requests overlap as over a real
+        network. Finite and >= 0; 0 (default) adds nothing.
+    bandwidth_bytes_per_second : float or None
+        When set (> 0), each ``/v2`` request additionally waits ``len(body) / bandwidth``
+        seconds for its request body (as it is read) and for its response body (before it is
+        sent). The bandwidth is per request, not shared between connections. ``None``
+        (default): no bandwidth limit.
     """
 
     processing_seconds: float = 0.0
@@ -128,6 +140,8 @@ class EmulatorConfig:
     last_page_token: LastPageToken = "null"
     import_nulls: ImportNulls = "omit"
     oversize_value: OversizeValue = "drop_property"
+    latency_seconds: float = 0.0
+    bandwidth_bytes_per_second: float | None = None
 
     def __post_init__(self) -> None:
         # Accept any iterable of uids; normalise once.
@@ -143,6 +157,12 @@ class EmulatorConfig:
             raise ValueError("processing_polls must be >= 0 or None")
         if self.processing_seconds < 0:
             raise ValueError("processing_seconds must be >= 0")
+        # "not x >= 0" also refuses NaN, which compares false with everything.
+        if not (self.latency_seconds >= 0 and math.isfinite(self.latency_seconds)):
+            raise ValueError("latency_seconds must be a finite number >= 0")
+        bandwidth = self.bandwidth_bytes_per_second
+        if bandwidth is not None and not bandwidth > 0:
+            raise ValueError("bandwidth_bytes_per_second must be > 0 or None")
         if self.api_key == self.standard_key:
             raise ValueError("api_key and standard_key must differ")
 
