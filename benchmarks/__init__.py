@@ -1,0 +1,1 @@
+"""Benchmarks of fs_pandas; ``python -m benchmarks`` runs them all and prints one table."""
