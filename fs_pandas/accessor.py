@@ -54,8 +54,9 @@ class FullstoryAccessor:
         duplicates: Duplicates = "first",
         client: Client | None = None,
         chunk_size: int = MAX_CHUNK,
-        max_jobs_in_flight: int = 4,
-        max_rows_in_flight: int = 200_000,
+        max_jobs_in_flight: int = 10,
+        max_rows_in_flight: int = 500_000,
+        max_requests_in_flight: int = 8,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,
@@ -81,8 +82,9 @@ class FullstoryAccessor:
         duplicates: Duplicates = "first",
         client: Client | None = None,
         chunk_size: int = MAX_CHUNK,
-        max_jobs_in_flight: int = 4,
-        max_rows_in_flight: int = 200_000,
+        max_jobs_in_flight: int = 10,
+        max_rows_in_flight: int = 500_000,
+        max_requests_in_flight: int = 8,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,
@@ -108,8 +110,9 @@ class FullstoryAccessor:
         duplicates: Duplicates = "first",
         client: Client | None = None,
         chunk_size: int = MAX_CHUNK,
-        max_jobs_in_flight: int = 4,
-        max_rows_in_flight: int = 200_000,
+        max_jobs_in_flight: int = 10,
+        max_rows_in_flight: int = 500_000,
+        max_requests_in_flight: int = 8,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,
@@ -134,8 +137,9 @@ class FullstoryAccessor:
         duplicates: Duplicates = "first",
         client: Client | None = None,
         chunk_size: int = MAX_CHUNK,
-        max_jobs_in_flight: int = 4,
-        max_rows_in_flight: int = 200_000,
+        max_jobs_in_flight: int = 10,
+        max_rows_in_flight: int = 500_000,
+        max_requests_in_flight: int = 8,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,
@@ -177,8 +181,12 @@ class FullstoryAccessor:
             Defaults to :meth:`Client.from_env` (``FULLSTORY_API_KEY``).
         chunk_size : int, default 50_000
             Rows per batch job (Fullstory's maximum is 50,000).
-        max_jobs_in_flight, max_rows_in_flight : int
-            Admission control: jobs (and rows) submitted and not yet finished.
+        max_jobs_in_flight, max_rows_in_flight : int, default 10 and 500_000
+            Admission control: jobs (and rows) submitted and not yet finished. Fullstory answers
+            429 at 500,000 rows in progress per org; when another run holds part of that, its
+            429s make this run wait for a job of its own to finish.
+        max_requests_in_flight : int, default 8
+            HTTP requests under way at once (creates, polls, result pages of different jobs).
         poll_interval : float, default 1.0
             Seconds before a job's first status poll; later polls back off. Must be finite
             and positive.
@@ -252,6 +260,7 @@ class FullstoryAccessor:
             chunk_size=chunk_size,
             max_jobs_in_flight=max_jobs_in_flight,
             max_rows_in_flight=max_rows_in_flight,
+            max_requests_in_flight=max_requests_in_flight,
             poll_interval=poll_interval,
             resend=resend,
             counts_only=counts_only,
@@ -280,8 +289,9 @@ class FullstoryAccessor:
         naive_tz: TimeZone = "UTC",
         client: Client | None = None,
         chunk_size: int = MAX_CHUNK,
-        max_jobs_in_flight: int = 4,
-        max_rows_in_flight: int = 200_000,
+        max_jobs_in_flight: int = 10,
+        max_rows_in_flight: int = 500_000,
+        max_requests_in_flight: int = 8,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,
@@ -310,8 +320,9 @@ class FullstoryAccessor:
         naive_tz: TimeZone = "UTC",
         client: Client | None = None,
         chunk_size: int = MAX_CHUNK,
-        max_jobs_in_flight: int = 4,
-        max_rows_in_flight: int = 200_000,
+        max_jobs_in_flight: int = 10,
+        max_rows_in_flight: int = 500_000,
+        max_requests_in_flight: int = 8,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,
@@ -340,8 +351,9 @@ class FullstoryAccessor:
         naive_tz: TimeZone = "UTC",
         client: Client | None = None,
         chunk_size: int = MAX_CHUNK,
-        max_jobs_in_flight: int = 4,
-        max_rows_in_flight: int = 200_000,
+        max_jobs_in_flight: int = 10,
+        max_rows_in_flight: int = 500_000,
+        max_requests_in_flight: int = 8,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,
@@ -369,8 +381,9 @@ class FullstoryAccessor:
         naive_tz: TimeZone = "UTC",
         client: Client | None = None,
         chunk_size: int = MAX_CHUNK,
-        max_jobs_in_flight: int = 4,
-        max_rows_in_flight: int = 200_000,
+        max_jobs_in_flight: int = 10,
+        max_rows_in_flight: int = 500_000,
+        max_requests_in_flight: int = 8,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,
@@ -400,7 +413,8 @@ class FullstoryAccessor:
             Context fields from columns, e.g. ``{"browser.url": "page", "location.city": "city"}``.
         properties, rename, schema, nulls, naive_tz
             As for :meth:`batch_update`.
-        client, chunk_size, max_jobs_in_flight, max_rows_in_flight, poll_interval, resend,
+        client, chunk_size, max_jobs_in_flight, max_rows_in_flight, max_requests_in_flight,
+        poll_interval, resend,
         counts_only, progress, wait, ledger_dir, timeout
             As for :meth:`batch_update`.
 
@@ -434,6 +448,7 @@ class FullstoryAccessor:
             chunk_size=chunk_size,
             max_jobs_in_flight=max_jobs_in_flight,
             max_rows_in_flight=max_rows_in_flight,
+            max_requests_in_flight=max_requests_in_flight,
             poll_interval=poll_interval,
             resend=resend,
             counts_only=counts_only,

@@ -214,18 +214,23 @@ class Pacing:
     ----------
     chunk_size : int, default 50_000
         Requests per batch job (Fullstory's maximum is 50,000).
-    max_jobs_in_flight : int, default 4
+    max_jobs_in_flight : int, default 10
         Jobs created and not yet finished. Fullstory runs at most 100 batches per org and answers
-        429 at 200 in progress (contract §4); staying far below leaves room for other users.
-    max_rows_in_flight : int, default 200_000
-        Requests in unfinished jobs (Fullstory answers 429 at 500,000 in progress).
+        429 at 200 in progress (contract §4).
+    max_rows_in_flight : int, default 500_000
+        Requests in unfinished jobs. Fullstory answers 429 at 500,000 in progress per org
+        (contract §4): the default uses what the org allows, and when another run holds part of
+        it, Fullstory's 429s make this run wait for a job of its own to finish.
+    max_requests_in_flight : int, default 8
+        HTTP requests under way at once (creates, polls and result pages of different jobs).
     poll_interval : float, default 1.0
         Seconds before a new job's first status poll; it grows by ``poll_backoff`` up to
         ``max_poll_interval`` while the job runs.
     poll_backoff : float, default 1.5
         Factor (at least 1) by which a job's poll interval grows after each poll.
-    max_poll_interval : float, default 30.0
-        Longest wait between two polls of a job (at least ``poll_interval``).
+    max_poll_interval : float, default 3.0
+        Longest wait between two polls of a job; Fullstory's own client polls every 2 s. A
+        ``poll_interval`` above it is kept for every poll (the interval never shrinks).
     include_schema : bool, default False
         Ask for each import's schema when reading results.
     resend : bool, default False
@@ -247,11 +252,12 @@ class Pacing:
     """
 
     chunk_size: int = _option(MAX_CHUNK, "rows per batch job (at most 50,000)", "count")
-    max_jobs_in_flight: int = _option(4, "jobs created and not yet finished, at most", "count")
-    max_rows_in_flight: int = _option(200_000, "rows in jobs not yet finished, at most", "count")
+    max_jobs_in_flight: int = _option(10, "jobs created and not yet finished, at most", "count")
+    max_rows_in_flight: int = _option(500_000, "rows in jobs not yet finished, at most", "count")
+    max_requests_in_flight: int = _option(8, "HTTP requests under way at once, at most", "count")
     poll_interval: float = _option(1.0, "seconds before a job's first status poll", "seconds")
     poll_backoff: float = _option(1.5, "factor a job's poll interval grows by", "seconds")
-    max_poll_interval: float = _option(30.0, "longest wait between two polls", "seconds")
+    max_poll_interval: float = _option(3.0, "longest wait between two polls", "seconds")
     include_schema: bool = _option(False, "ask for each import's schema", "flag")
     resend: bool = _option(
         False,
@@ -266,7 +272,12 @@ class Pacing:
 
     def __post_init__(self) -> None:
         # Normalise once (np.int64 -> int, 1 -> 1.0) so the rest of the run sees plain values.
-        for name in ("chunk_size", "max_jobs_in_flight", "max_rows_in_flight"):
+        for name in (
+            "chunk_size",
+            "max_jobs_in_flight",
+            "max_rows_in_flight",
+            "max_requests_in_flight",
+        ):
             object.__setattr__(self, name, _count(name, getattr(self, name)))
         for name in ("poll_interval", "poll_backoff", "max_poll_interval"):
             object.__setattr__(self, name, _finite(name, getattr(self, name)))
@@ -290,13 +301,14 @@ class Pacing:
             raise ConfigurationError(
                 f"max_rows_in_flight must be at least 1, got {self.max_rows_in_flight}"
             )
+        if self.max_requests_in_flight < 1:
+            raise ConfigurationError(
+                f"max_requests_in_flight must be at least 1, got {self.max_requests_in_flight}"
+            )
         if self.poll_interval <= 0:
             raise ConfigurationError(f"poll_interval must be > 0, got {self.poll_interval}")
-        if self.max_poll_interval < self.poll_interval:
-            raise ConfigurationError(
-                f"poll_interval ({self.poll_interval}) must not be above max_poll_interval "
-                f"({self.max_poll_interval})"
-            )
+        if self.max_poll_interval <= 0:
+            raise ConfigurationError(f"max_poll_interval must be > 0, got {self.max_poll_interval}")
         if self.poll_backoff < 1:
             raise ConfigurationError(f"poll_backoff must be at least 1, got {self.poll_backoff}")
 

@@ -24,6 +24,7 @@ import hashlib
 import heapq
 import itertools
 import logging
+import math
 import threading
 import time
 import warnings
@@ -57,6 +58,7 @@ from fs_pandas.progress.events import (
 )
 from fs_pandas.run.join import JobJoin, join_job, slim_import
 from fs_pandas.run.ledger import KEY_SCHEME, Ledger
+from fs_pandas.run.pool import Done, RequestPool, Tag
 from fs_pandas.specs import Pacing, check_timeout
 
 __all__ = ["ChunkRecord", "RunStopped", "Runner", "format_when", "idempotency_key"]
@@ -68,6 +70,7 @@ Positions = npt.NDArray[np.int64]
 # Fullstory accepts at most 50,000 requests per batch job (contract §4).
 # A finished job's results may lag its status briefly (202); this many answers is not "briefly".
 _MAX_NOT_READY = 50
+_WAKE = object()  # put on a run's queue by stop(): the run's thread wakes and sees why
 
 
 class RunStopped(Exception):  # noqa: N818 (a signal to stop, not an error)
@@ -214,8 +217,8 @@ class Runner:
     ``timeout`` (seconds from the first event) is a deadline for waiting: at the first wait that
     would pass it, the run stops (:attr:`stopped` is ``"timeout"``). :meth:`stop` does the same
     from another thread (``"cancelled"``); it wakes a status-poll wait at once, and otherwise
-    takes effect when the request under way returns. ``sleep``, when given (tests), replaces
-    that wakeable wait.
+    takes effect when the request under way returns (a create under way is waited for, so its
+    job is journalled).
 
     One job answers for one chunk. When Fullstory answers a chunk with a job that already
     answered another chunk of the run (an Idempotency-Key collision, a server replaying the
@@ -241,7 +244,6 @@ class Runner:
         key_salt: str | None = None,
         timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] | None = None,
     ):
         self.client = client
         self.plan = plan
@@ -254,7 +256,6 @@ class Runner:
         self.earlier_jobs = dict(earlier_jobs or {})
         self.key_salt = key_salt
         self.clock = clock
-        self.sleep = sleep
         self.timeout = check_timeout(timeout)
         self.records: dict[int, ChunkRecord] = {}
         self.aborted: str | None = None
@@ -268,6 +269,13 @@ class Runner:
         self._due: list[_Due] = []
         self._seq = itertools.count()
         self._rows_in_flight = 0
+        self._jobs_in_flight = 0
+        self._at_cap = False  # Fullstory answered 429 to a create: wait for a job of ours
+        self._creating: dict[int, Any] = {}  # chunk number -> the chunk whose create is out
+        # Chunks planned and not sent yet, in order: refused a slot, or refused by Fullstory
+        # at its cap (sent again when a job of ours finishes).
+        self._waiting: list[Any] = []
+        self._pool = RequestPool(1)  # replaced by events(); here so stop() always has one
         self._job_chunks: dict[str, int] = {}  # job id -> the chunk it answered first
 
     # -- the loop ---------------------------------------------------------------------------
@@ -276,22 +284,23 @@ class Runner:
         """Run to the end, yielding progress events; re-raises a fatal API error after
         yielding a final :class:`RunFinished` that carries its reason."""
         chunks = iter(self.plan.chunks(self.options.chunk_size))
-        waiting: list[Any] = []  # a chunk planned but refused a slot, sent when one frees
         if self.timeout is not None:
             self._deadline = self.clock() + self.timeout
+        self._pool = RequestPool(self.options.max_requests_in_flight)
         yield self._started()
         try:
             while True:
-                yield from self._admit(chunks, waiting)
-                if not self._due:
-                    if waiting or self._peek(chunks, waiting):
+                yield from self._admit(chunks)
+                if not self._due and not len(self._pool):
+                    if self._waiting or self._peek(chunks):
                         continue
                     break
-                yield from self._poll_next()
+                yield from self._step()
         except (RetryExhaustedError, TransportError) as exc:
             self.aborted = f"stopped after repeated failures: {exc}"
             logger.warning("run stopped early: %s", exc)
         except RunStopped as stop:
+            self._settle_creates()
             self.mark_stopped(stop.reason, stop.message)
         except FullstoryError as exc:
             self.aborted = str(exc)
@@ -300,10 +309,46 @@ class Runner:
         finally:
             # Close the chunk builder here, on this thread, whatever ended the run: left to the
             # garbage collector it would close at an arbitrary allocation of some thread.
+            self._pool.close()
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
         yield self._finished()
+
+    def _step(self) -> Iterator[ProgressEvent]:
+        """Send the polls that are due, then take the next outcome (or wait for the next due
+        poll, the deadline or a stop, whichever comes first)."""
+        now = self.clock()
+        while self._due and self._due[0].at <= now:
+            due = heapq.heappop(self._due)
+            self._pool.submit(("poll", due.chunk), self._poller(due))
+        wait: float | None = None
+        if self._due:
+            wait = self._due[0].at - now
+        if self._deadline is not None:
+            wait = min(wait if wait is not None else math.inf, max(self._deadline - now, 0.0))
+        item: Any = None
+        if len(self._pool) or wait is None:
+            item = self._pool.next(wait)
+        else:  # nothing in flight: wait for the next due poll (a stop wakes it)
+            self._stop_requested.wait(wait)
+        self.check_stop()
+        if isinstance(item, Done):
+            yield from self._outcome(item)
+        elif item is not None and item is not _WAKE:
+            yield item  # a worker's progress event
+
+    def _outcome(self, done: Done) -> Iterator[ProgressEvent]:
+        what, number = done.tag
+        if what == "create":
+            yield from self._created(self._creating.pop(number), done)
+            return
+        if done.error is not None:
+            raise done.error
+        if what == "poll":
+            yield from self._polled(number, *done.value)
+        else:
+            yield self._joined(self.records[number], *done.value)
 
     # -- stopping -----------------------------------------------------------------------------
 
@@ -312,6 +357,9 @@ class Runner:
         if self._stop_reason is None:
             self._stop_reason = reason
         self._stop_requested.set()
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.post(_WAKE)
 
     def mark_stopped(self, reason: str, message: str | None = None) -> None:
         """Record that the run stopped waiting (the caller's own KeyboardInterrupt included)."""
@@ -335,21 +383,30 @@ class Runner:
         if self._deadline is not None:
             seconds = min(seconds, max(self._deadline - self.clock(), 0.0))
         if seconds > 0:
-            if self.sleep is not None:
-                self.sleep(seconds)
-            else:
-                self._stop_requested.wait(seconds)
+            self._stop_requested.wait(seconds)
         self.check_stop()
 
-    def _peek(self, chunks: Iterator[Any], waiting: list[Any]) -> bool:
+    def _settle_creates(self) -> None:
+        """A stopped run still journals the jobs whose create was under way: their answers
+        come within the client's timeouts, and a job known is a job resumed, not re-sent."""
+        tags: set[Tag] = {("create", number) for number in self._creating}
+        for done in self._pool.wait_for(tags):
+            chunk = self._creating.pop(done.tag[1])
+            if done.error is None:
+                self._record_job(chunk, done.value)
+
+    # -- admission ----------------------------------------------------------------------------
+
+    def _peek(self, chunks: Iterator[Any]) -> bool:
         chunk = next(chunks, None)
         if chunk is None:
             return False
-        waiting.append(chunk)
+        self._waiting.append(chunk)
         return True
 
-    def _admit(self, chunks: Iterator[Any], waiting: list[Any]) -> Iterator[ProgressEvent]:
-        while waiting or self._peek(chunks, waiting):
+    def _admit(self, chunks: Iterator[Any]) -> Iterator[ProgressEvent]:
+        waiting = self._waiting
+        while waiting or self._peek(chunks):
             chunk = waiting[0]
             if chunk.number not in self.records:
                 self._plan(chunk)
@@ -358,20 +415,17 @@ class Runner:
                 waiting.pop(0)
                 yield from self._reattach(chunk)
                 continue
-            if not self._has_room(len(chunk)):
+            if self._at_cap or not self._has_room(len(chunk)):
                 return
             self.check_stop()  # past the deadline: leave the chunk unsent (resume sends it)
-            events = self._create(chunk)
-            if events is None:  # Fullstory is at its cap: wait for a job of ours to finish
-                return
             waiting.pop(0)
-            yield from events
+            self._send(chunk)
 
     def _has_room(self, rows: int) -> bool:
-        if not self._due:
+        if not self._jobs_in_flight:
             return True  # a chunk always fits when nothing else is in flight
         return (
-            len(self._due) < self.options.max_jobs_in_flight
+            self._jobs_in_flight < self.options.max_jobs_in_flight
             and self._rows_in_flight + rows <= self.options.max_rows_in_flight
         )
 
@@ -387,15 +441,44 @@ class Runner:
         if self.ledger is not None:
             self.ledger.chunk_planned(chunk.number, rows=len(chunk), key=key)
 
-    def _create(self, chunk: Any) -> Iterator[ProgressEvent] | None:
-        record = self.records[chunk.number]
-        try:
-            job = self.client.create_job(self.kind, chunk.body, idempotency_key=record.key)
-        except RetryExhaustedError as exc:
-            if isinstance(exc.last_error, RateLimitedError) and self._due:
+    def _send(self, chunk: Any) -> None:
+        """Create the chunk's job on a worker; it holds a place in flight from now on."""
+        key = self.records[chunk.number].key
+        self._creating[chunk.number] = chunk
+        self._take_slot(len(chunk))
+        self._pool.submit(
+            ("create", chunk.number),
+            lambda: self.client.create_job(self.kind, chunk.body, idempotency_key=key),
+        )
+
+    def _take_slot(self, rows: int) -> None:
+        self._jobs_in_flight += 1
+        self._rows_in_flight += rows
+
+    def _free_slot(self, rows: int) -> None:
+        self._jobs_in_flight -= 1
+        self._rows_in_flight -= rows
+        self._at_cap = False  # a job of ours finished: there is room at Fullstory again
+
+    def _created(self, chunk: Any, done: Done) -> Iterator[ProgressEvent]:
+        if done.error is not None:
+            self._free_slot(len(chunk))
+            error = done.error
+            if (
+                isinstance(error, RetryExhaustedError)
+                and isinstance(error.last_error, RateLimitedError)
+                and self._jobs_in_flight
+            ):
                 logger.info("Fullstory is at its batch cap; waiting for a job to finish")
-                return None
-            raise
+                self._at_cap = True
+                self._waiting.insert(0, chunk)
+                self._waiting.sort(key=lambda waiting: waiting.number)
+                return
+            raise error
+        yield from self._record_job(chunk, done.value)
+
+    def _record_job(self, chunk: Any, job: Job) -> Iterator[ProgressEvent]:
+        record = self.records[chunk.number]
         record.job_id = job.id
         if self.ledger is not None:
             self.ledger.job_created(chunk.number, job_id=job.id)
@@ -420,6 +503,7 @@ class Runner:
             reattached=True,
             replayed_at=self._replayed(record),
         )
+        self._take_slot(len(chunk))
         return self._attach(chunk, created)
 
     def _replayed(self, record: ChunkRecord) -> str | None:
@@ -435,8 +519,10 @@ class Runner:
         """Start polling the chunk's job, unless that job already answered another chunk."""
         first = self._job_chunks.setdefault(created.job_id, chunk.number)
         if first != chunk.number:
+            self._free_slot(len(chunk))
             return iter([created, self._duplicate(self.records[chunk.number], first)])
-        self._start_polling(chunk)
+        self._bodies[chunk.number] = chunk.body
+        self._schedule(chunk.number, self.options.poll_interval)
         return iter([created])
 
     def _duplicate(self, record: ChunkRecord, first: int) -> JobFinished:
@@ -465,57 +551,66 @@ class Runner:
             )
         return JobFinished(record.number, record.job_id, JobStatus.FAILED, 0, record.rows)
 
-    def _start_polling(self, chunk: Any) -> None:
-        self._bodies[chunk.number] = chunk.body
-        self._rows_in_flight += len(chunk)
-        self._schedule(chunk.number, self.options.poll_interval)
+    # -- polling ------------------------------------------------------------------------------
 
     def _schedule(self, chunk: int, interval: float) -> None:
         heapq.heappush(self._due, _Due(self.clock() + interval, next(self._seq), chunk, interval))
 
-    def _poll_next(self) -> Iterator[ProgressEvent]:
-        due = heapq.heappop(self._due)
-        self._pause(due.at - self.clock())
-        record = self.records[due.chunk]
-        assert record.job_id is not None
-        job = self.client.job_status(self.kind, record.job_id)
-        yield JobPolled(due.chunk, job.id, job.status, job.imports, job.errors)
+    def _poller(self, due: _Due) -> Callable[[], tuple[Job, float]]:
+        job_id = self.records[due.chunk].job_id
+        assert job_id is not None
+        return lambda: (self.client.job_status(self.kind, job_id), due.interval)
+
+    def _polled(self, number: int, job: Job, interval: float) -> Iterator[ProgressEvent]:
+        yield JobPolled(number, job.id, job.status, job.imports, job.errors)
         if not job.status.finished:
-            interval = min(due.interval * self.options.poll_backoff, self.options.max_poll_interval)
-            self._schedule(due.chunk, interval)
+            longest = max(self.options.max_poll_interval, self.options.poll_interval)
+            interval = min(interval * self.options.poll_backoff, longest)
+            self._schedule(number, interval)
             return
-        yield from self._collect(record, job)
-
-    # -- a finished job ---------------------------------------------------------------------
-
-    def _collect(self, record: ChunkRecord, job: Job) -> Iterator[ProgressEvent]:
-        assert record.job_id is not None
+        record = self.records[number]
+        # Finished at Fullstory: its rows no longer count against the org's caps, so the next
+        # chunk goes out while this job's results are read.
+        self._free_slot(record.rows)
         if self.options.counts_only:
             yield self._counted(record, job)
             return
+        body = self._bodies.pop(number)
+        self._pool.submit(("results", number), lambda: self._read(record, job, body))
+
+    # -- a finished job ---------------------------------------------------------------------
+
+    def _read(self, record: ChunkRecord, job: Job, body: bytes) -> tuple[Job, JobJoin, int, int]:
+        """On a worker: page through both result kinds of a finished job and join them."""
         imports: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
-        yield from self._pages(record, "imports", imports)
-        yield from self._pages(record, "errors", errors)
-        requests = orjson.loads(self._bodies.pop(record.number))["requests"]
-        record.join = join_job(self.kind, record.positions, requests, imports, errors)
-        record.status = _terminal_status(job, len(errors))
-        self._rows_in_flight -= record.rows
-        self._check(record, job, len(imports), len(errors))
+        self._pages(record, "imports", imports)
+        self._pages(record, "errors", errors)
+        requests = orjson.loads(body)["requests"]
+        join = join_job(self.kind, record.positions, requests, imports, errors)
+        return job, join, len(imports), len(errors)
+
+    def _joined(
+        self, record: ChunkRecord, job: Job, join: JobJoin, imports: int, errors: int
+    ) -> JobFinished:
+        assert record.job_id is not None
+        record.join = join
+        record.status = _terminal_status(job, errors)
+        self._check(record, job, imports, errors)
         if self.ledger is not None:
             self.ledger.job_done(
                 record.number,
                 job_id=record.job_id,
                 status=record.status.value,
-                imported=len(record.join.imported),
-                failed=len(record.join.failed),
+                imported=len(join.imported),
+                failed=len(join.failed),
             )
-        yield JobFinished(
+        return JobFinished(
             record.number,
             record.job_id,
             record.status,
-            imported=len(record.join.imported),
-            failed=len(record.join.failed),
+            imported=len(join.imported),
+            failed=len(join.failed),
         )
 
     def _counted(self, record: ChunkRecord, job: Job) -> JobFinished:
@@ -525,7 +620,6 @@ class Runner:
         Admin key reads the results."""
         assert record.job_id is not None
         self._bodies.pop(record.number, None)
-        self._rows_in_flight -= record.rows
         record.status = _terminal_status(job, job.errors)
         if record.status is not JobStatus.COMPLETED:
             record.unread_counts = (job.imports, job.errors)
@@ -546,7 +640,9 @@ class Runner:
 
     def _pages(
         self, record: ChunkRecord, what: Literal["imports", "errors"], into: list[dict[str, Any]]
-    ) -> Iterator[PageFetched]:
+    ) -> None:
+        """On a worker: every page of one result kind, in order (each page's token is the
+        next one's address); each page read is posted as a :class:`PageFetched`."""
         assert record.job_id is not None
         token: str | None = None
         seen: set[str] = set()
@@ -564,13 +660,15 @@ class Runner:
                 if not_ready > _MAX_NOT_READY:
                     raise FullstoryError(f"job {record.job_id}: {what} never became readable")
                 delay = self.options.poll_interval * not_ready
-                self._pause(min(delay, self.options.max_poll_interval))
+                self._pause(
+                    min(delay, max(self.options.max_poll_interval, self.options.poll_interval))
+                )
                 continue
             if what == "imports":
                 into.extend(slim_import(self.kind, result) for result in page.results)
             else:
                 into.extend(page.results)
-            yield PageFetched(record.number, record.job_id, what, len(page.results))
+            self._pool.post(PageFetched(record.number, record.job_id, what, len(page.results)))
             # No more pages: a token absent, null or "" (contract §11.2; Page holds None).
             if not page.next_page_token:
                 return
