@@ -70,6 +70,9 @@ Positions = npt.NDArray[np.int64]
 # Fullstory accepts at most 50,000 requests per batch job (contract §4).
 # A finished job's results may lag its status briefly (202); this many answers is not "briefly".
 _MAX_NOT_READY = 50
+# Refused at Fullstory's cap with no job of ours in flight: other runs' jobs hold it; give up
+# (the rows stay pending, resumable) when it has not freed in this long.
+_CAP_PATIENCE = 30 * 60.0
 _WAKE = object()  # put on a run's queue by stop(): the run's thread wakes and sees why
 
 
@@ -270,7 +273,10 @@ class Runner:
         self._seq = itertools.count()
         self._rows_in_flight = 0
         self._jobs_in_flight = 0
-        self._at_cap = False  # Fullstory answered 429 to a create: wait for a job of ours
+        # Fullstory refused a create at its org-wide cap (429): no chunk goes out before this
+        # time (infinity: until a job of ours finishes). None: not at the cap.
+        self._cap_until: float | None = None
+        self._refused_since: float | None = None  # refused with nothing of ours in flight
         self._creating: dict[int, Any] = {}  # chunk number -> the chunk whose create is out
         # Chunks planned and not sent yet, in order: refused a slot, or refused by Fullstory
         # at its cap (sent again when a job of ours finishes).
@@ -292,6 +298,10 @@ class Runner:
             while True:
                 yield from self._admit(chunks)
                 if not self._due and not len(self._pool):
+                    if self._cap_until is not None:  # refused at the cap, nothing in flight
+                        self._pause(self._cap_until - self.clock())
+                        self._cap_until = None
+                        continue
                     if self._waiting or self._peek(chunks):
                         continue
                     break
@@ -322,9 +332,10 @@ class Runner:
         while self._due and self._due[0].at <= now:
             due = heapq.heappop(self._due)
             self._pool.submit(("poll", due.chunk), self._poller(due))
-        wait: float | None = None
-        if self._due:
-            wait = self._due[0].at - now
+        wakes = [self._due[0].at] if self._due else []
+        if self._cap_until is not None and self._cap_until < math.inf:
+            wakes.append(self._cap_until)  # a chunk refused at the cap is tried again then
+        wait: float | None = min(wakes) - now if wakes else None
         if self._deadline is not None:
             wait = min(wait if wait is not None else math.inf, max(self._deadline - now, 0.0))
         item: Any = None
@@ -415,7 +426,7 @@ class Runner:
                 waiting.pop(0)
                 yield from self._reattach(chunk)
                 continue
-            if self._at_cap or not self._has_room(len(chunk)):
+            if self._at_cap() or not self._has_room(len(chunk)):
                 return
             self.check_stop()  # past the deadline: leave the chunk unsent (resume sends it)
             waiting.pop(0)
@@ -458,24 +469,39 @@ class Runner:
     def _free_slot(self, rows: int) -> None:
         self._jobs_in_flight -= 1
         self._rows_in_flight -= rows
-        self._at_cap = False  # a job of ours finished: there is room at Fullstory again
+        self._cap_until = None  # a job of ours finished: there is room at Fullstory again
+
+    def _at_cap(self) -> bool:
+        return self._cap_until is not None and self.clock() < self._cap_until
 
     def _created(self, chunk: Any, done: Done) -> Iterator[ProgressEvent]:
-        if done.error is not None:
-            self._free_slot(len(chunk))
-            error = done.error
-            if (
-                isinstance(error, RetryExhaustedError)
-                and isinstance(error.last_error, RateLimitedError)
-                and self._jobs_in_flight
-            ):
-                logger.info("Fullstory is at its batch cap; waiting for a job to finish")
-                self._at_cap = True
-                self._waiting.insert(0, chunk)
-                self._waiting.sort(key=lambda waiting: waiting.number)
-                return
+        if done.error is None:
+            self._refused_since = None
+            yield from self._record_job(chunk, done.value)
+            return
+        self._free_slot(len(chunk))
+        error = done.error
+        if not (
+            isinstance(error, RetryExhaustedError)
+            and isinstance(error.last_error, RateLimitedError)
+        ):
             raise error
-        yield from self._record_job(chunk, done.value)
+        # Fullstory is at its org-wide cap (contract §4): other jobs, ours or another run's,
+        # must finish first. The chunk waits for a job of ours, or with none in flight, a
+        # while; only a cap that never frees ends the run.
+        self._waiting.insert(0, chunk)
+        self._waiting.sort(key=lambda waiting: waiting.number)
+        if self._jobs_in_flight:
+            logger.info("Fullstory is at its batch cap; waiting for a job of this run to finish")
+            self._cap_until = math.inf
+            return
+        now = self.clock()
+        if self._refused_since is None:
+            self._refused_since = now
+        if now - self._refused_since > _CAP_PATIENCE:
+            raise error
+        logger.info("Fullstory is at its batch cap with other jobs; trying again shortly")
+        self._cap_until = now + self.options.max_poll_interval
 
     def _record_job(self, chunk: Any, job: Job) -> Iterator[ProgressEvent]:
         record = self.records[chunk.number]
