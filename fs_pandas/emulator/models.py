@@ -107,18 +107,22 @@ class Snapshot(NamedTuple):
         """BatchUserImportResponse (§5.3): ``schema`` is filled only with include_schema;
         without it (and without type conflicts) the key is ``null``, or absent when
         ``nulls`` is false (the seed's imports example: ``{"id", "uid", "properties"}``)."""
-        body: JsonDict = {"id": self.id}
-        for key in ("uid", "display_name", "email"):
-            value = getattr(self, key)
-            if value is not None:
-                body[key] = value
-        body["properties"] = self.properties
+        # Unpacked once, not read field by field: a page renders 1,000 of these.
+        user_id, uid, display_name, email, properties, declared, conflicts = self
+        body: JsonDict = {"id": user_id}
+        if uid is not None:
+            body["uid"] = uid
+        if display_name is not None:
+            body["display_name"] = display_name
+        if email is not None:
+            body["email"] = email
+        body["properties"] = properties
         if include_schema:
-            body["schema"] = {"properties": infer_schema(self.properties, self.declared)}
+            body["schema"] = {"properties": infer_schema(properties, declared)}
         elif nulls:
             body["schema"] = None
-        if self.conflicts:
-            body["type_conflicts"] = {"properties": self.conflicts}
+        if conflicts:
+            body["type_conflicts"] = {"properties": conflicts}
         elif nulls:
             body["type_conflicts"] = None
         return body

@@ -115,6 +115,34 @@ def value_bytes(value: Any) -> int:
     return len(orjson.dumps(value))
 
 
+# No float prints longer than 24 characters ("-2.2250738585072014e-308") and no int between
+# these bounds longer than 20 ("-9223372036854775808"): 24 bytes bound any such item.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+_SCALAR_BOUND = 24
+
+
+def _list_surely_fits(items: list[Any]) -> bool:
+    """Whether a list of strings and numbers is surely within 8192 bytes, from an upper bound
+    that needs no encoding (4 bytes a character, 24 a scalar). ``False`` means "measure it":
+    the list is too long to tell, or holds something else (a dict, a nested list, a huge int).
+    Hot path: most batch rows carry short lists of tags or numbers."""
+    bound = 0
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            bound += 4 * len(item)
+        elif (
+            kind is float
+            or kind is bool
+            or item is None
+            or (kind is int and _INT_MIN <= item <= _INT_MAX)
+        ):
+            bound += _SCALAR_BOUND
+        else:
+            return False
+    return bound <= MAX_VALUE_BYTES
+
+
 def _check_size(path: str, value: Any, dropped: list[str] | None) -> None:
     """§3.3: a value over 8192 bytes: "the property will be rejected". With ``dropped`` the
     path is collected (the row is imported without it); without, the row fails."""
@@ -144,6 +172,8 @@ def _check_properties(
         elif kind is dict:
             _check_properties(value, path + ".", good_paths, dropped)
         elif kind is list:
+            if _list_surely_fits(value):  # then it holds no dict either
+                continue
             # §3.3: arrays of objects are not supported.
             if any(type(item) is dict for item in value):
                 raise RowError(
@@ -247,6 +277,14 @@ def _check_identification(row: JsonDict) -> None:
 
 def _check_user_ref(user: Any) -> None:
     """An event's ``user``: ``{"id"}`` or ``{"uid"}``, exactly one of them."""
+    if type(user) is dict and len(user) == 1:
+        # Hot path: the one key is a valid uid or id (the checks below would pass it).
+        uid = user.get("uid")
+        if type(uid) is str and 0 < len(uid) <= MAX_UID:
+            return
+        user_id = user.get("id")
+        if type(user_id) is str and user_id:
+            return
     if not isinstance(user, dict) or not set(user) <= {"id", "uid"}:
         raise RowError("invalid_argument", 'user must be {"id"} or {"uid"}')
     _check_str(user, "uid", MAX_UID, "user.")
