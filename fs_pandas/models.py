@@ -8,7 +8,7 @@ from typing import Any
 
 from fs_pandas._types import JobKind
 
-__all__ = ["Job", "JobStatus", "Page"]
+__all__ = ["ImportIds", "Job", "JobStatus", "Page"]
 
 
 class JobStatus(enum.Enum):
@@ -61,3 +61,21 @@ class Page:
     total_records: int = 0
     next_page_token: str | None = None
     ready: bool = True
+
+
+@dataclass(frozen=True)
+class ImportIds:
+    """One page of a users job's imports, read for matching them to rows: each result's
+    ``uid`` and ``id`` side by side (None where absent), and whole only the results without a
+    uid (``anonymous``: their index on the page and the object), whose content is what
+    matches them. ``ready`` and ``next_page_token`` are as in :class:`Page`."""
+
+    uids: list[Any] = field(default_factory=list)
+    ids: list[Any] = field(default_factory=list)
+    anonymous: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    total_records: int = 0
+    next_page_token: str | None = None
+    ready: bool = True
+
+    def __len__(self) -> int:
+        return len(self.uids)

@@ -71,7 +71,7 @@ def test_imports_carry_the_fullstory_id_of_their_own_row(
 
 def test_one_job_per_chunk(emu: Emulator, client: Client, tmp_path: Path) -> None:
     users(customers(25), client, tmp_path, chunk_size=10)
-    assert [job["requests"] for job in emu.jobs()] == [10, 10, 5]
+    assert sorted(job["requests"] for job in emu.jobs()) == [5, 10, 10]  # created in any order
 
 
 def test_non_unique_index_is_kept_and_rows_join_to_their_own_labels(

@@ -14,6 +14,7 @@ being appended, across chunk boundaries.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
@@ -184,6 +185,50 @@ class Plan:
         for chunk in self.chunks():
             out.extend(orjson.loads(chunk.body)["requests"])
         return out
+
+    def requests_at(self, positions: Positions) -> list[dict[str, Any]]:
+        """The request objects of the accepted rows at ``positions``, exactly as their chunk
+        sends them (built again from the columns: a run keeps no body after its create).
+
+        Thread-safe: a run's workers join results while the next chunk is built.
+        """
+        if not len(positions):
+            return []
+        body = _Body(len(positions))
+        for start in range(0, len(positions), _SLICE):
+            body.add(self._slice_text(positions[start : start + _SLICE]))
+        requests: list[dict[str, Any]] = orjson.loads(body.finish())["requests"]
+        return requests
+
+    def identities(self, positions: Positions) -> tuple[list[str | None], list[str | None]]:
+        """How each user row at ``positions`` names its user: its ``uid`` and its Fullstory
+        ``id`` as sent (None where the request has none), built from those two columns only.
+
+        Raises
+        ------
+        TypeError
+            The plan is not of users.
+        """
+        if self.kind != "users":
+            raise TypeError("identities() are those of a plan of users")
+        rows = self._identity_plan.requests_at(positions)
+        return [row.get("uid") for row in rows], [row.get("id") for row in rows]
+
+    @functools.cached_property
+    def _identity_plan(self) -> Plan:
+        """This plan reduced to the ``uid`` and ``id`` of each request."""
+        fields = [f for f in self._fields if f.role in ("uid", "id")]
+        indexes = {f.index for f in fields}
+        return Plan(
+            kind=self.kind,
+            n_rows=self.n_rows,
+            arrays={i: a for i, a in self._arrays.items() if i in indexes},
+            fields=fields,
+            rejected=self.rejected.iloc[:0],
+            accepted=self.accepted_positions,
+            type_rows=[],
+            prebuilt={i: p for i, p in self._prebuilt.items() if i in indexes},
+        )
 
     def chunks(self, size: int = MAX_CHUNK, *, threads: int | None = None) -> Iterator[Chunk]:
         """Chunks of at most ``size`` requests, each built only when the iterator reaches it.

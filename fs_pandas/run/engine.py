@@ -34,7 +34,6 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 
 from fs_pandas._types import JobKind
 from fs_pandas.errors import (
@@ -45,7 +44,7 @@ from fs_pandas.errors import (
     RetryExhaustedError,
     TransportError,
 )
-from fs_pandas.models import Job, JobStatus, Page
+from fs_pandas.models import ImportIds, Job, JobStatus, Page
 from fs_pandas.progress.events import (
     ChunkPlanned,
     JobCreated,
@@ -56,7 +55,7 @@ from fs_pandas.progress.events import (
     RunFinished,
     RunStarted,
 )
-from fs_pandas.run.join import JobJoin, join_job, slim_import
+from fs_pandas.run.join import JobJoin, join_job, join_users
 from fs_pandas.run.ledger import KEY_SCHEME, Ledger
 from fs_pandas.run.pool import Done, RequestPool, Tag
 from fs_pandas.specs import Pacing, check_timeout
@@ -105,6 +104,10 @@ class PlanLike(Protocol):
 
     def chunks(self, size: int = ...) -> Iterator[Any]: ...
 
+    def requests_at(self, positions: Positions) -> list[dict[str, Any]]: ...
+
+    def identities(self, positions: Positions) -> tuple[list[str | None], list[str | None]]: ...
+
 
 class ClientLike(Protocol):
     def create_job(self, kind: JobKind, body: bytes, *, idempotency_key: str) -> Job: ...
@@ -120,6 +123,10 @@ class ClientLike(Protocol):
         page_token: str | None = None,
         include_schema: bool = False,
     ) -> Page: ...
+
+    def job_import_ids(
+        self, job_id: str, *, page_token: str | None = None, include_schema: bool = False
+    ) -> ImportIds: ...
 
 
 def idempotency_key(
@@ -268,7 +275,6 @@ class Runner:
         self._stop_requested = threading.Event()
         self._stop_reason: str | None = None
         self._deadline: float | None = None
-        self._bodies: dict[int, bytes] = {}
         self._due: list[_Due] = []
         self._seq = itertools.count()
         self._rows_in_flight = 0
@@ -547,7 +553,6 @@ class Runner:
         if first != chunk.number:
             self._free_slot(len(chunk))
             return iter([created, self._duplicate(self.records[chunk.number], first)])
-        self._bodies[chunk.number] = chunk.body
         self._schedule(chunk.number, self.options.poll_interval)
         return iter([created])
 
@@ -601,18 +606,25 @@ class Runner:
         if self.options.counts_only:
             yield self._counted(record, job)
             return
-        body = self._bodies.pop(number)
-        self._pool.submit(("results", number), lambda: self._read(record, job, body))
+        self._pool.submit(("results", number), lambda: self._read(record, job))
 
     # -- a finished job ---------------------------------------------------------------------
 
-    def _read(self, record: ChunkRecord, job: Job, body: bytes) -> tuple[Job, JobJoin, int, int]:
-        """On a worker: page through both result kinds of a finished job and join them."""
-        imports: list[dict[str, Any]] = []
+    def _read(self, record: ChunkRecord, job: Job) -> tuple[Job, JobJoin, int, int]:
+        """On a worker: page through both result kinds of a finished job and join them to
+        the rows. The rows' side comes from the plan's columns (no body is kept); user imports
+        are read as who was imported, not as whole objects."""
         errors: list[dict[str, Any]] = []
-        self._pages(record, "imports", imports)
-        self._pages(record, "errors", errors)
-        requests = orjson.loads(body)["requests"]
+        self._pages(record, "errors", errors.extend)
+        if self.kind == "users":
+            pages: list[ImportIds] = []
+            self._pages(record, "imports", pages.append)
+            uids, ids = self.plan.identities(record.positions)
+            join = join_users(record.positions, uids, ids, pages, errors, self.plan.requests_at)
+            return job, join, sum(len(page) for page in pages), len(errors)
+        imports: list[dict[str, Any]] = []
+        self._pages(record, "imports", imports.extend)
+        requests = self.plan.requests_at(record.positions)
         join = join_job(self.kind, record.positions, requests, imports, errors)
         return job, join, len(imports), len(errors)
 
@@ -645,7 +657,6 @@ class Runner:
         known, so they stay pending -- journalled with no ``done`` record, so a resume with an
         Admin key reads the results."""
         assert record.job_id is not None
-        self._bodies.pop(record.number, None)
         record.status = _terminal_status(job, job.errors)
         if record.status is not JobStatus.COMPLETED:
             record.unread_counts = (job.imports, job.errors)
@@ -665,36 +676,30 @@ class Runner:
         )
 
     def _pages(
-        self, record: ChunkRecord, what: Literal["imports", "errors"], into: list[dict[str, Any]]
+        self,
+        record: ChunkRecord,
+        what: Literal["imports", "errors"],
+        take: Callable[[Any], object],
     ) -> None:
         """On a worker: every page of one result kind, in order (each page's token is the
-        next one's address); each page read is posted as a :class:`PageFetched`."""
+        next one's address), handed to ``take``: a users job's imports as :class:`ImportIds`,
+        anything else as the page's results. Each page is posted as a :class:`PageFetched`."""
         assert record.job_id is not None
         token: str | None = None
         seen: set[str] = set()
         not_ready = 0
         while True:
-            page = self.client.job_page(
-                self.kind,
-                record.job_id,
-                what,
-                page_token=token,
-                include_schema=self.options.include_schema,
-            )
+            page = self._page(record.job_id, what, token)
             if not page.ready:  # 202: results not yet readable; "not yet" is not an error
                 not_ready += 1
                 if not_ready > _MAX_NOT_READY:
                     raise FullstoryError(f"job {record.job_id}: {what} never became readable")
-                delay = self.options.poll_interval * not_ready
-                self._pause(
-                    min(delay, max(self.options.max_poll_interval, self.options.poll_interval))
-                )
+                longest = max(self.options.max_poll_interval, self.options.poll_interval)
+                self._pause(min(self.options.poll_interval * not_ready, longest))
                 continue
-            if what == "imports":
-                into.extend(slim_import(self.kind, result) for result in page.results)
-            else:
-                into.extend(page.results)
-            self._pool.post(PageFetched(record.number, record.job_id, what, len(page.results)))
+            take(page if isinstance(page, ImportIds) else page.results)
+            rows = len(page) if isinstance(page, ImportIds) else len(page.results)
+            self._pool.post(PageFetched(record.number, record.job_id, what, rows))
             # No more pages: a token absent, null or "" (contract §11.2; Page holds None).
             if not page.next_page_token:
                 return
@@ -705,6 +710,14 @@ class Runner:
                 return
             token = page.next_page_token
             seen.add(token)
+
+    def _page(self, job_id: str, what: Literal["imports", "errors"], token: str | None) -> Any:
+        schema = self.options.include_schema
+        if self.kind == "users" and what == "imports":
+            return self.client.job_import_ids(job_id, page_token=token, include_schema=schema)
+        return self.client.job_page(
+            self.kind, job_id, what, page_token=token, include_schema=schema
+        )
 
     def _check(self, record: ChunkRecord, job: Job, imports: int, errors: int) -> None:
         """Say loudly when a job's results do not add up to the requests sent."""

@@ -42,10 +42,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import orjson
+import pandas as pd
 
 from fs_pandas._types import JobKind
+from fs_pandas.models import ImportIds
 
-__all__ = ["JobJoin", "canonical", "join_job", "normalise", "slim_import"]
+__all__ = ["JobJoin", "canonical", "join_job", "join_users", "normalise", "slim_import"]
 
 logger = logging.getLogger(__name__)
 
@@ -134,16 +136,32 @@ def join_job(
 ) -> JobJoin:
     """Match a job's imports and errors to the positions of the requests that were sent.
 
+    This is the reference join: every rule of the module, over whole request objects.
+    :func:`join_users` gives the same answer for users from the uids sent and the imports'
+    identities alone, reading whole objects only where a uid cannot decide.
+
     Parameters
     ----------
     kind : {"users", "events"}
     positions : array of int64
         Source position of each request, in request order.
     requests : sequence of dict
-        The request objects that were sent (parsed back from the chunk body).
+        The request objects that were sent.
     imports, errors : sequence of dict
         Every result of ``.../imports`` and ``.../errors`` for the job, in any order.
     """
+    result = _join(kind, positions, requests, imports, errors)
+    _report(result)
+    return result
+
+
+def _join(
+    kind: JobKind,
+    positions: Positions,
+    requests: Sequence[Request],
+    imports: Sequence[Request],
+    errors: Sequence[Request],
+) -> JobJoin:
     joiner = _Joiner(dict(zip(positions.tolist(), requests, strict=True)))
     echo_field = "user" if kind == "users" else "event"
     # An error without an echoed object cannot be told from any other: it matches no row.
@@ -167,19 +185,173 @@ def join_job(
     result.unmatched_results += len(pending["errors"]) + len(pending["imports"])
     for position in joiner.remaining:
         result.fail(position, "unreconciled", _UNRECONCILED)
+    return result
+
+
+def _report(result: JobJoin) -> None:
+    """Say in the log what did not match cleanly."""
+    unreconciled = sum(code == "unreconciled" for code in result.codes)
     if result.loose_matches:
         logger.warning(
             "%d job results matched their rows only loosely (by uid or event name, their "
             "content differing): the server changed more than nulls and number forms",
             result.loose_matches,
         )
-    if joiner.remaining or result.unmatched_results:
+    if unreconciled or result.unmatched_results:
         logger.error(
             "job results do not reconcile: %d rows without a result, %d results without a row",
-            len(joiner.remaining),
+            unreconciled,
             result.unmatched_results,
         )
+
+
+def join_users(
+    positions: Positions,
+    uids: Sequence[str | None],
+    ids: Sequence[str | None],
+    imports: Sequence[ImportIds],
+    errors: Sequence[Request],
+    requests_at: Callable[[Positions], list[Request]],
+) -> JobJoin:
+    """:func:`join_job` for users, columnar: the same answer, from who each row names.
+
+    Rows whose uid is theirs alone in the job (the usual case) are decided by their uid and id
+    (an error's echo must also name the same ``id``; an import need only carry the uid): the
+    imports' uids meet them in one hash lookup (:meth:`pandas.Index.get_indexer`), the first
+    import of a uid taking its row. No result with that uid can belong to any other row, so
+    the other rows -- anonymous, a uid sent twice, an empty uid -- and the results left over
+    are handed to :func:`join_job` whole, their requests built again by ``requests_at``.
+
+    Parameters
+    ----------
+    positions : array of int64
+        Source position of each request, in request order.
+    uids, ids : sequence of str or None
+        The ``uid`` and ``id`` each request was sent with.
+    imports : sequence of ImportIds
+        Every page of the job's imports.
+    errors : sequence of dict
+        Every result of ``.../errors``.
+    requests_at : callable
+        The request objects of the rows at some positions (:meth:`Plan.requests_at`).
+    """
+    sent_uids = pd.Index(_objects(uids))
+    mine = np.fromiter((isinstance(uid, str) and uid != "" for uid in uids), bool, len(uids))
+    mine &= ~sent_uids.duplicated(keep=False)
+    own_ids = [ids[i] for i in np.flatnonzero(mine).tolist()]
+    own = _OwnUids(positions[mine], sent_uids[mine], own_ids)
+    others = _Results()
+    for error in errors:
+        own.error(error, others)
+    imports_left = own.imports(imports, others)
+    own.loose_errors()
+    result = own.result
+    rest = positions[~mine]
+    if len(rest):
+        theirs = _join("users", rest, requests_at(rest), imports_left, others.errors)
+    else:  # no other row: what is left matches nothing
+        theirs = JobJoin(unmatched_results=len(imports_left) + len(others.errors))
+    result.imported += theirs.imported
+    result.fullstory_ids += theirs.fullstory_ids
+    result.failed += theirs.failed
+    result.codes += theirs.codes
+    result.messages += theirs.messages
+    result.unmatched_results += theirs.unmatched_results
+    result.loose_matches += theirs.loose_matches
+    _report(result)
     return result
+
+
+def _objects(values: Sequence[Any]) -> npt.NDArray[np.object_]:
+    """An object array of ``values`` (never a 2-d array, whatever they are)."""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass
+class _Results:
+    """Errors that go on to the reference join (imports are gathered by _OwnUids.imports)."""
+
+    errors: list[Request] = field(default_factory=list)
+
+
+class _OwnUids:
+    """The rows whose uid no other row of the job has, matched by uid (and id)."""
+
+    def __init__(self, positions: Positions, uids: pd.Index, ids: list[str | None]) -> None:
+        self.positions = positions
+        self.uids = uids
+        self.ids = [None if not i else str(i) for i in ids]
+        self.row_of = {uid: row for row, uid in enumerate(uids)}
+        self.left = np.ones(len(positions), dtype=bool)
+        self.loose: list[tuple[int, Request]] = []  # (row, error) for the loose pass
+        self.result = JobJoin()
+
+    def error(self, error: Request, others: _Results) -> None:
+        echo = error.get("user")
+        if not (isinstance(echo, dict) and echo):
+            self.result.unmatched_results += 1  # no echo: it matches no row (as join_job)
+            return
+        uid = echo.get("uid")
+        row = self.row_of.get(uid) if isinstance(uid, str) and uid else None
+        if row is None:
+            others.errors.append(error)
+            return
+        if not self.left[row]:
+            self.loose.append((row, error))  # a second error for the row: loose, then counted
+            return
+        if _sent_as(echo) == (uid, self.ids[row]):
+            self._fail(row, error)
+        else:
+            self.loose.append((row, error))
+
+    def imports(self, pages: Sequence[ImportIds], others: _Results) -> list[Request]:
+        """Match imports by uid; return the imports left, in their order, for the rest."""
+        uids = [uid for page in pages for uid in page.uids]
+        ids = [i for page in pages for i in page.ids]
+        whole: dict[int, Request] = {}
+        offset = 0
+        for page in pages:
+            whole.update((offset + i, obj) for i, obj in page.anonymous)
+            offset += len(page)
+        hits = self.uids.get_indexer(pd.Index(_objects(uids)))
+        taken = np.zeros(len(uids), dtype=bool)
+        if len(hits):
+            candidates = np.flatnonzero(hits >= 0)
+            candidates = candidates[self.left[hits[candidates]]]
+            rows, first = np.unique(hits[candidates], return_index=True)
+            chosen = candidates[first]  # the first import of each row's uid takes it
+            taken[chosen] = True
+            self.left[rows] = False
+            self.result.imported += self.positions[rows].tolist()
+            self.result.fullstory_ids += [_text(ids[i]) for i in chosen.tolist()]
+        left: list[Request] = []
+        for i in np.flatnonzero(~taken).tolist():
+            obj = whole.get(i)
+            left.append(obj if obj is not None else {"uid": uids[i], "id": ids[i]})
+        return left
+
+    def loose_errors(self) -> None:
+        """Errors whose echo names a row's uid but not as it was sent: matched by the uid
+        alone if the row is still unmatched (join_job's loose pass); otherwise unmatched."""
+        for row, error in self.loose:
+            if self.left[row]:
+                self._fail(row, error)
+                self.result.loose_matches += 1
+            else:
+                self.result.unmatched_results += 1
+        for row in np.flatnonzero(self.left).tolist():
+            self.result.fail(int(self.positions[row]), "unreconciled", _UNRECONCILED)
+
+    def _fail(self, row: int, error: Request) -> None:
+        self.left[row] = False
+        code, message = error.get("code"), error.get("message")
+        self.result.fail(
+            int(self.positions[row]), "" if code is None else str(code), str(message or "")
+        )
 
 
 _UNRECONCILED = (

@@ -142,6 +142,20 @@ def check_against_reference(
         assert bodies[1, size] == rebuilt, f"chunk size {size} changes the request texts"
     for chunk in plan.chunks(SIZES[-1], threads=1):
         assert chunk.body == expected.body(chunk.positions.tolist())
+    check_rebuilt_requests(plan, [parse(body) for body in bodies[1, 1]])
+
+
+def check_rebuilt_requests(plan: Plan, sent: list[dict[str, Any]]) -> None:
+    """What a run joins against -- requests built again for any rows, and users' uids and
+    ids -- is what the chunks sent (a run keeps no body once its job is created)."""
+    singles = [s["requests"][0] for s in sent]
+    by_position = dict(zip(plan.accepted_positions.tolist(), singles, strict=True))
+    for at in (plan.accepted_positions, plan.accepted_positions[::-2]):
+        want = [by_position[p] for p in at.tolist()]
+        assert plan.requests_at(at) == want, "requests_at differs from the bodies sent"
+        if plan.kind == "users":
+            uids = [r.get("uid") for r in want]
+            assert plan.identities(at) == (uids, [r.get("id") for r in want])
 
 
 # ---------------------------------------------------------------------------------------------
