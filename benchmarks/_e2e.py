@@ -16,6 +16,7 @@ import gc
 import json
 import math
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,7 @@ HAND = "hand-written"
 SEQUENTIAL = "hand-written, sequential"
 NODE = "Node SDK"
 FLOOR = "floor (computed)"
+EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Disconnect))\b")
 
 
 def frame(rows: int) -> pd.DataFrame:
@@ -91,13 +93,15 @@ def emulator_has_latency() -> bool:
     return "--latency" in out.stdout
 
 
-def start_emulator(processing: float, latency: float) -> tuple[subprocess.Popen[str], str]:
-    """An emulator in its own process; its process and URL."""
+def start_emulator(
+    processing: float, latency: float, log: IO[bytes] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """An emulator in its own process (its stderr into ``log``); its process and URL."""
     command = [sys.executable, "-m", "fs_pandas.emulator", "--port", "0"]
     command += ["--processing-seconds", str(processing), "--page-size", str(PAGE_SIZE)]
     if latency:
         command += ["--latency", str(latency)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
     assert proc.stdout is not None
     for line in proc.stdout:
         for word in line.split():
@@ -310,8 +314,30 @@ class Run:
     note: str
 
 
+def logged_exceptions(log: IO[bytes]) -> str:
+    """A note on the exceptions the emulator logged (e.g. a client hanging up), or ""."""
+    log.seek(0)
+    lines = log.read().decode(errors="replace").splitlines()
+    count = sum("Exception in ASGI application" in line for line in lines)
+    if not count:
+        return ""
+    names = [m.group(1) for m in map(EXCEPTION_LINE.match, lines) if m]
+    return f"emulator logged {count} exception(s), last {names[-1] if names else '?'}"
+
+
 def measure_once(variant: str, rows: int, processing: float, latency: float) -> Run:
-    proc, url = start_emulator(processing, latency)
+    with tempfile.TemporaryFile() as log:
+        run = _measure_once(variant, rows, processing, latency, log)
+        logged = logged_exceptions(log)
+    if logged:
+        run.note = "; ".join(n for n in (run.note, logged) if n)
+    return run
+
+
+def _measure_once(
+    variant: str, rows: int, processing: float, latency: float, log: IO[bytes]
+) -> Run:
+    proc, url = start_emulator(processing, latency, log)
     try:
         command = [sys.executable, "-m", "benchmarks._e2e", "--child", variant]
         command += ["--rows", str(rows), "--url", url]
