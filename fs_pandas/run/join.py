@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import logging
 import operator
 from collections import deque
@@ -42,7 +43,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import orjson
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from fs_pandas._types import JobKind
 from fs_pandas.models import ImportIds
@@ -207,8 +209,8 @@ def _report(result: JobJoin) -> None:
 
 def join_users(
     positions: Positions,
-    uids: Sequence[str | None],
-    ids: Sequence[str | None],
+    uids: pa.Array | Sequence[str | None],
+    ids: pa.Array | Sequence[str | None],
     imports: Sequence[ImportIds],
     errors: Sequence[Request],
     requests_at: Callable[[Positions], list[Request]],
@@ -226,8 +228,8 @@ def join_users(
     ----------
     positions : array of int64
         Source position of each request, in request order.
-    uids, ids : sequence of str or None
-        The ``uid`` and ``id`` each request was sent with.
+    uids, ids : pyarrow.Array or sequence of str or None
+        The ``uid`` and ``id`` each request was sent with (:meth:`Plan.identities`).
     imports : sequence of ImportIds
         Every page of the job's imports.
     errors : sequence of dict
@@ -235,15 +237,19 @@ def join_users(
     requests_at : callable
         The request objects of the rows at some positions (:meth:`Plan.requests_at`).
     """
-    sent_uids = pd.Index(_objects(uids))
-    mine = np.fromiter((isinstance(uid, str) and uid != "" for uid in uids), bool, len(uids))
-    mine &= ~sent_uids.duplicated(keep=False)
-    own_ids = [ids[i] for i in np.flatnonzero(mine).tolist()]
-    own = _OwnUids(positions[mine], sent_uids[mine], own_ids)
+    sent = _text_array(uids)
+    # Rows whose uid is text, not "", and held by no other row of the job.
+    encoded = sent.dictionary_encode()
+    codes = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
+    named = codes >= 0
+    counts = np.bincount(codes[named], minlength=max(len(encoded.dictionary), 1))
+    mine = named & (counts[np.maximum(codes, 0)] == 1)
+    mine &= np.asarray(pc.not_equal(sent, "").fill_null(False), dtype=bool)
+    keep = pa.array(mine)
+    own = _OwnUids(positions[mine], sent.filter(keep), _text_array(ids).filter(keep))
     others = _Results()
-    for error in errors:
-        own.error(error, others)
-    imports_left = own.imports(imports, others)
+    own.errors(errors, others)
+    imports_left = own.imports(imports)
     own.loose_errors()
     result = own.result
     rest = positions[~mine]
@@ -262,13 +268,22 @@ def join_users(
     return result
 
 
-def _objects(values: Sequence[Any]) -> npt.NDArray[np.object_]:
+def _objects(values: pa.Array | Sequence[Any]) -> npt.NDArray[np.object_]:
     """An object array of ``values`` (never a 2-d array, whatever they are)."""
+    if isinstance(values, pa.Array):
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
     return np.fromiter(values, dtype=object, count=len(values))
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _text_array(values: pa.Array | Sequence[Any]) -> pa.Array:
+    """``values`` as an Arrow string array for hashing: anything not text (None, a number a
+    server put for a uid) becomes null, which matches no uid sent (uids are sent as text)."""
+    if isinstance(values, pa.Array):
+        return values.cast(pa.string())
+    try:
+        return pa.array(values, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([v if isinstance(v, str) else None for v in values], type=pa.string())
 
 
 @dataclass
@@ -281,43 +296,47 @@ class _Results:
 class _OwnUids:
     """The rows whose uid no other row of the job has, matched by uid (and id)."""
 
-    def __init__(self, positions: Positions, uids: pd.Index, ids: list[str | None]) -> None:
+    def __init__(self, positions: Positions, uids: pa.Array, ids: pa.Array) -> None:
         self.positions = positions
         self.uids = uids
-        self.ids = [None if not i else str(i) for i in ids]
-        self.row_of = {uid: row for row, uid in enumerate(uids)}
+        self.ids = ids
         self.left = np.ones(len(positions), dtype=bool)
         self.loose: list[tuple[int, Request]] = []  # (row, error) for the loose pass
         self.result = JobJoin()
 
-    def error(self, error: Request, others: _Results) -> None:
-        echo = error.get("user")
-        if not (isinstance(echo, dict) and echo):
-            self.result.unmatched_results += 1  # no echo: it matches no row (as join_job)
-            return
-        uid = echo.get("uid")
-        row = self.row_of.get(uid) if isinstance(uid, str) and uid else None
-        if row is None:
-            others.errors.append(error)
-            return
-        if not self.left[row]:
-            self.loose.append((row, error))  # a second error for the row: loose, then counted
-            return
-        if _sent_as(echo) == (uid, self.ids[row]):
-            self._fail(row, error)
-        else:
-            self.loose.append((row, error))
+    def errors(self, errors: Sequence[Request], others: _Results) -> None:
+        """Match errors whose echo names a row's uid (and the id it was sent with); the
+        others go on to the reference join."""
+        echoed: list[tuple[Request, dict[str, Any]]] = []
+        for error in errors:
+            echo = error.get("user")
+            if isinstance(echo, dict) and echo:
+                echoed.append((error, echo))
+            else:
+                self.result.unmatched_results += 1  # no echo: it matches no row (join_job)
+        uids = [echo.get("uid") for _, echo in echoed]
+        found = pc.index_in(_text_array(uids), value_set=self.uids).fill_null(-1)
+        for (error, echo), row in zip(echoed, found.to_pylist(), strict=True):
+            if row < 0 or echo.get("uid") == "":
+                others.errors.append(error)
+            elif not self.left[row]:
+                self.loose.append((row, error))  # a second error for the row: loose, counted
+            elif _sent_as(echo) == (echo["uid"], self.ids[row].as_py() or None):
+                self._fail(row, error)
+            else:
+                self.loose.append((row, error))
 
-    def imports(self, pages: Sequence[ImportIds], others: _Results) -> list[Request]:
+    def imports(self, pages: Sequence[ImportIds]) -> list[Request]:
         """Match imports by uid; return the imports left, in their order, for the rest."""
-        uids = [uid for page in pages for uid in page.uids]
-        ids = [i for page in pages for i in page.ids]
+        uids = list(itertools.chain.from_iterable(page.uids for page in pages))
+        ids = list(itertools.chain.from_iterable(page.ids for page in pages))
         whole: dict[int, Request] = {}
         offset = 0
         for page in pages:
             whole.update((offset + i, obj) for i, obj in page.anonymous)
             offset += len(page)
-        hits = self.uids.get_indexer(pd.Index(_objects(uids)))
+        found = pc.index_in(_text_array(uids), value_set=self.uids)
+        hits = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
         taken = np.zeros(len(uids), dtype=bool)
         if len(hits):
             candidates = np.flatnonzero(hits >= 0)
@@ -327,7 +346,10 @@ class _OwnUids:
             taken[chosen] = True
             self.left[rows] = False
             self.result.imported += self.positions[rows].tolist()
-            self.result.fullstory_ids += [_text(ids[i]) for i in chosen.tolist()]
+            chosen_ids = _objects(ids)[chosen].tolist()
+            self.result.fullstory_ids += [
+                i if i.__class__ is str or i is None else str(i) for i in chosen_ids
+            ]
         left: list[Request] = []
         for i in np.flatnonzero(~taken).tolist():
             obj = whole.get(i)

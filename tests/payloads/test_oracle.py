@@ -155,7 +155,8 @@ def check_rebuilt_requests(plan: Plan, sent: list[dict[str, Any]]) -> None:
         assert plan.requests_at(at) == want, "requests_at differs from the bodies sent"
         if plan.kind == "users":
             uids = [r.get("uid") for r in want]
-            assert plan.identities(at) == (uids, [r.get("id") for r in want])
+            got = tuple(a.to_pylist() for a in plan.identities(at))
+            assert got == (uids, [r.get("id") for r in want])
 
 
 # ---------------------------------------------------------------------------------------------
