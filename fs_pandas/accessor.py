@@ -56,7 +56,7 @@ class FullstoryAccessor:
         chunk_size: int = MAX_CHUNK,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
-        max_requests_in_flight: int = 8,
+        max_requests_in_flight: int = 10,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,
@@ -84,7 +84,7 @@ class FullstoryAccessor:
         chunk_size: int = MAX_CHUNK,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
-        max_requests_in_flight: int = 8,
+        max_requests_in_flight: int = 10,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,
@@ -112,7 +112,7 @@ class FullstoryAccessor:
         chunk_size: int = MAX_CHUNK,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
-        max_requests_in_flight: int = 8,
+        max_requests_in_flight: int = 10,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,
@@ -139,7 +139,7 @@ class FullstoryAccessor:
         chunk_size: int = MAX_CHUNK,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
-        max_requests_in_flight: int = 8,
+        max_requests_in_flight: int = 10,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,
@@ -185,7 +185,7 @@ class FullstoryAccessor:
             Admission control: jobs (and rows) submitted and not yet finished. Fullstory answers
             429 at 500,000 rows in progress per org; when another run holds part of that, its
             429s make this run wait for a job of its own to finish.
-        max_requests_in_flight : int, default 8
+        max_requests_in_flight : int, default 10
             HTTP requests under way at once (creates, polls, result pages of different jobs).
         poll_interval : float, default 1.0
             Seconds before a job's first status poll; later polls back off. Must be finite
@@ -291,7 +291,7 @@ class FullstoryAccessor:
         chunk_size: int = MAX_CHUNK,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
-        max_requests_in_flight: int = 8,
+        max_requests_in_flight: int = 10,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,
@@ -322,7 +322,7 @@ class FullstoryAccessor:
         chunk_size: int = MAX_CHUNK,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
-        max_requests_in_flight: int = 8,
+        max_requests_in_flight: int = 10,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,
@@ -353,7 +353,7 @@ class FullstoryAccessor:
         chunk_size: int = MAX_CHUNK,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
-        max_requests_in_flight: int = 8,
+        max_requests_in_flight: int = 10,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,
@@ -383,7 +383,7 @@ class FullstoryAccessor:
         chunk_size: int = MAX_CHUNK,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
-        max_requests_in_flight: int = 8,
+        max_requests_in_flight: int = 10,
         poll_interval: float = 1.0,
         resend: bool = False,
         counts_only: bool = False,

@@ -28,7 +28,7 @@ import math
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -57,7 +57,7 @@ from fs_pandas.progress.events import (
 )
 from fs_pandas.run.join import JobJoin, join_job, join_users
 from fs_pandas.run.ledger import KEY_SCHEME, Ledger
-from fs_pandas.run.pool import Done, RequestPool, Tag
+from fs_pandas.run.pool import Done, RequestPool
 from fs_pandas.specs import Pacing, check_timeout
 
 __all__ = ["ChunkRecord", "RunStopped", "Runner", "format_when", "idempotency_key"]
@@ -72,6 +72,16 @@ _MAX_NOT_READY = 50
 # Refused at Fullstory's cap with no job of ours in flight: other runs' jobs hold it; give up
 # (the rows stay pending, resumable) when it has not freed in this long.
 _CAP_PATIENCE = 30 * 60.0
+# Requests wait their turn in this order: a job's processing starts when its create is
+# answered, and a finished job is freed (its place in flight) by its poll, while a finished
+# job's pages can be read any time -- and its upload would otherwise share the link, and the
+# server, with a stream of page downloads.
+_CREATE, _POLL, _PAGE = range(3)
+# Uploads go out two at a time: sharing the link (and the server) among all the creates of a
+# wave would finish them all late, together, where in turn the first jobs start at once; the
+# second overlaps the round trip of the first.
+_CREATES_AT_ONCE = 2
+_YOUNGER_POLLS_SLOWER = 4  # see Runner._next_interval
 _WAKE = object()  # put on a run's queue by stop(): the run's thread wakes and sees why
 
 
@@ -210,6 +220,34 @@ class ChunkRecord:
         return len(self.positions)
 
 
+ResultKind = Literal["imports", "errors"]
+_RESULT_KINDS: tuple[ResultKind, ResultKind] = ("errors", "imports")
+
+
+@dataclass
+class _Reading:
+    """A finished job whose results are being read: one chain of pages per result kind
+    (each page's token is the next one's address), read side by side."""
+
+    record: ChunkRecord
+    job: Job
+    tokens: dict[str, str | None] = field(default_factory=lambda: dict.fromkeys(_RESULT_KINDS))
+    seen: dict[str, set[str]] = field(default_factory=lambda: {k: set() for k in _RESULT_KINDS})
+    not_ready: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_RESULT_KINDS, 0))
+    done: set[str] = field(default_factory=set)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    imports: list[dict[str, Any]] = field(default_factory=list)
+    import_ids: list[ImportIds] = field(default_factory=list)  # a users job's imports
+
+    def keep(self, what: ResultKind, page: Page | ImportIds) -> int:
+        """Keep a page's results; how many it held."""
+        if isinstance(page, ImportIds):
+            self.import_ids.append(page)
+            return len(page)
+        (self.errors if what == "errors" else self.imports).extend(page.results)
+        return len(page.results)
+
+
 @dataclass(order=True)
 class _Due:
     at: float
@@ -284,11 +322,13 @@ class Runner:
         self._cap_until: float | None = None
         self._refused_since: float | None = None  # refused with nothing of ours in flight
         self._creating: dict[int, Any] = {}  # chunk number -> the chunk whose create is out
+        self._readings: dict[int, _Reading] = {}  # finished jobs whose results are being read
         # Chunks planned and not sent yet, in order: refused a slot, or refused by Fullstory
         # at its cap (sent again when a job of ours finishes).
         self._waiting: list[Any] = []
         self._pool = RequestPool(1)  # replaced by events(); here so stop() always has one
         self._job_chunks: dict[str, int] = {}  # job id -> the chunk it answered first
+        self._polled_since: dict[int, float] = {}  # chunk -> when its job's polling began
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -302,7 +342,11 @@ class Runner:
         yield self._started()
         try:
             while True:
-                yield from self._admit(chunks)
+                if (yield from self._admit(chunks)):
+                    # One chunk at a time: building the next one takes a while, and what
+                    # came back meanwhile (creates, polls due) is dealt with first.
+                    yield from self._step(block=False)
+                    continue
                 if not self._due and not len(self._pool):
                     if self._cap_until is not None:  # refused at the cap, nothing in flight
                         self._pause(self._cap_until - self.clock())
@@ -331,29 +375,39 @@ class Runner:
                 close()
         yield self._finished()
 
-    def _step(self) -> Iterator[ProgressEvent]:
-        """Send the polls that are due, then take the next outcome (or wait for the next due
-        poll, the deadline or a stop, whichever comes first)."""
+    def _step(self, *, block: bool = True) -> Iterator[ProgressEvent]:
+        """Send the polls that are due, then deal with what came back: the next outcome, or
+        (``block``) wait for one, the next due poll, the deadline or a stop, whichever comes
+        first; without ``block``, everything that is back already, and no wait."""
+        while True:
+            item = self._next(block)
+            if isinstance(item, Done):
+                yield from self._outcome(item)
+            elif item is not None and item is not _WAKE:
+                yield item  # a worker's progress event
+            if block or item is None:
+                return
+
+    def _next(self, block: bool) -> Any:
         now = self.clock()
         while self._due and self._due[0].at <= now:
             due = heapq.heappop(self._due)
-            self._pool.submit(("poll", due.chunk), self._poller(due))
+            self._pool.submit(("poll", due.chunk), self._poller(due), priority=_POLL)
         wakes = [self._due[0].at] if self._due else []
         if self._cap_until is not None and self._cap_until < math.inf:
             wakes.append(self._cap_until)  # a chunk refused at the cap is tried again then
         wait: float | None = min(wakes) - now if wakes else None
         if self._deadline is not None:
             wait = min(wait if wait is not None else math.inf, max(self._deadline - now, 0.0))
+        if not block:
+            wait = 0.0
         item: Any = None
         if len(self._pool) or wait is None:
             item = self._pool.next(wait)
-        else:  # nothing in flight: wait for the next due poll (a stop wakes it)
+        elif wait > 0:  # nothing in flight: wait for the next due poll (a stop wakes it)
             self._stop_requested.wait(wait)
         self.check_stop()
-        if isinstance(item, Done):
-            yield from self._outcome(item)
-        elif item is not None and item is not _WAKE:
-            yield item  # a worker's progress event
+        return item
 
     def _outcome(self, done: Done) -> Iterator[ProgressEvent]:
         what, number = done.tag
@@ -364,8 +418,11 @@ class Runner:
             raise done.error
         if what == "poll":
             yield from self._polled(number, *done.value)
-        else:
+        elif what == "join":
             yield self._joined(self.records[number], *done.value)
+        else:
+            kind: ResultKind = "imports" if what == "imports" else "errors"
+            yield from self._paged(self._readings[number], kind, done.value)
 
     # -- stopping -----------------------------------------------------------------------------
 
@@ -405,9 +462,11 @@ class Runner:
 
     def _settle_creates(self) -> None:
         """A stopped run still journals the jobs whose create was under way: their answers
-        come within the client's timeouts, and a job known is a job resumed, not re-sent."""
-        tags: set[Tag] = {("create", number) for number in self._creating}
-        for done in self._pool.wait_for(tags):
+        come within the client's timeouts, and a job known is a job resumed, not re-sent.
+        Creates that had not started are not sent."""
+        self._pool.drop_waiting()
+        started = self._pool.started({("create", number) for number in self._creating})
+        for done in self._pool.wait_for(started):
             chunk = self._creating.pop(done.tag[1])
             if done.error is None:
                 self._record_job(chunk, done.value)
@@ -421,7 +480,8 @@ class Runner:
         self._waiting.append(chunk)
         return True
 
-    def _admit(self, chunks: Iterator[Any]) -> Iterator[ProgressEvent]:
+    def _admit(self, chunks: Iterator[Any]) -> Generator[ProgressEvent, None, bool]:
+        """Plan the next chunks and send one if there is room; True when one was sent."""
         waiting = self._waiting
         while waiting or self._peek(chunks):
             chunk = waiting[0]
@@ -432,11 +492,15 @@ class Runner:
                 waiting.pop(0)
                 yield from self._reattach(chunk)
                 continue
+            if len(self._creating) >= _CREATES_AT_ONCE:
+                return False
             if self._at_cap() or not self._has_room(len(chunk)):
-                return
+                return False
             self.check_stop()  # past the deadline: leave the chunk unsent (resume sends it)
             waiting.pop(0)
             self._send(chunk)
+            return True
+        return False
 
     def _has_room(self, rows: int) -> bool:
         if not self._jobs_in_flight:
@@ -466,6 +530,7 @@ class Runner:
         self._pool.submit(
             ("create", chunk.number),
             lambda: self.client.create_job(self.kind, chunk.body, idempotency_key=key),
+            priority=_CREATE,
         )
 
     def _take_slot(self, rows: int) -> None:
@@ -553,7 +618,7 @@ class Runner:
         if first != chunk.number:
             self._free_slot(len(chunk))
             return iter([created, self._duplicate(self.records[chunk.number], first)])
-        self._schedule(chunk.number, self.options.poll_interval)
+        self._start_polling(chunk.number)
         return iter([created])
 
     def _duplicate(self, record: ChunkRecord, first: int) -> JobFinished:
@@ -584,6 +649,38 @@ class Runner:
 
     # -- polling ------------------------------------------------------------------------------
 
+    def _start_polling(self, chunk: int) -> None:
+        self._polled_since[chunk] = self.clock()
+        self._schedule(chunk, self.options.poll_interval)
+
+    def _poll_next_in_line(self, chunk: int) -> None:
+        """A job was seen finished: poll at once the jobs of this run that began before it,
+        and the one that began next. An org's batches run in the order they came (beyond 100
+        they wait their turn, contract §4), so these are likely finished or next to finish;
+        their backed-off polls would notice it seconds late."""
+        since = self._polled_since.pop(chunk, math.inf)
+        later = [t for t in self._polled_since.values() if t > since]
+        next_in_line = min(later, default=math.inf)
+        now = self.clock()
+        due_now = [
+            d
+            for d in self._due
+            if self._polled_since[d.chunk] <= max(since, next_in_line) and d.at > now
+        ]
+        for due in due_now:
+            due.at = now
+        if due_now:
+            heapq.heapify(self._due)
+
+    def _next_interval(self, chunk: int, interval: float) -> float:
+        """The wait before a running job's next poll: it grows by ``poll_backoff`` up to
+        ``max_poll_interval`` for the oldest job still running (the next to finish), and up
+        to 4 times that for younger ones, which are polled at once when an older one ends."""
+        longest = max(self.options.max_poll_interval, self.options.poll_interval)
+        if self._polled_since[chunk] > min(self._polled_since.values()):
+            longest *= _YOUNGER_POLLS_SLOWER
+        return min(interval * self.options.poll_backoff, longest)
+
     def _schedule(self, chunk: int, interval: float) -> None:
         heapq.heappush(self._due, _Due(self.clock() + interval, next(self._seq), chunk, interval))
 
@@ -595,38 +692,78 @@ class Runner:
     def _polled(self, number: int, job: Job, interval: float) -> Iterator[ProgressEvent]:
         yield JobPolled(number, job.id, job.status, job.imports, job.errors)
         if not job.status.finished:
-            longest = max(self.options.max_poll_interval, self.options.poll_interval)
-            interval = min(interval * self.options.poll_backoff, longest)
-            self._schedule(number, interval)
+            self._schedule(number, self._next_interval(number, interval))
             return
         record = self.records[number]
+        self._poll_next_in_line(number)
         # Finished at Fullstory: its rows no longer count against the org's caps, so the next
         # chunk goes out while this job's results are read.
         self._free_slot(record.rows)
         if self.options.counts_only:
             yield self._counted(record, job)
             return
-        self._pool.submit(("results", number), lambda: self._read(record, job))
+        self._readings[number] = reading = _Reading(record, job)
+        for what in _RESULT_KINDS:
+            self._request_page(reading, what)
 
     # -- a finished job ---------------------------------------------------------------------
 
-    def _read(self, record: ChunkRecord, job: Job) -> tuple[Job, JobJoin, int, int]:
-        """On a worker: page through both result kinds of a finished job and join them to
-        the rows. The rows' side comes from the plan's columns (no body is kept); user imports
-        are read as who was imported, not as whole objects."""
-        errors: list[dict[str, Any]] = []
-        self._pages(record, "errors", errors.extend)
+    def _request_page(self, reading: _Reading, what: ResultKind) -> None:
+        """Ask for the next page of one result kind of a finished job (the first, or the one
+        the last page's token names); a page not readable yet (202) is asked for again."""
+        job_id, token = reading.job.id, reading.tokens[what]
+        delay = 0.0
+        if reading.not_ready[what]:
+            longest = max(self.options.max_poll_interval, self.options.poll_interval)
+            delay = min(self.options.poll_interval * reading.not_ready[what], longest)
+
+        def fetch() -> Any:
+            if delay:
+                self._pause(delay)
+            return self._page(job_id, what, token)
+
+        self._pool.submit((what, reading.record.number), fetch, priority=_PAGE)
+
+    def _paged(self, reading: _Reading, what: ResultKind, page: Any) -> Iterator[ProgressEvent]:
+        """A page came back: keep its results, ask for the next one, or, both kinds read,
+        join them to the rows (on a worker: it is the CPU-heavy part)."""
+        record = reading.record
+        assert record.job_id is not None
+        if not page.ready:  # 202: results not yet readable; "not yet" is not an error
+            reading.not_ready[what] += 1
+            if reading.not_ready[what] > _MAX_NOT_READY:
+                raise FullstoryError(f"job {record.job_id}: {what} never became readable")
+            self._request_page(reading, what)
+            return
+        rows = reading.keep(what, page)
+        yield PageFetched(record.number, record.job_id, what, rows)
+        token = page.next_page_token  # absent, null or "": no more pages (contract §11.2)
+        if token and token in reading.seen[what]:  # a token seen before would loop for ever
+            logger.warning("job %s: %s page token repeated; stopping there", record.job_id, what)
+            token = None
+        if token:
+            reading.seen[what].add(token)
+            reading.tokens[what] = token
+            self._request_page(reading, what)
+            return
+        reading.done.add(what)
+        if reading.done == set(_RESULT_KINDS):
+            del self._readings[record.number]
+            self._pool.submit(("join", record.number), lambda: self._join(reading))
+
+    def _join(self, reading: _Reading) -> tuple[Job, JobJoin, int, int]:
+        """On a worker: a finished job's results joined to its rows. The rows' side comes
+        from the plan's columns (no body is kept); user imports were read as who was
+        imported, not as whole objects."""
+        positions, errors = reading.record.positions, reading.errors
         if self.kind == "users":
-            pages: list[ImportIds] = []
-            self._pages(record, "imports", pages.append)
-            uids, ids = self.plan.identities(record.positions)
-            join = join_users(record.positions, uids, ids, pages, errors, self.plan.requests_at)
-            return job, join, sum(len(page) for page in pages), len(errors)
-        imports: list[dict[str, Any]] = []
-        self._pages(record, "imports", imports.extend)
-        requests = self.plan.requests_at(record.positions)
-        join = join_job(self.kind, record.positions, requests, imports, errors)
-        return job, join, len(imports), len(errors)
+            uids, ids = self.plan.identities(positions)
+            pages = reading.import_ids
+            join = join_users(positions, uids, ids, pages, errors, self.plan.requests_at)
+            return reading.job, join, sum(len(page) for page in pages), len(errors)
+        requests = self.plan.requests_at(positions)
+        join = join_job(self.kind, positions, requests, reading.imports, errors)
+        return reading.job, join, len(reading.imports), len(errors)
 
     def _joined(
         self, record: ChunkRecord, job: Job, join: JobJoin, imports: int, errors: int
@@ -675,43 +812,7 @@ class Runner:
             record.number, record.job_id, record.status, imported=record.rows, failed=0
         )
 
-    def _pages(
-        self,
-        record: ChunkRecord,
-        what: Literal["imports", "errors"],
-        take: Callable[[Any], object],
-    ) -> None:
-        """On a worker: every page of one result kind, in order (each page's token is the
-        next one's address), handed to ``take``: a users job's imports as :class:`ImportIds`,
-        anything else as the page's results. Each page is posted as a :class:`PageFetched`."""
-        assert record.job_id is not None
-        token: str | None = None
-        seen: set[str] = set()
-        not_ready = 0
-        while True:
-            page = self._page(record.job_id, what, token)
-            if not page.ready:  # 202: results not yet readable; "not yet" is not an error
-                not_ready += 1
-                if not_ready > _MAX_NOT_READY:
-                    raise FullstoryError(f"job {record.job_id}: {what} never became readable")
-                longest = max(self.options.max_poll_interval, self.options.poll_interval)
-                self._pause(min(self.options.poll_interval * not_ready, longest))
-                continue
-            take(page if isinstance(page, ImportIds) else page.results)
-            rows = len(page) if isinstance(page, ImportIds) else len(page.results)
-            self._pool.post(PageFetched(record.number, record.job_id, what, rows))
-            # No more pages: a token absent, null or "" (contract §11.2; Page holds None).
-            if not page.next_page_token:
-                return
-            if page.next_page_token in seen:  # a token seen before would loop for ever
-                logger.warning(
-                    "job %s: %s page token repeated; stopping there", record.job_id, what
-                )
-                return
-            token = page.next_page_token
-            seen.add(token)
-
-    def _page(self, job_id: str, what: Literal["imports", "errors"], token: str | None) -> Any:
+    def _page(self, job_id: str, what: ResultKind, token: str | None) -> Any:
         schema = self.options.include_schema
         if self.kind == "users" and what == "imports":
             return self.client.job_import_ids(job_id, page_token=token, include_schema=schema)

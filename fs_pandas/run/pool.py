@@ -7,13 +7,17 @@ result pages). Threads rather than asyncio: the client is ``requests`` (blocking
 redaction and proxy rules already right), a handful of threads is all the concurrency
 Fullstory's caps let a run use, and the GIL is released while a thread waits on a socket.
 
-Workers never touch the run's state: each task's outcome (its value or its exception) comes
-back as a :class:`Done` on the queue, and a task may :meth:`~RequestPool.post` progress events
-on the way. Closing never waits for a worker (see :meth:`RequestPool.close`).
+Requests wait their turn by priority (a create before a poll before a result page) and at most
+``requests`` are under way; other work (joining a job's results, CPU-bound) starts at once on
+spare threads. Workers never touch the run's state: each task's outcome (its value or its
+exception) comes back as a :class:`Done` on the queue. Closing never waits for a worker (see
+:meth:`RequestPool.close`).
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import queue
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,8 +26,10 @@ from typing import Any
 
 __all__ = ["Done", "RequestPool", "Tag"]
 
-#: What a task is and for which chunk: ("create" | "poll" | "results", chunk number).
+#: What a task is and for which chunk: ("create" | "poll" | "imports" | "errors" | "join", n).
 Tag = tuple[str, int]
+
+_SPARE = 2  # threads beyond the request bound, for work that is not a request
 
 
 @dataclass(frozen=True)
@@ -36,41 +42,46 @@ class Done:
 
 
 class RequestPool:
-    """Run tasks on at most ``workers`` threads; hand back their outcomes in finishing order.
+    """Run tasks on threads; hand back their outcomes in finishing order.
 
     Parameters
     ----------
-    workers : int
-        Threads, hence requests in flight at most.
+    requests : int
+        Requests under way at once, at most.
     """
 
-    def __init__(self, workers: int) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fs-pandas")
+    def __init__(self, requests: int) -> None:
+        self._executor = ThreadPoolExecutor(
+            max_workers=requests + _SPARE, thread_name_prefix="fs-pandas"
+        )
+        self._limit = requests
         self._queue: queue.Queue[Any] = queue.Queue()
-        self._running: dict[Tag, Future[None]] = {}
+        self._waiting: list[tuple[int, int, Tag, Callable[[], Any]]] = []  # a heap
+        self._seq = itertools.count()
+        self._requests: set[Tag] = set()  # requests under way
+        self._tasks: dict[Tag, Future[None] | None] = {}  # submitted, outcome not taken back
 
     def __len__(self) -> int:
-        """Tasks submitted whose outcome has not been taken back yet."""
-        return len(self._running)
+        """Tasks submitted whose outcome has not been taken back yet (waiting ones too)."""
+        return len(self._tasks)
 
-    def running(self, tag: Tag) -> bool:
-        return tag in self._running
+    def submit(self, tag: Tag, task: Callable[[], Any], *, priority: int | None = None) -> None:
+        """Run ``task()``; its outcome comes back from :meth:`next` as ``tag``.
 
-    def submit(self, tag: Tag, task: Callable[[], Any]) -> None:
-        """Run ``task()`` on a worker; its outcome comes back from :meth:`next` as ``tag``."""
-        if tag in self._running:
+        A task with a ``priority`` is a request: it waits until fewer than ``requests`` are
+        under way and none of a lower priority number waits. Without, it starts at once.
+        """
+        if tag in self._tasks:
             raise ValueError(f"a task {tag!r} is already running")
-
-        def run() -> None:
-            try:
-                self._queue.put(Done(tag, value=task()))
-            except BaseException as error:  # handed to the run's thread, which decides
-                self._queue.put(Done(tag, error=error))
-
-        self._running[tag] = self._executor.submit(run)
+        if priority is None:
+            self._tasks[tag] = self._start(tag, task)
+            return
+        self._tasks[tag] = None
+        heapq.heappush(self._waiting, (priority, next(self._seq), tag, task))
+        self._dispatch()
 
     def post(self, item: Any) -> None:
-        """Put ``item`` on the queue (a worker's progress event, or a wake-up from any thread)."""
+        """Put ``item`` on the queue (a wake-up from any thread)."""
         self._queue.put(item)
 
     def next(self, timeout: float | None) -> Any:
@@ -81,13 +92,27 @@ class RequestPool:
         except queue.Empty:
             return None
         if isinstance(item, Done):
-            self._running.pop(item.tag, None)
+            self._tasks.pop(item.tag, None)
+            if item.tag in self._requests:
+                self._requests.discard(item.tag)
+                self._dispatch()
         return item
 
+    def started(self, tags: set[Tag]) -> set[Tag]:
+        """Which of ``tags`` have started (rather than wait their turn)."""
+        return {tag for tag in tags if self._tasks.get(tag) is not None}
+
+    def drop_waiting(self) -> None:
+        """Forget the requests that have not started: they never will."""
+        for _, _, tag, _ in self._waiting:
+            self._tasks.pop(tag, None)
+        self._waiting.clear()
+
     def wait_for(self, tags: set[Tag]) -> list[Done]:
-        """Wait until the tasks ``tags`` have finished; their outcomes (other items dropped)."""
+        """Wait until the started tasks ``tags`` have finished; their outcomes (other items
+        dropped)."""
         outcomes: list[Done] = []
-        while tags & self._running.keys():
+        while tags & self._tasks.keys():
             item = self.next(None)
             if isinstance(item, Done) and item.tag in tags:
                 outcomes.append(item)
@@ -100,5 +125,21 @@ class RequestPool:
         (a generator's ``finally``): a request under way ends on its own, bounded by the
         client's timeouts, and its outcome is dropped.
         """
+        self.drop_waiting()
         self._executor.shutdown(wait=False, cancel_futures=True)
-        self._running.clear()
+        self._tasks.clear()
+
+    def _dispatch(self) -> None:
+        while self._waiting and len(self._requests) < self._limit:
+            _, _, tag, task = heapq.heappop(self._waiting)
+            self._requests.add(tag)
+            self._tasks[tag] = self._start(tag, task)
+
+    def _start(self, tag: Tag, task: Callable[[], Any]) -> Future[None]:
+        def run() -> None:
+            try:
+                self._queue.put(Done(tag, value=task()))
+            except BaseException as error:  # handed to the run's thread, which decides
+                self._queue.put(Done(tag, error=error))
+
+        return self._executor.submit(run)
