@@ -210,13 +210,40 @@ def without_paths(row: JsonDict, paths: list[str]) -> JsonDict:
 
 
 def flatten_schema(schema: Any, prefix: str = "") -> dict[str, str]:
-    """§3.4/§9.11: accept dotted paths and nested objects; return dotted ``path -> type``."""
+    """§3.4/§9.11: accept dotted paths and nested objects; return dotted ``path -> type``.
+
+    The rows of a batch usually declare the same flat schema: each distinct one is flattened
+    once (a few hundred kept). The dict returned may be shared: never change it (stored users
+    replace their ``declared``, never mutate it).
+    """
+    if not prefix and type(schema) is dict:
+        try:
+            key = tuple(schema.items())
+            known = _FLAT_SCHEMAS.get(key)
+        except TypeError:  # a nested object: not hashable, flattened each time
+            key, known = None, None
+        if known is not None:
+            return known
+        flat = _flatten_schema(schema, prefix)
+        if key is not None:
+            if len(_FLAT_SCHEMAS) >= _FLAT_SCHEMAS_KEPT:
+                _FLAT_SCHEMAS.clear()
+            _FLAT_SCHEMAS[key] = flat
+        return flat
+    return _flatten_schema(schema, prefix)
+
+
+_FLAT_SCHEMAS: dict[tuple[tuple[Any, Any], ...], dict[str, str]] = {}
+_FLAT_SCHEMAS_KEPT = 256
+
+
+def _flatten_schema(schema: Any, prefix: str) -> dict[str, str]:
     out: dict[str, str] = {}
     if not isinstance(schema, dict):
         raise RowError("invalid_argument", "schema.properties must be an object")
     for name, value in schema.items():
         if isinstance(value, dict):
-            out.update(flatten_schema(value, prefix + name + "."))
+            out.update(_flatten_schema(value, prefix + name + "."))
         elif isinstance(value, str) and value in TYPE_NAMES:
             out[prefix + name] = value
         else:
