@@ -1063,8 +1063,8 @@ def _parse_page(body: Any, *, where: str) -> Page:
 class _Identity(msgspec.Struct):
     """What the join needs of one import: every other member is skipped, not built."""
 
-    uid: Any = None
-    id: Any = None
+    uid: str | None = None
+    id: str | None = None
 
 
 class _IdentityPage(msgspec.Struct):
@@ -1073,23 +1073,35 @@ class _IdentityPage(msgspec.Struct):
     total_records: Any = None
 
 
+class _AnyIdentity(msgspec.Struct):
+    """An import as a server may also write it: a number for an ``id`` (or a ``uid``)."""
+
+    uid: str | int | float | None = None  # anything else is no uid: the page is malformed
+    id: Any = None
+
+
+class _AnyIdentityPage(msgspec.Struct):
+    results: list[_AnyIdentity] | None = None
+    next_page_token: Any = None
+    total_records: Any = None
+
+
 _decode_identity_page = msgspec.json.Decoder(_IdentityPage).decode
+_decode_any_identity_page = msgspec.json.Decoder(_AnyIdentityPage).decode
 
 
 def _parse_import_ids(body: bytes, *, where: str) -> ImportIds:
     """An :class:`ImportIds` from a page's bytes, under the rules of :func:`_parse_page`."""
     try:
-        page = _decode_identity_page(body)
-    except msgspec.ValidationError:  # not the expected shape: the whole page says why
-        _parse_page(_loads(body, where), where=where)
-        raise _malformed(where, "a result is not an object") from None
+        page: _IdentityPage | _AnyIdentityPage = _decode_identity_page(body)
+        ids = [r.id for r in page.results or []]
+    except msgspec.ValidationError:  # numbers where text was expected, or worse
+        page = _any_identity_page(body, where)
+        ids = [None if r.id is None else str(r.id) for r in page.results or []]
     except msgspec.DecodeError:
         raise _malformed(where, "the answer is not JSON") from None
     results = page.results or []
     uids = [r.uid for r in results]  # as given: the join compares them with the uids sent
-    if not all(uid is None or isinstance(uid, str | int | float) for uid in uids):
-        raise _malformed(where, "a result's uid is neither text nor a number")
-    ids = [r.id for r in results]
     anonymous: list[tuple[int, dict[str, Any]]] = []
     if not all(uids):  # results without a uid are matched by content: read those whole
         whole = _parse_page(_loads(body, where), where=where).results
@@ -1102,6 +1114,14 @@ def _parse_import_ids(body: bytes, *, where: str) -> ImportIds:
         total_records=_count(page.total_records),
         next_page_token=None if token is None or token == "" else str(token),
     )
+
+
+def _any_identity_page(body: bytes, where: str) -> _AnyIdentityPage:
+    try:
+        return _decode_any_identity_page(body)
+    except msgspec.ValidationError:
+        _parse_page(_loads(body, where), where=where)  # not the expected shape: it says why
+        raise _malformed(where, "a result's uid is neither text nor a number") from None
 
 
 def _loads(body: bytes, where: str) -> Any:

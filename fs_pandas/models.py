@@ -71,7 +71,7 @@ class ImportIds:
     matches them. ``ready`` and ``next_page_token`` are as in :class:`Page`."""
 
     uids: list[Any] = field(default_factory=list)
-    ids: list[Any] = field(default_factory=list)
+    ids: list[str | None] = field(default_factory=list)
     anonymous: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     total_records: int = 0
     next_page_token: str | None = None

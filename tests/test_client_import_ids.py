@@ -23,7 +23,7 @@ def projection(page: Page) -> ImportIds:
     """What job_import_ids must say of a page job_page parsed."""
     return ImportIds(
         uids=[r.get("uid") for r in page.results],
-        ids=[r.get("id") for r in page.results],
+        ids=[None if r.get("id") is None else str(r["id"]) for r in page.results],
         anonymous=[(i, r) for i, r in enumerate(page.results) if not r.get("uid")],
         total_records=page.total_records,
         next_page_token=page.next_page_token,

@@ -346,10 +346,7 @@ class _OwnUids:
             taken[chosen] = True
             self.left[rows] = False
             self.result.imported += self.positions[rows].tolist()
-            chosen_ids = _objects(ids)[chosen].tolist()
-            self.result.fullstory_ids += [
-                i if i.__class__ is str or i is None else str(i) for i in chosen_ids
-            ]
+            self.result.fullstory_ids += _objects(ids)[chosen].tolist()  # text, or None
         left: list[Request] = []
         for i in np.flatnonzero(~taken).tolist():
             obj = whole.get(i)

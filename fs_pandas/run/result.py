@@ -360,9 +360,9 @@ class BatchResult:
         return [r for r in records if r.join is not None]
 
     @cached_property
-    def _parts(self) -> dict[str, tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[Any]]]]:
+    def _parts(self) -> dict[str, tuple[npt.NDArray[np.int64], dict[str, Any]]]:
         """Per outcome: source positions (sorted) and the detail columns, aligned with them."""
-        parts = {
+        parts: dict[str, tuple[list[int], Mapping[str, list[Any] | _PerJob]]] = {
             "imported": self._imported_parts(),
             "failed": self._failed_parts(),
             "rejected": self._rejected_parts(),
@@ -370,25 +370,27 @@ class BatchResult:
         }
         return {name: _sorted(positions, extra) for name, (positions, extra) in parts.items()}
 
-    def _imported_parts(self) -> tuple[list[int], dict[str, list[Any]]]:
+    def _imported_parts(self) -> tuple[list[int], dict[str, list[Any] | _PerJob]]:
         positions: list[int] = []
-        extra: dict[str, list[Any]] = {"fs_id": [], "fs_job_id": []}
+        fs_ids: list[str | None] = []
         for record in self._finished():
             assert record.join is not None
             positions += record.join.imported
-            extra["fs_id"] += record.join.fullstory_ids
-            extra["fs_job_id"] += [record.job_id] * len(record.join.imported)
-        return positions, extra
+            fs_ids += record.join.fullstory_ids
+        job_ids = _PerJob.of(self._finished(), lambda join: len(join.imported))
+        return positions, {"fs_id": fs_ids, "fs_job_id": job_ids}
 
-    def _failed_parts(self) -> tuple[list[int], dict[str, list[Any]]]:
+    def _failed_parts(self) -> tuple[list[int], dict[str, list[Any] | _PerJob]]:
         positions: list[int] = []
-        extra: dict[str, list[Any]] = {"fs_error_code": [], "fs_error_message": [], "fs_job_id": []}
+        extra: dict[str, list[Any] | _PerJob] = {"fs_error_code": [], "fs_error_message": []}
+        codes, messages = extra["fs_error_code"], extra["fs_error_message"]
+        assert isinstance(codes, list) and isinstance(messages, list)
         for record in self._finished():
             assert record.join is not None
             positions += record.join.failed
-            extra["fs_error_code"] += record.join.codes
-            extra["fs_error_message"] += record.join.messages
-            extra["fs_job_id"] += [record.job_id] * len(record.join.failed)
+            codes += record.join.codes
+            messages += record.join.messages
+        extra["fs_job_id"] = _PerJob.of(self._finished(), lambda join: len(join.failed))
         return positions, extra
 
     def _rejected_parts(self) -> tuple[list[int], dict[str, list[Any]]]:
@@ -440,12 +442,41 @@ def _is_view(t: pa.DataType) -> bool:
 
 
 def _sorted(
-    positions: list[int], extra: Mapping[str, list[Any]]
-) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[Any]]]:
+    positions: list[int], extra: Mapping[str, list[Any] | _PerJob]
+) -> tuple[npt.NDArray[np.int64], dict[str, Any]]:
     array = np.asarray(positions, dtype=np.int64)
     order = np.argsort(array, kind="stable")
-    columns = {name: _objects(values)[order] for name, values in extra.items()}
+    columns = {
+        name: values.take(order) if isinstance(values, _PerJob) else _objects(values)[order]
+        for name, values in extra.items()
+    }
     return array[order], columns
+
+
+# The text dtype pandas gives a column of str: Arrow-backed from pandas 3, object before.
+_TEXT_DTYPE = pd.Series(["text"]).dtype
+
+
+@dataclass(frozen=True)
+class _PerJob:
+    """A column that repeats one value per job (its job id): the values once, and per row
+    which one -- a million rows' job ids are not a million strings to convert."""
+
+    values: list[str | None]
+    codes: npt.NDArray[np.intp]
+
+    @classmethod
+    def of(cls, records: list[ChunkRecord], rows: Callable[[Any], int]) -> _PerJob:
+        counts = [rows(record.join) for record in records]
+        codes = np.repeat(np.arange(len(records), dtype=np.intp), counts)
+        return cls([record.job_id for record in records], codes)
+
+    def take(self, order: npt.NDArray[np.int64]) -> Any:
+        codes = self.codes[order]
+        if isinstance(_TEXT_DTYPE, pd.StringDtype) and _TEXT_DTYPE.storage == "pyarrow":
+            text = pa.array(self.values, type=pa.large_string()).take(pa.array(codes))
+            return pd.array(text, dtype=_TEXT_DTYPE)
+        return _objects(self.values)[codes]
 
 
 def _objects(values: list[Any]) -> npt.NDArray[Any]:
