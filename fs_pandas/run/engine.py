@@ -1,11 +1,15 @@
 """Chunks -> jobs -> joined results, under admission control. Yields progress events; no UI.
 
-One loop drives every job in flight: it admits the next chunk while the in-flight bounds allow,
-polls the job that is due soonest (each job's interval starts short and backs off), and when a
-job finishes, pages through *both* its imports and its errors, whatever its status says (FAILED is
-often a partial success, and a server may answer COMPLETED with ``"errors": N``, contract §11.3),
-and joins them back to the source rows. Chunks are built lazily, so memory is bounded by the
-jobs in flight, not by the frame.
+One thread drives every job in flight and owns the run's state: it admits the next chunk while
+the in-flight bounds allow, polls the jobs that are due (the oldest running job every
+``max_poll_interval`` seconds, younger ones less often and at once when an older one finishes),
+and when a job finishes, pages through *both* its imports and its errors, whatever its status
+says (FAILED is often a partial success, and a server may answer COMPLETED with ``"errors": N``,
+contract §11.3), and joins them back to the source rows. The requests themselves run on a small
+pool (:mod:`fs_pandas.run.pool`), several at once, creates first, then polls, then result pages;
+joins run there too. A job frees its place in flight when Fullstory says it finished, so the
+next chunk uploads while its results are read. Chunks are built lazily and no body is kept once
+its create is answered, so memory is bounded by the jobs in flight, not by the frame.
 
 Waiting can be stopped: :meth:`Runner.stop` (from any thread) or a ``timeout`` ends the run at
 its next wait, with a final :class:`RunFinished` whose ``aborted`` says why; the jobs already
@@ -264,9 +268,9 @@ class Runner:
 
     ``timeout`` (seconds from the first event) is a deadline for waiting: at the first wait that
     would pass it, the run stops (:attr:`stopped` is ``"timeout"``). :meth:`stop` does the same
-    from another thread (``"cancelled"``); it wakes a status-poll wait at once, and otherwise
-    takes effect when the request under way returns (a create under way is waited for, so its
-    job is journalled).
+    from another thread (``"cancelled"``), waking the run at once. Requests under way are left
+    to end on their own, except a create already sent: it is waited for, so its job is
+    journalled; creates not yet sent are not sent.
 
     One job answers for one chunk. When Fullstory answers a chunk with a job that already
     answered another chunk of the run (an Idempotency-Key collision, a server replaying the
