@@ -177,44 +177,41 @@ def measure(rows: int, repeats: int) -> list[Row]:
     ]
     note = f"imports, errors: {counts[OURS][0]:,}, {counts[OURS][1]:,}"
     agree = counts[OURS] == counts[WHOLE]
+    mine = note if agree else f"counts differ from whole objects: {counts}"
     return [
-        Row(
-            SECTION,
-            BASELINE,
-            size,
-            median(times[BASELINE]),
-            rows_per_s=rows / median(times[BASELINE]),
-            note="pd.json_normalize + merge",
-        ),
-        Row(
-            SECTION,
-            WHOLE,
-            size,
-            median(times[WHOLE]),
-            rows_per_s=rows / median(times[WHOLE]),
-            baseline=BASELINE,
-            note="before: whole objects, join_job",
-        ),
-        Row(
-            SECTION,
-            OURS,
-            size,
-            median(times[OURS]),
-            rows_per_s=rows / median(times[OURS]),
-            baseline=BASELINE,
-            note=note if agree else f"counts differ from whole objects: {counts}",
-            failed=not agree,
-        ),
-        Row(
-            SECTION,
+        _row(BASELINE, rows, times[BASELINE], None, "pd.json_normalize + merge"),
+        _row(WHOLE, rows, times[WHOLE], BASELINE, "before: whole objects, join_job"),
+        _row(OURS, rows, times[OURS], BASELINE, mine, failed=not agree),
+        _row(
             ANONYMOUS,
-            f"{rows // 10:,} rows",
-            median(anonymous),
-            rows_per_s=(rows // 10) / median(anonymous),
-            baseline=f"{OURS} @ {size}",
-            note="no uid: matched by content (join_job)",
+            rows // 10,
+            anonymous,
+            f"{OURS} @ {size}",
+            "no uid: matched by content (join_job)",
         ),
     ]
+
+
+def _row(
+    variant: str,
+    rows: int,
+    times: list[float],
+    baseline: str | None,
+    note: str,
+    *,
+    failed: bool = False,
+) -> Row:
+    seconds = median(times)
+    return Row(
+        SECTION,
+        variant,
+        f"{rows:,} rows",
+        seconds,
+        rows_per_s=rows / seconds,
+        baseline=baseline,
+        note=note,
+        failed=failed,
+    )
 
 
 def main() -> None:

@@ -55,3 +55,14 @@ def test_floor_adds_processing_waves_request_chains_and_build() -> None:
     # 50 import pages and 1 errors page (53 requests); 10 jobs at a time: 53 per wave.
     seconds, _ = floor_seconds(1_000_000, 10.0, 0.05, build_rate=500_000.0)
     assert seconds == pytest.approx(2 * 10.0 + 2 * 53 * 0.05 + 2.0)
+
+
+def test_results_section_joins_real_pages_to_the_counts_of_the_reference_join() -> None:
+    # bench_results marks its fs_pandas row FAILED when the columnar join's counts differ
+    # from the whole-object join's over the same pages (2% failing uids, 1% sent twice).
+    from benchmarks.bench_results import OURS, measure
+
+    rows = {row.variant: row for row in measure(3_000, 1)}
+    assert not rows[OURS].failed, rows[OURS].note
+    imported, failed = (int(n.replace(",", "")) for n in rows[OURS].note.split(": ")[1].split(", "))
+    assert imported + failed == 3_000 and failed >= 60  # every row; every 50th uid fails
