@@ -13,7 +13,7 @@ from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator, Faults
 from fs_pandas.errors import ConfigurationError
 from fs_pandas.payloads import plan_users
-from fs_pandas.progress.events import JobCreated, JobFinished, JobPolled, PageFetched, RunFinished
+from fs_pandas.progress.events import JobCreated, JobPolled, PageFetched, RunFinished
 from fs_pandas.retry import RetryPolicy
 from fs_pandas.run.engine import Runner, idempotency_key
 from fs_pandas.specs import Pacing
