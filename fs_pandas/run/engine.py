@@ -336,7 +336,7 @@ class Runner:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def events(self) -> Iterator[ProgressEvent]:
+    def events(self) -> Generator[ProgressEvent, None, None]:
         """Run to the end, yielding progress events; re-raises a fatal API error after
         yielding a final :class:`RunFinished` that carries its reason."""
         chunks = iter(self.plan.chunks(self.options.chunk_size))
@@ -438,6 +438,13 @@ class Runner:
         pool = getattr(self, "_pool", None)
         if pool is not None:
             pool.post(_WAKE)
+
+    def report(self, event: ProgressEvent) -> None:
+        """Hand a progress event from another thread (a request's retry) to :meth:`events`,
+        which yields it in turn: the thread that draws the run's progress draws it too."""
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.post(event)
 
     def mark_stopped(self, reason: str, message: str | None = None) -> None:
         """Record that the run stopped waiting (the caller's own KeyboardInterrupt included)."""
