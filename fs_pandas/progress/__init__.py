@@ -7,8 +7,15 @@ the pure reducer both read.
 
 from __future__ import annotations
 
-from fs_pandas.progress._base import Display, FallbackDisplay, NoDisplay, Throttle, consume
-from fs_pandas.progress.choose import ProgressOption, choose_display, in_kernel
+from fs_pandas.progress._base import (
+    Display,
+    FallbackDisplay,
+    NoDisplay,
+    Throttle,
+    aborted_by,
+    consume,
+)
+from fs_pandas.progress.choose import ProgressOption, choose_display, current_cell, in_kernel
 from fs_pandas.progress.state import ProgressState
 from fs_pandas.progress.text import TextDisplay
 from fs_pandas.progress.widget import WidgetDisplay
@@ -22,7 +29,9 @@ __all__ = [
     "TextDisplay",
     "Throttle",
     "WidgetDisplay",
+    "aborted_by",
     "choose_display",
     "consume",
+    "current_cell",
     "in_kernel",
 ]

@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 from fs_pandas.progress.events import ProgressEvent, RunFinished
 from fs_pandas.progress.state import ProgressState
 
-__all__ = ["Display", "FallbackDisplay", "NoDisplay", "Throttle", "consume"]
+__all__ = ["Display", "FallbackDisplay", "NoDisplay", "Throttle", "aborted_by", "consume"]
 
 logger = logging.getLogger(__name__)
 
@@ -173,14 +173,15 @@ def consume(
     except BaseException as exc:
         if state.started and not state.finished:
             final = ended_by(exc) if ended_by is not None else None
-            state.apply(final if final is not None else _aborted_by(exc, state))
+            state.apply(final if final is not None else aborted_by(exc, state))
         display.close(state)
         raise
     display.close(state)
     return state
 
 
-def _aborted_by(exc: BaseException, state: ProgressState) -> RunFinished:
+def aborted_by(exc: BaseException, state: ProgressState) -> RunFinished:
+    """The end of a run that ``exc`` cut short, counted from ``state`` (what the display shows)."""
     if isinstance(exc, KeyboardInterrupt):
         reason = "interrupted"
     else:

@@ -68,6 +68,27 @@ def in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+def current_cell() -> object | None:
+    """Which notebook cell is running now: its execute request's id (``None`` outside a kernel).
+
+    A background run uses it to tell the cell that started it (where its bar already is) from
+    a later one (which gets a view of the same bar under it).
+    """
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return None
+    try:
+        shell = ipython.get_ipython()
+        kernel = getattr(shell, "kernel", None)
+        if kernel is None:
+            return None
+        parent = kernel.get_parent()  # ipykernel >= 6: the request this thread works for
+        cell: object = parent.get("header", {}).get("msg_id") or shell.execution_count
+        return cell
+    except Exception:  # best effort: an odd kernel must not break the run
+        return None
+
+
 def _widgets_usable() -> bool:
     return in_kernel() and importlib.util.find_spec("ipywidgets") is not None
 

@@ -128,6 +128,22 @@ class WidgetDisplay:
             )
             self.ticker.start()
 
+    def allow_any_thread(self) -> None:
+        """Let other threads than the starting one draw from now on (a background run's).
+
+        Changing the widget is comm traffic, which ipykernel sends from any thread; only showing
+        it (display traffic, :meth:`start` and :meth:`show_again`) must come from a cell's own
+        thread. Draws and the timer's ticks take turns on the display's lock.
+        """
+        self._owner = None
+
+    def show_again(self) -> None:
+        """Show the widget once more, under the cell running now: another view of the same
+        bar, which moves with it (call from the cell's own thread)."""
+        if self.box is not None:
+            show = self._show if self._show is not None else _ipython_display
+            show(self.box)
+
     def update(self, state: ProgressState) -> None:
         """Redraw if the throttle allows and this is the thread that started the display."""
         if not self._closed and self._on_owner_thread() and self._throttle.ready():
@@ -172,7 +188,7 @@ class WidgetDisplay:
     def _on_owner_thread(self) -> bool:
         if self.box is None:
             return False  # never started
-        if threading.get_ident() == self._owner:
+        if self._owner is None or threading.get_ident() == self._owner:
             return True
         if not self._warned_thread:
             self._warned_thread = True

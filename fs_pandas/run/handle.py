@@ -1,10 +1,12 @@
 """A run in progress: :class:`RunHandle` drives the engine, shows its progress and builds the
 result; :class:`RunSetup` is everything a run (or its restart) needs.
 
-Every event reaches the display through one path: the engine's events and the client's
-retries (heard through the run's own view of the client) are drawn on the thread that waits --
-directly when the run works on that thread, through one queue from a ``wait=False`` run's
-background thread.
+A run that waits works on the caller's thread: the engine's events and the client's retries
+(heard through the run's own view of the client) are drawn there as they come. A ``wait=False``
+run works on a thread of its own, which folds every event into the run's state under one lock;
+in a notebook it also draws the bar the starting cell showed (changing a widget is comm
+traffic, which any thread may send), so the bar keeps moving there while the notebook is used.
+:meth:`RunHandle.wait` and :meth:`RunHandle.status` read that state.
 """
 
 from __future__ import annotations
@@ -12,13 +14,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
-import queue
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -29,8 +29,19 @@ from fs_pandas.errors import (
     RunInterrupted,
 )
 from fs_pandas.payloads import Plan
-from fs_pandas.progress import Display, ProgressOption, ProgressState, choose_display, consume
-from fs_pandas.progress.events import ProgressEvent, Retrying, RunFinished
+from fs_pandas.progress import (
+    Display,
+    FallbackDisplay,
+    NoDisplay,
+    ProgressOption,
+    ProgressState,
+    WidgetDisplay,
+    aborted_by,
+    choose_display,
+    consume,
+    current_cell,
+)
+from fs_pandas.progress.events import Retrying, RunFinished
 from fs_pandas.progress.text import render_line
 from fs_pandas.run.engine import Runner
 from fs_pandas.run.ledger import Ledger
@@ -70,24 +81,12 @@ class RunSetup:
         return self.spec.kind
 
 
-_DONE = object()
+# Seconds between two redraws of a display wait() feeds from a background run's state.
+_REDRAW = 0.1
 
 
-class _AlreadyShown:
-    """A display that is already on screen: starting it again must not show a second one."""
-
-    def __init__(self, display: Display):
-        self._display = display
-
-    def start(self, state: ProgressState) -> None:
-        self._display.update(state)
-
-    def update(self, state: ProgressState) -> None:
-        self._display.update(state)
-
-    def close(self, state: ProgressState) -> None:
-        self._display.close(state)
-
+# The note a failed run's error gets once (wait() raises a background run's error again).
+_JOURNALLED = "are journalled in"
 
 # Stops that raise RunInterrupted from wait(); "cancelled" was asked for and returns the result.
 _RAISING_STOPS = ("interrupted", "timeout")
@@ -104,9 +103,12 @@ class RunStatus(ProgressState):
 class RunHandle:
     """A run in progress (``wait=False``): jobs go on while the notebook stays usable.
 
-    The work happens on a background thread; progress is shown by whichever thread calls
-    :meth:`wait` (ipykernel only accepts display updates from the cell's own thread).
-    :meth:`cancel` stops it; interrupting :meth:`wait` (Ctrl-C) stops it too.
+    The work happens on a background thread. In a notebook the progress bar appears in the
+    cell that started the run and keeps moving there; showing the handle or calling
+    :meth:`wait` in a later cell puts a view of the same bar under that cell. Elsewhere
+    (a terminal, ``progress="text"``) :meth:`wait` draws the progress. :meth:`status` reads
+    like the bar's text; :meth:`cancel` stops the run; interrupting :meth:`wait` (Ctrl-C)
+    stops it too.
     """
 
     def __init__(
@@ -120,7 +122,6 @@ class RunHandle:
     ):
         self._setup = setup
         self._restart = restart
-        self._drawing: Display | None = None  # the display wait() draws on, while it does
         self._runner = Runner(
             # The run's own view of the client: its retries reach this run's display only.
             setup.client.reporting_retries_to(self._on_retry),
@@ -137,10 +138,15 @@ class RunHandle:
         self._progress = progress
         self._state = ProgressState()
         self._started_at = time.monotonic()
-        self._events: queue.Queue[Any] = queue.Queue()
+        # A background run: its thread changes the state (and draws the live bar) under this
+        # lock; status() copies the state under it.
+        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None  # what ended a background run's thread
+        self._live: Display | None = None  # the bar a background run draws itself
+        self._live_widget: WidgetDisplay | None = None
+        self._cell: object | None = None  # the notebook cell that started a background run
         self._result: BatchResult | None = None
-        self._shown: Display | None = None
 
     @property
     def ledger_path(self) -> str:
@@ -148,11 +154,11 @@ class RunHandle:
         return str(self._ledger.path)
 
     def status(self) -> RunStatus:
-        """Progress so far, as a snapshot that reads like the bar's text (folds in the events
-        that arrived since the last look); its attributes are those of
-        :class:`~fs_pandas.progress.ProgressState` (``rows_finished``, ``eta_seconds``...)."""
-        self._drain(block=False)
-        snapshot = copy.copy(self._state)
+        """Progress so far, as a snapshot that reads like the bar's text; its attributes are
+        those of :class:`~fs_pandas.progress.ProgressState` (``rows_finished``,
+        ``eta_seconds``...)."""
+        with self._lock:
+            snapshot = copy.deepcopy(self._state)
         snapshot.__class__ = RunStatus
         return snapshot  # type: ignore[return-value]  # the same state, shown as text
 
@@ -176,22 +182,20 @@ class RunHandle:
             by every later call.
         """
         if self._result is None:
-            # Animate the widget this handle last showed, if any, rather than a second one.
-            display = _AlreadyShown(self._shown) if self._shown else choose_display(self._progress)
-            stream = self._event_stream(display)
             try:
-                consume(stream, display, self._state, ended_by=self._ended_by)
-            except KeyboardInterrupt:
-                self._stop_interrupted()
+                if self._thread is None:
+                    self._work_here()
+                else:
+                    self._wait_background(self._thread)
             except FullstoryError as exc:
-                exc.add_note(
-                    f"The run's jobs are journalled in {self.ledger_path}; once the cause is "
-                    "fixed, fs_pandas.resume(that_path, df) finishes the run without sending "
-                    "anything twice (within 24 hours: Fullstory then forgets the run's keys)."
-                )
+                if not any(_JOURNALLED in note for note in getattr(exc, "__notes__", ())):
+                    exc.add_note(
+                        f"The run's jobs {_JOURNALLED} {self.ledger_path}; once the cause is "
+                        "fixed, fs_pandas.resume(that_path, df) finishes the run without "
+                        "sending anything twice (within 24 hours: Fullstory then forgets the "
+                        "run's keys)."
+                    )
                 raise
-            finally:
-                stream.close()  # a run interrupted between two events: close its generator
             self._result = self._build()
         if self._runner.stopped in _RAISING_STOPS:
             raise self._interrupted(self._result) from None
@@ -213,10 +217,15 @@ class RunHandle:
         self._runner.stop("cancelled")
 
     def _ipython_display_(self) -> None:
-        """Show progress so far; showing the handle again shows it as it is then."""
-        self._shown = choose_display(self._progress)
-        self._shown.start(self.status())
-        self._shown.update(self._state)
+        """Show the run's progress: the live bar (a view of it under a later cell; nothing
+        more in the cell that started the run, where it already is), else its text line."""
+        if self._live_widget is not None:
+            if current_cell() != self._cell:
+                self._live_widget.show_again()
+            return
+        from IPython.display import display  # only ever called by IPython itself
+
+        display(self.status())  # type: ignore[no-untyped-call]
 
     def __repr__(self) -> str:
         state = self.status()
@@ -230,56 +239,83 @@ class RunHandle:
     def _on_retry(self, event: Retrying) -> None:
         """A request of this run is about to be retried (called on the thread that sent it)."""
         self._runner.check_stop(ahead=event.delay)  # a cancel or the deadline ends the wait
-        if self._thread is not None:
-            self._events.put(event)  # drawn by the thread that waits
-        elif self._drawing is not None:
-            # In the middle of a request on the waiting thread: draw it now, not after.
-            self._state.apply(event)
-            self._drawing.update(self._state)
+        self._runner.report(event)  # shown by the thread that draws, before the retry's wait
 
-    def _event_stream(self, display: Display) -> Generator[ProgressEvent, None, None]:
-        if self._thread is None:
-            self._drawing = display
-            try:
-                yield from self._runner.events()
-            finally:
-                self._drawing = None
-                self._close_ledger()
-            return
-        while True:
-            item = self._events.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+    def _work_here(self) -> None:
+        """Run on this thread, drawing each event as it comes."""
+        display = choose_display(self._progress)
+        events = self._runner.events()
+        try:
+            consume(events, display, self._state, ended_by=self._ended_by)
+        except KeyboardInterrupt:
+            self._stop_interrupted()
+        finally:
+            events.close()  # a run interrupted between two events: close its generator
+            self._close_ledger()
 
     def _start_background(self) -> None:
-        def work() -> None:
-            try:
-                for event in self._runner.events():
-                    self._events.put(event)
-            except BaseException as exc:  # handed to the thread that waits
-                self._events.put(exc)
-            finally:
-                self._close_ledger()
-                self._events.put(_DONE)
-
-        self._thread = threading.Thread(target=work, name="fs-pandas-run", daemon=True)
+        """Start the run on a thread of its own; in a notebook, show its bar in this cell."""
+        self._cell = current_cell()
+        self._live = self._show_live()
+        self._thread = threading.Thread(target=self._work, name="fs-pandas-run", daemon=True)
         self._thread.start()
 
-    def _drain(self, *, block: bool) -> None:
-        if self._thread is None:
-            return
-        while True:
-            try:
-                item = self._events.get(block=block)
-            except queue.Empty:
-                return
-            if item is _DONE or isinstance(item, BaseException):
-                self._events.put(item)  # leave the end for wait()
-                return
-            self._state.apply(item)
+    def _show_live(self) -> Display | None:
+        """The widget bar, shown now (on the cell's thread) for the run's thread to draw; None
+        where progress is text or nothing (then :meth:`wait` draws it)."""
+        display = choose_display(self._progress)
+        widget = display.current if isinstance(display, FallbackDisplay) else display
+        if not isinstance(widget, WidgetDisplay):
+            return None
+        display.start(self._state)
+        if isinstance(display, FallbackDisplay) and display.current is not widget:
+            return None  # the widget failed as it started; the text it fell back to showed
+        widget.allow_any_thread()
+        self._live_widget = widget
+        return display
+
+    def _work(self) -> None:
+        """The background thread: fold every event into the state and draw the live bar."""
+        live = self._live if self._live is not None else NoDisplay()
+        try:
+            for event in self._runner.events():
+                with self._lock:
+                    self._state.apply(event)
+                    live.update(self._state)
+        except BaseException as exc:  # raised again by wait(), on the thread that waits
+            self._error = exc
+            with self._lock:
+                if self._state.started and not self._state.finished:
+                    self._state.apply(aborted_by(exc, self._state))
+        finally:
+            self._close_ledger()
+            with self._lock:
+                live.close(self._state)
+
+    def _wait_background(self, thread: threading.Thread) -> None:
+        """Wait for the run's thread; draw progress unless the live bar already does."""
+        display = self._display_for_wait()
+        try:
+            while thread.is_alive():
+                thread.join(_REDRAW)  # short: Ctrl-C is heard between two joins
+                display.update(self.status())
+        except KeyboardInterrupt:
+            self._stop_interrupted()
+        finally:
+            display.close(self.status())
+        if self._error is not None:
+            raise self._error
+
+    def _display_for_wait(self) -> Display:
+        """What :meth:`wait` draws on: nothing new in the cell that started the run (its bar
+        is there), a view of the live bar under another cell, else a display of its own."""
+        if self._live_widget is not None:
+            if current_cell() != self._cell:
+                self._live_widget.show_again()
+            return NoDisplay()
+        display = choose_display(self._progress)
+        display.start(self.status())
+        return display
 
     def _close_ledger(self) -> None:
         self._ledger.close()
@@ -298,7 +334,6 @@ class RunHandle:
         self._runner.stop("interrupted")
         if self._thread is not None:
             self._thread.join()  # the records are stable once the thread has ended
-            self._drain(block=False)
         self._runner.mark_stopped("interrupted")
 
     def _interrupted(self, result: BatchResult) -> RunInterrupted:
