@@ -1,4 +1,4 @@
-"""fs_pandas's modules depend on each other one way (docs/design.md): no import cycle, and no
+"""fs_pandas's modules depend on each other one way (docs/dev/design.md): no import cycle, and no
 module imports one from a layer above its own. The emulator imports nothing of the client side
 (tests/emulator/test_independence.py); its own layers: tests/emulator."""
 

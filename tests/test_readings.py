@@ -1,5 +1,5 @@
 """The whole pipeline under every reading of the contract's ambiguous parts (contract §11,
-docs/emulator.md "Readings"): each reading alone, and all the ambiguous ones together.
+docs/dev/emulator.md "Readings"): each reading alone, and all the ambiguous ones together.
 
 Whatever the server's reading, every row ends in the outcome it really had, and a failed row
 carries Fullstory's own code and message -- never ``unreconciled``. Over HTTP against the

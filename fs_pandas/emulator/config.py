@@ -2,7 +2,7 @@
 
 Owns the settings (processing time, paging, caps, keys, clock, create delays, faults, the
 network's latency and bandwidth) and the *readings*: ambiguous parts of the API that the
-emulator answers either way (docs/emulator.md, "Readings"; each ``Literal`` below lists them,
+emulator answers either way (docs/dev/emulator.md, "Readings"; each ``Literal`` below lists them,
 the first being the default). A config is frozen:
 ``OrgState.configure`` swaps in a new one made by :meth:`EmulatorConfig.replace`.
 """
@@ -19,7 +19,8 @@ from typing import Any, Literal, get_args
 
 from fs_pandas.emulator.faults import Faults
 
-# Readings of ambiguous parts of the API (docs/emulator.md, "Readings"); the first is the default.
+# Readings of ambiguous parts of the API (docs/dev/emulator.md, "Readings"); the first is the
+# default.
 ErrorEcho = Literal["raw", "rerendered"]
 RowErrorStatus = Literal["FAILED", "COMPLETED"]
 FinishedWhileProcessing = Literal["null", "omit"]

@@ -1,7 +1,7 @@
 """One emulated Fullstory org: :class:`OrgState`, its store and its one lock (no HTTP here).
 
 Everything the emulator knows about the API is restated from the contract,
-``docs/contract.md`` (cited as ``§n``); nothing is imported from the client side of
+``docs/dev/contract.md`` (cited as ``§n``); nothing is imported from the client side of
 fs_pandas, so one misunderstanding cannot pass on both sides. The emulator's modules, each
 depending only on those listed before it:
 

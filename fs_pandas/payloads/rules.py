@@ -1,6 +1,6 @@
 """Validation rules: names, limits, and the log of rejected rows.
 
-Every limit cites the contract (``docs/contract.md``, as §n); rows that break a rule are
+Every limit cites the contract (``docs/dev/contract.md``, as §n); rows that break a rule are
 recorded here and never sent. Checks are vectorised: each rule is one boolean mask over the
 rows, and a row keeps the *first* rule it broke.
 """

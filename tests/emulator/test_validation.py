@@ -213,7 +213,7 @@ def test_value_over_8192_bytes_rejects_the_property_not_the_row(
     emu: Emulator, admin: Api, value: object
 ) -> None:
     """Create-batch page: "If the value for the property is larger than this limit, the
-    property will be rejected" -- the row is imported without it (docs/emulator.md)."""
+    property will be rejected" -- the row is imported without it (docs/dev/emulator.md)."""
     rows = [{"uid": "u", "properties": {"big": value, "small": 1, "nest": {"big": value}}}]
     job_id = admin.batch("users", rows)
     status = admin.finish("users", job_id)
