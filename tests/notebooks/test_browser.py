@@ -1,11 +1,14 @@
 """The quickstart in a real browser: JupyterLab + headless Debian Chromium driven by Playwright.
 
 Runs every cell through the Run menu and checks what an analyst sees: the progress widgets
-drawn and full (100 %), the run summaries on screen. Saves screenshots to
-``test-output/browser/`` at the repo root. Set up for a machine with no display and a closed
-network: an isolated JupyterLab on 127.0.0.1, no news or update checks, and a wait for the
-kernel session before Run All (the toolbar says "idle" before a kernel is attached, and Run
-All then does nothing).
+drawn and full (100 %), the run summaries on screen. Two small notebooks written here show a
+``wait=False`` run: its bar moving in its own cell while the kernel is idle, and a run whose
+``wait()`` is interrupted from the Kernel menu ending red with how to finish it. Saves
+screenshots to ``test-output/browser/`` at the repo root.
+
+Set up for a machine with no display and a closed network: an isolated JupyterLab on
+127.0.0.1, no news or update checks, and a wait for the kernel session before Run All (the
+toolbar says "idle" before a kernel is attached, and Run All then does nothing).
 
 Skipped, with the reason, when the machine has no ``/usr/bin/chromium`` or cannot import
 playwright or jupyterlab. Never runs ``playwright install``: it launches Debian's browser.
@@ -50,8 +53,9 @@ CHROMIUM_ARGS = [
     # Keep every lookup on loopback: without it Chromium still resolves Google hosts.
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
-# Three runs in the quickstart: batch_update, retry_failed, batch_events; each shows one widget.
-RUNS = 3
+# Bars in the quickstart: batch_update, retry_failed, batch_events, a background run in the
+# cell that starts it and the same bar again under the cell that waits for it.
+RUNS = 5
 START_SECONDS = 60.0
 RUN_ALL_MS = 120_000
 
@@ -179,6 +183,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     root = home / "root"
     root.mkdir()
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    for name, cells in BACKGROUND_NOTEBOOKS.items():
+        _write_notebook(root / name, cells)
     write_kernelspec(home / "data")
     _write_settings(home / "settings")
     lab = Lab(url=f"http://127.0.0.1:{_free_port()}", token=os.urandom(16).hex())
@@ -196,26 +202,22 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             _wait_until_up(lab, process, log)
             # Start the notebook's kernel now, so that it boots while the browser starts and
             # loads the page; JupyterLab attaches the page to this session (same path).
-            lab.api(
-                "/api/sessions",
-                method="POST",
-                body={
-                    "path": NOTEBOOK.name,
-                    "name": NOTEBOOK.name,
-                    "type": "notebook",
-                    "kernel": {"name": KERNEL_NAME},
-                },
-            )
+            _start_kernel(lab, NOTEBOOK.name)
             yield lab
         finally:
             _stop(lab, process)
 
 
-def _kernel_attached(lab: Lab) -> bool:
+def _start_kernel(lab: Lab, name: str) -> None:
+    body = {"path": name, "name": name, "type": "notebook", "kernel": {"name": KERNEL_NAME}}
+    lab.api("/api/sessions", method="POST", body=body)
+
+
+def _kernel_attached(lab: Lab, name: str) -> bool:
     for session in lab.api("/api/sessions"):
         kernel = session.get("kernel") or {}
         if (
-            session.get("path", "").endswith(NOTEBOOK.name)
+            session.get("path", "").endswith(name)
             and kernel.get("connections", 0) >= 1
             and kernel.get("execution_state") == "idle"
         ):
@@ -223,11 +225,11 @@ def _kernel_attached(lab: Lab) -> bool:
     return False
 
 
-def _wait_for_kernel(lab: Lab, page: Any) -> None:
+def _wait_for_kernel(lab: Lab, page: Any, name: str) -> None:
     """Wait for the notebook's session to have a connected, idle kernel, then for the status
     bar's "Idle": before that, Run All does nothing or a "Select Kernel" dialog appears."""
     deadline = time.monotonic() + START_SECONDS
-    while not _kernel_attached(lab):
+    while not _kernel_attached(lab, name):
         if time.monotonic() > deadline:
             pytest.fail(f"no kernel session for the notebook: {lab.api('/api/sessions')}")
         page.wait_for_timeout(100)
@@ -248,8 +250,8 @@ _ALL_CELLS_RAN = """() => {
 
 
 @pytest.fixture(scope="module")
-def page(lab: Lab) -> Iterator[Any]:
-    """The quickstart opened in Chromium, after Run All has finished every cell."""
+def browser(lab: Lab) -> Iterator[Any]:
+    """Debian's Chromium, driven by Playwright."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -257,17 +259,30 @@ def page(lab: Lab) -> Iterator[Any]:
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 1400})
-            page = context.new_page()
-            page.set_default_timeout(60_000)
-            page.goto(f"{lab.url}/lab/tree/{NOTEBOOK.name}?token={lab.token}")
-            page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell")
-            _wait_for_kernel(lab, page)
-            _run_all(page)
-            page.wait_for_function(_ALL_CELLS_RAN, timeout=RUN_ALL_MS)
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+def _open(lab: Lab, browser: Any, name: str) -> Any:
+    """A page showing notebook ``name`` with its kernel attached and idle."""
+    page = browser.new_context(viewport={"width": 1280, "height": 1400}).new_page()
+    page.set_default_timeout(60_000)
+    # A workspace per notebook: the default one would reopen the notebooks of other pages.
+    workspace = Path(name).stem
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?token={lab.token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+    _wait_for_kernel(lab, page, name)
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(lab: Lab, browser: Any) -> Any:
+    """The quickstart opened in Chromium, after Run All has finished every cell."""
+    page = _open(lab, browser, NOTEBOOK.name)
+    _run_all(page)
+    page.wait_for_function(_ALL_CELLS_RAN, timeout=RUN_ALL_MS)
+    return page
 
 
 def _screenshot(page: Any, locator: Any, name: str) -> Path:
@@ -305,13 +320,17 @@ def test_progress_labels_say_how_each_run_finished(page: Any) -> None:
     expect(labels.nth(0)).to_contain_text("finished with 2 failed, 3 rejected")
     expect(labels.nth(1)).to_have_attribute("data-state", "success")
     expect(labels.nth(2)).to_have_attribute("data-state", "success")
+    # The background run (3 rejected again) and the same bar under the cell that waited.
+    for i in (3, 4):
+        expect(labels.nth(i)).to_have_attribute("data-state", "warning")
+        expect(labels.nth(i)).to_contain_text("finished with 3 rejected")
 
 
 def test_run_summary_table_is_visible(page: Any) -> None:
     from playwright.sync_api import expect
 
     summaries = page.locator(".jp-OutputArea .fs-pandas-result")
-    expect(summaries).to_have_count(RUNS)
+    expect(summaries).to_have_count(3)  # batch_update, retry_failed and batch_events show theirs
     first = summaries.first
     first.scroll_into_view_if_needed()
     expect(first).to_be_visible()
@@ -326,3 +345,99 @@ def test_screenshot_shows_the_finished_widget_and_the_summary(page: Any) -> None
     summary.screenshot(path=str(OUTPUT_DIR / "quickstart-summary.png"))
     print(f"screenshot: {OUTPUT_DIR / 'quickstart-summary.png'}")
     assert path.stat().st_size > 0
+
+
+# -- a run in the background -------------------------------------------------------------------
+
+_BACKGROUND_SETUP = """
+import tempfile
+import pandas as pd
+import fs_pandas
+from fs_pandas.emulator import Emulator, EmulatorConfig
+
+emu = Emulator(EmulatorConfig(processing_seconds={seconds})).start()
+client = fs_pandas.Client(api_key=emu.api_key, base_url=emu.url)
+frame = pd.DataFrame({{"user_id": [f"u-{{i}}" for i in range(1000)], "plan": "team"}})
+"""
+_BACKGROUND_START = """
+handle = frame.fullstory.batch_update(
+    uid_col="user_id", client=client, chunk_size=100, max_jobs_in_flight=1,
+    poll_interval=0.1, ledger_dir=tempfile.mkdtemp(), wait=False,
+)
+handle
+"""
+MOVING, INTERRUPTED = "background.ipynb", "interrupted.ipynb"
+BACKGROUND_NOTEBOOKS = {
+    # Ten jobs one after the other, about a second each: the bar has seconds to move while
+    # the kernel is idle (every cell has run).
+    MOVING: [_BACKGROUND_SETUP.format(seconds=1.0), _BACKGROUND_START],
+    # Jobs that never end within the test, and a cell that waits for them.
+    INTERRUPTED: [
+        _BACKGROUND_SETUP.format(seconds=3600),
+        _BACKGROUND_START,
+        "result = handle.wait()",
+    ],
+}
+
+
+def _write_notebook(path: Path, sources: list[str]) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": KERNEL_NAME,
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(s.strip(), id=f"c{i}") for i, s in enumerate(sources)]
+    nbformat.write(nb, path)
+
+
+_BAR_WIDTH = """(i) => {
+  const bar = document.querySelectorAll('.jp-OutputArea .widget-hprogress .progress-bar')[i];
+  const width = bar ? parseFloat(bar.style.width) : NaN;
+  return width;
+}"""
+_IDLE = "() => (document.querySelector('#jp-main-statusbar')?.textContent || '').includes('Idle')"
+
+
+def test_a_background_runs_bar_moves_in_its_cell_while_the_kernel_is_idle(
+    lab: Lab, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    _start_kernel(lab, MOVING)
+    page = _open(lab, browser, MOVING)
+    _run_all(page)
+    page.wait_for_function(_ALL_CELLS_RAN, timeout=RUN_ALL_MS)
+    page.wait_for_function(_IDLE)
+    # Every cell has run and the kernel is idle: the bar moves on its own, from the run's thread.
+    page.wait_for_function(f"() => ({_BAR_WIDTH})(0) > 0 && ({_BAR_WIDTH})(0) < 100")
+    label = page.locator("div.fs-pandas-progress[data-state]")
+    expect(label).to_have_count(1)
+    expect(label).to_have_attribute("data-state", "running")
+    _screenshot(page, label, "background-run-mid-run.png")
+    page.wait_for_function(f"() => ({_BAR_WIDTH})(0) === 100", timeout=RUN_ALL_MS)
+    expect(label).to_have_attribute("data-state", "success")
+    expect(label).to_contain_text("imported 1,000")
+
+
+def test_an_interrupted_wait_ends_red_and_says_how_to_finish(lab: Lab, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    _start_kernel(lab, INTERRUPTED)
+    page = _open(lab, browser, INTERRUPTED)
+    _run_all(page)
+    # The wait cell runs: a second view of the same bar under it; one job is processing.
+    labels = page.locator("div.fs-pandas-progress[data-state]")
+    expect(labels).to_have_count(2)
+    expect(labels.nth(1)).to_contain_text("1 processing")
+    page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
+    page.locator(".lm-Menu-item[data-command='kernelmenu:interrupt']").click()
+    page.wait_for_function(_ALL_CELLS_RAN, timeout=RUN_ALL_MS)
+    for i in (0, 1):
+        expect(labels.nth(i)).to_have_attribute("data-state", "danger")
+        expect(labels.nth(i).locator(".fs-pandas-unfinished")).to_contain_text("resume")
+    error = page.locator(".jp-OutputArea-output", has_text="RunInterrupted")
+    expect(error).to_contain_text("fs_pandas.resume(")
+    _screenshot(page, labels.nth(1), "interrupted-run.png")

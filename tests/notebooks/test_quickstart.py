@@ -92,3 +92,23 @@ def test_retry_imports_the_failed_rows(executed: tuple[Any, Path]) -> None:
     retry = next(c for c in nb.cells if c.get("id") == "step6b")
     summaries = [o["data"]["text/plain"] for o in retry.outputs if "data" in o]
     assert any("2 rows: 2 imported, 0 failed" in text for text in summaries)
+
+
+def _views(cell: Any) -> list[str]:
+    return [
+        o["data"][WIDGET_VIEW]["model_id"] for o in cell.outputs if WIDGET_VIEW in o.get("data", {})
+    ]
+
+
+def test_the_background_run_shows_one_bar_and_wait_shows_the_same_bar_again(
+    executed: tuple[Any, Path],
+) -> None:
+    nb, _ = executed
+    cells = {c.get("id"): c for c in nb.cells}
+    started, waited = _views(cells["step8a"]), _views(cells["step8c"])
+    assert len(started) == 1
+    assert waited == started
+    status = "".join(o["data"]["text/plain"] for o in cells["step8b"].outputs if "data" in o)
+    assert status.startswith("users import")  # the bar's text, not an object's repr
+    counts = "".join(o["data"]["text/plain"] for o in cells["step8c"].outputs if "data" in o)
+    assert "'imported': 1997" in counts and "'rejected': 3" in counts
