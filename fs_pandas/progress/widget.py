@@ -50,6 +50,9 @@ _BAR_STYLE: dict[Tone, str] = {
 }
 
 
+_HEADLINE_COLOUR: dict[Tone, str] = {"danger": "#b91c1c"}
+
+
 class WidgetDisplay:
     """Progress as an ipywidgets ``IntProgress`` bar with an ``HTML`` label.
 
@@ -234,7 +237,11 @@ def render_label(state: ProgressState, *, closed: bool = False) -> str:
 
 def _label_lines(state: ProgressState, *, closed: bool) -> tuple[list[str], int | None]:
     """The label's lines of HTML, and the index of the time line (``None`` if not shown)."""
-    first = f"<b>{html.escape(headline(state, closed=closed))}</b>"
+    # The headline takes the bar's colour when it ends badly: an interrupted run with no row
+    # finished has an empty bar, so the red would not show anywhere else.
+    colour = _HEADLINE_COLOUR.get(tone(state, closed=closed))
+    style = f' style="color: {colour}"' if colour else ""
+    first = f"<b{style}>{html.escape(headline(state, closed=closed))}</b>"
     few = note(state, closed=closed)
     if few is not None:  # green, but a few rows did not arrive: say how many, in amber
         style = "color: #b45309"

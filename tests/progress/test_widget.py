@@ -127,3 +127,31 @@ def test_updates_from_another_thread_are_ignored(
     worker.join()
     assert display.bar.value == 5  # still what the owning thread drew
     assert "another thread" in caplog.text
+
+
+def test_once_allowed_other_threads_draw_and_showing_again_shows_the_same_bar(
+    clock: FakeClock,
+) -> None:
+    """A background run: the cell's thread shows the bar, the run's thread draws it, and a
+    later cell shows another view of the same widget (never a second widget)."""
+    display, shown = _run(clock, two_job_run()[:2], close=False)
+    display.allow_any_thread()
+    state = ProgressState(clock=clock)
+    for event in two_job_run():
+        state.apply(event)
+    worker = threading.Thread(target=display.close, args=(state,))
+    worker.start()
+    worker.join()
+    assert display.bar.value == display.bar.max == 105
+    display.show_again()
+    assert shown == [display.box, display.box]
+
+
+def test_a_red_end_colours_the_headline_too(clock: FakeClock) -> None:
+    """An interrupted run with no row finished has an empty bar: the red shows in the text."""
+    interrupted = RunFinished(imported=0, failed=0, rejected=0, pending=100, aborted="interrupted")
+    display, _ = _run(clock, [*two_job_run()[:3], interrupted])
+    assert display.bar.value == 0
+    assert '<b style="color: #b91c1c">users import aborted: interrupted' in display.label.value
+    clean, _ = _run(clock, two_job_run())
+    assert "<b>users import finished" in clean.label.value
