@@ -1,7 +1,7 @@
 """``python -m benchmarks``: every benchmark section, one Markdown table.
 
 Each figure is the median of several runs, the variants alternated (A, B, C, A, B, C, ...), and
-sits next to its baseline measured in the same run. See docs/benchmarks.md.
+sits next to its baseline measured in the same run. See docs/dev/benchmarks.md.
 """
 
 from __future__ import annotations

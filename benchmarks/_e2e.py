@@ -412,7 +412,7 @@ def summarize(
 def floor_seconds(
     rows: int, processing: float, latency: float, build_rate: float | None
 ) -> tuple[float, str]:
-    """The computed floor and its terms (see docs/benchmarks.md)."""
+    """The computed floor and its terms (see docs/dev/benchmarks.md)."""
     jobs = [min(CHUNK, rows - start) for start in range(0, rows, CHUNK)]
     per_wave = CAP_ROWS // CHUNK
     waves = [jobs[i : i + per_wave] for i in range(0, len(jobs), per_wave)]

@@ -273,7 +273,7 @@ def test_a_broken_link_is_found(tmp_path: Path) -> None:
 
 def test_no_doc_or_comment_names_a_docs_page_that_does_not_exist() -> None:
     missing = []
-    for top in ("fs_pandas", "tests", "scripts", "docs", "README.md"):
+    for top in ("fs_pandas", "tests", "scripts", "benchmarks", "docs", "README.md"):
         files = [ROOT / top] if top.endswith(".md") else (ROOT / top).rglob("*")
         for file in files:
             if not file.is_file() or file.suffix not in {".py", ".md", ""}:
