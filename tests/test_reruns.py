@@ -119,6 +119,20 @@ def test_a_different_frame_in_the_same_folder_is_not_a_replay(
     assert other.all_imported
 
 
+def test_the_same_call_to_a_fresh_fullstory_is_sent_and_not_reported_as_already_sent(
+    emu: Emulator, client: Client, tmp_path: Path
+) -> None:
+    """An org that never saw the keys (here the emulator reset, as a fresh demo emulator
+    starts) makes new jobs: their ids are new, so nothing is taken for a replay."""
+    first = push(client, tmp_path)
+    emu.reset()
+    second = push(client, tmp_path)
+    assert len(emu.jobs()) == 3  # sent again: the org had forgotten everything
+    assert not set(second.job_ids) & set(first.job_ids)
+    assert replay_notes(second) == []
+    assert len(emu.users()) == ROWS
+
+
 def test_a_third_run_names_the_run_that_sent_the_rows(
     emu: Emulator, client: Client, tmp_path: Path
 ) -> None:

@@ -71,7 +71,8 @@ class EmulatorConfig:
     faults : Faults
         Seeded fault rates.
     seed : int
-        Seed for ids and for faults whose own seed is ``None``.
+        Seed for faults whose own seed is ``None`` and for shuffled result pages. Job ids
+        are new with every emulator and every reset (Fullstory's never repeat).
     api_key, standard_key : str
         The Admin and the Standard API keys.
     clock : callable

@@ -157,9 +157,10 @@ class IllegalTransitionError(RuntimeError):
     """A job was asked to move in a way :data:`TRANSITIONS` does not allow (an emulator bug)."""
 
 
-def job_id(seed: int, kind: str, n: int) -> str:
-    """A job id: deterministic per seed, kind and the org's sequence number ``n``."""
-    return hashlib.sha256(f"{seed}:{kind}:{n}".encode()).hexdigest()[:16]
+def job_id(salt: str, kind: str, n: int) -> str:
+    """A job id: made from the org's ``salt`` (new with every emulator and every reset, as
+    Fullstory's ids are unique), the kind and the org's sequence number ``n``."""
+    return hashlib.sha256(f"{salt}:{kind}:{n}".encode()).hexdigest()[:16]
 
 
 @dataclass

@@ -23,6 +23,7 @@ depending only on those listed before it:
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -65,6 +66,10 @@ class OrgState:
         self.config = config
         self.faults = FaultInjector(config.faults, default_seed=config.seed)
         self.store = OrgStore()
+        # Fullstory's job ids never repeat; a fresh emulator (or a reset one) counting jobs from
+        # 1 again must not hand out the ids of an earlier one, or a client that journalled them
+        # would take its new jobs for replays of the old ones.
+        self._ids_from = secrets.token_hex(8)
         self.queue = JobQueue()
         self.idempotency = IdempotencyStore()
         self.held = 0  # create requests waiting on create_delay_seconds / create_hold
@@ -240,7 +245,7 @@ class OrgState:
             now = self.now()
             job = Job(
                 kind,
-                job_id(self.config.seed, kind, self.store.next_number()),
+                job_id(self._ids_from, kind, self.store.next_number()),
                 now,
                 requests,
                 shared,

@@ -87,9 +87,7 @@ def test_a_users_job_id_is_not_an_events_job(admin: Api) -> None:
     assert admin.get(f"/v2/events/batch/{job_id}").status_code == 404
 
 
-def test_results_are_paged_with_token_on_every_page_but_the_last(
-    emu: Emulator, admin: Api
-) -> None:
+def test_results_are_paged_with_token_on_every_page_but_the_last(emu: Emulator, admin: Api) -> None:
     emu.configure(page_size=3)
     job_id = admin.batch("users", [{"uid": f"u{i}"} for i in range(7)])
     admin.finish("users", job_id)
@@ -99,14 +97,18 @@ def test_results_are_paged_with_token_on_every_page_but_the_last(
     tokens = [p["next_page_token"] for p in pages]
     assert all(isinstance(t, str) and t for t in tokens[:2]) and tokens[2] is None
     assert sorted(u["uid"] for p in pages for u in p["results"]) == sorted(
-        f"u{i}" for i in range(7))
+        f"u{i}" for i in range(7)
+    )
 
 
 def test_empty_error_list_has_string_zero_total_and_null_token(admin: Api) -> None:
     job_id = admin.batch("users", [{"uid": "u1"}])
     admin.finish("users", job_id)
     assert admin.get(f"/v2/users/batch/{job_id}/errors").json() == {
-        "results": [], "total_records": "0", "next_page_token": None}
+        "results": [],
+        "total_records": "0",
+        "next_page_token": None,
+    }
 
 
 def test_partial_failure_is_failed_and_good_rows_are_imported(admin: Api) -> None:
@@ -118,8 +120,9 @@ def test_partial_failure_is_failed_and_good_rows_are_imported(admin: Api) -> Non
     imports = admin.pages("users", job_id, "imports")[0]["results"]
     assert sorted(u["uid"] for u in imports) == ["ok1", "ok2"]
     errors = admin.pages("users", job_id, "errors")[0]["results"]
-    assert errors == [{"message": errors[0]["message"], "code": "invalid_argument",
-                       "user": rows[1]}]
+    assert errors == [
+        {"message": errors[0]["message"], "code": "invalid_argument", "user": rows[1]}
+    ]
     assert [u["uid"] for u in admin.get("/v2/users").json()["results"]] == ["ok1", "ok2"]
 
 
@@ -136,17 +139,25 @@ def test_user_imports_are_the_stored_users(admin: Api) -> None:
 
 
 def test_user_imports_fill_schema_with_include_schema(admin: Api) -> None:
-    job_id = admin.batch("users", [{"uid": "u1", "properties": {"n": 1, "i": 2},
-                                    "schema": {"properties": {"i": "int"}}}])
+    job_id = admin.batch(
+        "users",
+        [{"uid": "u1", "properties": {"n": 1, "i": 2}, "schema": {"properties": {"i": "int"}}}],
+    )
     admin.finish("users", job_id)
     (user,) = admin.pages("users", job_id, "imports", include_schema="true")[0]["results"]
     assert user["schema"] == {"properties": {"n": "real", "i": "int"}}
 
 
 def test_batch_upserts_on_uid_and_anonymous_rows_create_users(admin: Api) -> None:
-    job_id = admin.batch("users", [{"uid": "u1", "properties": {"a": 1}},
-                                   {"uid": "u1", "properties": {"a": 2, "b": 1}},
-                                   {"display_name": "anon"}, {"display_name": "anon"}])
+    job_id = admin.batch(
+        "users",
+        [
+            {"uid": "u1", "properties": {"a": 1}},
+            {"uid": "u1", "properties": {"a": 2, "b": 1}},
+            {"display_name": "anon"},
+            {"display_name": "anon"},
+        ],
+    )
     admin.finish("users", job_id)
     users = admin.get("/v2/users").json()["results"]
     assert len(users) == 3
@@ -157,8 +168,7 @@ def test_batch_row_with_unknown_id_fails_with_user_not_found(admin: Api) -> None
     job_id = admin.batch("users", [{"id": "404404", "display_name": "x"}])
     admin.finish("users", job_id)
     (err,) = admin.pages("users", job_id, "errors")[0]["results"]
-    assert err["code"] == "user_not_found" and err["user"] == {"id": "404404",
-                                                                "display_name": "x"}
+    assert err["code"] == "user_not_found" and err["user"] == {"id": "404404", "display_name": "x"}
 
 
 def test_batch_row_with_known_id_updates_that_user(admin: Api) -> None:
@@ -178,9 +188,14 @@ def test_event_imports_echo_user_session_context_name_timestamp_properties(
     emu: Emulator, admin: Api
 ) -> None:
     rows = [
-        {"user": {"uid": "u1"}, "session": {"use_most_recent": True}, "name": "A",
-         "timestamp": "2022-03-15T14:23:23Z", "properties": {"p": 1},
-         "context": {"browser": {"url": "https://x.io"}}},
+        {
+            "user": {"uid": "u1"},
+            "session": {"use_most_recent": True},
+            "name": "A",
+            "timestamp": "2022-03-15T14:23:23Z",
+            "properties": {"p": 1},
+            "context": {"browser": {"url": "https://x.io"}},
+        },
         {"session": {"id": "1:2"}, "name": "B", "timestamp": "2022-03-15T14:23:24Z"},
     ]
     job_id = admin.batch("events", rows)
@@ -188,10 +203,20 @@ def test_event_imports_echo_user_session_context_name_timestamp_properties(
     results = admin.pages("events", job_id, "imports")[0]["results"]
     user_id = admin.get("/v2/users", params={"uid": "u1"}).json()["results"][0]["id"]
     assert results == [
-        {"user": {"id": user_id, "uid": "u1"}, "context": {"browser": {"url": "https://x.io"}},
-         "name": "A", "timestamp": "2022-03-15T14:23:23Z", "properties": {"p": 1}},
-        {"user": {"id": "1"}, "session": {"id": "1:2"}, "name": "B",
-         "timestamp": "2022-03-15T14:23:24Z", "properties": {}},
+        {
+            "user": {"id": user_id, "uid": "u1"},
+            "context": {"browser": {"url": "https://x.io"}},
+            "name": "A",
+            "timestamp": "2022-03-15T14:23:23Z",
+            "properties": {"p": 1},
+        },
+        {
+            "user": {"id": "1"},
+            "session": {"id": "1:2"},
+            "name": "B",
+            "timestamp": "2022-03-15T14:23:24Z",
+            "properties": {},
+        },
     ]
     assert [e["name"] for e in emu.events()] == ["A", "B"]
 
@@ -216,16 +241,16 @@ def test_shared_context_applies_to_rows_and_conflicts_with_row_context(admin: Ap
 
 
 def test_event_imports_fill_schema_with_include_schema(admin: Api) -> None:
-    job_id = admin.batch("events", [{"name": "A", "properties": {"n": 1, "i": 2},
-                                     "schema": {"properties": {"i": "int"}}}])
+    job_id = admin.batch(
+        "events",
+        [{"name": "A", "properties": {"n": 1, "i": 2}, "schema": {"properties": {"i": "int"}}}],
+    )
     admin.finish("events", job_id)
     (event,) = admin.pages("events", job_id, "imports", include_schema="true")[0]["results"]
     assert event["schema"] == {"properties": {"n": "real", "i": "int"}}
 
 
-def test_single_create_event_answers_empty_object_and_stores_it(
-    emu: Emulator, admin: Api
-) -> None:
+def test_single_create_event_answers_empty_object_and_stores_it(emu: Emulator, admin: Api) -> None:
     r = admin.post("/v2/events", {"name": "A", "user": {"uid": "u1"}})
     assert r.status_code == 200 and r.json() == {}
     assert [(e["name"], e["user"]["uid"]) for e in emu.events()] == [("A", "u1")]
@@ -234,3 +259,17 @@ def test_single_create_event_answers_empty_object_and_stores_it(
 def test_anonymous_event_creates_a_new_user(emu: Emulator, admin: Api) -> None:
     assert admin.post("/v2/events", {"name": "A"}).status_code == 200
     assert len(emu.users()) == 1 and "uid" not in emu.users()[0]
+
+
+def test_job_ids_never_repeat_across_resets_or_emulators(emu: Emulator, admin: Api) -> None:
+    """Fullstory's job ids are unique: an emulator that starts over (reset, or a new one with
+    the same seed) counts jobs from 1 again but hands out new ids."""
+    from fs_pandas.emulator import serve
+
+    first = [admin.batch("users", [{"uid": "u1"}]) for _ in range(2)]
+    emu.reset()
+    after_reset = [admin.batch("users", [{"uid": "u1"}]) for _ in range(2)]
+    with serve(seed=emu.config.seed) as other:
+        elsewhere = [Api(other, other.api_key).batch("users", [{"uid": "u1"}]) for _ in range(2)]
+    ids = first + after_reset + elsewhere
+    assert len(set(ids)) == len(ids)

@@ -37,8 +37,10 @@ def two_jobs(emu: Emulator, admin: Api) -> tuple[str, str]:
 def test_a_token_is_not_valid_for_another_job(admin: Api, two_jobs: tuple[str, str]) -> None:
     first, second = two_jobs
     token = _first_token(admin, f"/v2/users/batch/{first}/imports")
-    assert admin.get(f"/v2/users/batch/{first}/imports",
-                     params={"page_token": token}).status_code == 200
+    assert (
+        admin.get(f"/v2/users/batch/{first}/imports", params={"page_token": token}).status_code
+        == 200
+    )
     _assert_foreign(admin, f"/v2/users/batch/{second}/imports", token)
 
 
@@ -102,5 +104,5 @@ def test_tokens_from_before_a_reset_are_refused(emu: Emulator, admin: Api) -> No
     emu.configure(page_size=1)
     again = admin.batch("users", [{"uid": "a"}, {"uid": "b"}])
     admin.finish("users", again)
-    assert again == job_id  # ids are seeded, so the same id comes back...
-    _assert_foreign(admin, f"/v2/users/batch/{again}/imports", token)  # ...but not the token
+    assert again != job_id  # job ids never repeat, and neither do tokens
+    _assert_foreign(admin, f"/v2/users/batch/{again}/imports", token)
