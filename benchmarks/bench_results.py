@@ -139,7 +139,7 @@ def baseline(df: pd.DataFrame, plan: Plan, jobs: list[Job]) -> tuple[int, int]:
 
 
 def _record(number: int, job: Job, join: Any) -> ChunkRecord:
-    status = JobStatus.FAILED if join.failed else JobStatus.COMPLETED
+    status = JobStatus.FAILED if len(join.failed) else JobStatus.COMPLETED
     return ChunkRecord(number, job.positions, "", job.job_id, status, join)
 
 

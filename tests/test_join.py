@@ -1,12 +1,43 @@
 """Joining a job's results back to source rows: by content, as a multiset, order-free."""
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
 
-from fs_pandas.run.join import join_job, normalise
+from fs_pandas.run import join
+from fs_pandas.run.join import JobJoin, normalise
+
+
+@dataclass
+class Joined:
+    """A JobJoin's outcomes as Python lists, to compare with literals."""
+
+    imported: list[int]
+    fullstory_ids: list[str | None]
+    failed: list[int]
+    codes: list[str]
+    messages: list[str]
+    unmatched_results: int
+    loose_matches: int
+
+
+def as_lists(joined: JobJoin) -> Joined:
+    return Joined(
+        joined.imported.tolist(),
+        joined.fullstory_ids.to_pylist(),
+        joined.failed.tolist(),
+        list(joined.codes),
+        list(joined.messages),
+        joined.unmatched_results,
+        joined.loose_matches,
+    )
+
+
+def join_job(*args: Any) -> Joined:
+    return as_lists(join.join_job(*args))
 
 
 def positions(*values: int) -> np.ndarray:

@@ -96,9 +96,11 @@ def pages(imports: list[dict[str, Any]], size: int) -> list[ImportIds]:
 
 def outcomes(join: JobJoin) -> dict[str, Any]:
     rows: dict[int, tuple[Any, ...]] = {}
-    for position, fs_id in zip(join.imported, join.fullstory_ids, strict=True):
+    imported = zip(join.imported.tolist(), join.fullstory_ids.to_pylist(), strict=True)
+    for position, fs_id in imported:
         rows[position] = ("imported", fs_id)
-    for position, code, message in zip(join.failed, join.codes, join.messages, strict=True):
+    failed = zip(join.failed.tolist(), join.codes, join.messages, strict=True)
+    for position, code, message in failed:
         assert position not in rows, "a row with two outcomes"
         rows[position] = ("failed", code, message)
     return {
@@ -146,8 +148,11 @@ def test_rows_with_a_uid_of_their_own_never_rebuild_their_requests() -> None:
         positions, ["a", "b", "c"], [None] * 3, pages(imports, 1), errors, requests_at
     )
     assert asked == []
-    assert sorted(zip(join.imported, join.fullstory_ids, strict=True)) == [(0, "2"), (1, "1")]
-    assert (join.failed, join.codes) == ([2], ["c"])
+    assert outcomes(join)["rows"] == {
+        0: ("imported", "2"),
+        1: ("imported", "1"),
+        2: ("failed", "c", "m"),
+    }
 
 
 def test_only_the_rows_a_uid_cannot_decide_are_rebuilt() -> None:
@@ -163,5 +168,16 @@ def test_only_the_rows_a_uid_cannot_decide_are_rebuilt() -> None:
     imports = [imported(r, i) for i, r in enumerate(rows)]
     uids = [r.get("uid") for r in rows]
     join = join_users(positions, uids, [None] * 4, pages(imports, 10), [], requests_at)
-    assert asked == [[1, 2, 3]]  # the anonymous row and the two rows sharing "b"
-    assert sorted(join.imported) == [0, 1, 2, 3]
+    assert asked == [[1]]  # the anonymous row; "b", shared but named by no error, by uid
+    # The imports of a shared uid take its rows in request order, as the reference's queue.
+    assert outcomes(join)["rows"] == {
+        0: ("imported", "fs-0"),
+        1: ("imported", "fs-1"),
+        2: ("imported", "fs-2"),
+        3: ("imported", "fs-3"),
+    }
+    asked.clear()
+    errors = [{"code": "c", "message": "m", "user": echo(rows[3], "raw")}]
+    join = join_users(positions, uids, [None] * 4, pages(imports[:3], 10), errors, requests_at)
+    assert asked == [[1, 2, 3]]  # an error names "b": its content decides which row failed
+    assert outcomes(join)["rows"][3] == ("failed", "c", "m")

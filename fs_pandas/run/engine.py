@@ -642,9 +642,7 @@ class Runner:
             "job of their own and their outcome is unknown; send them again "
             "(result.retry_failed())"
         )
-        record.join = JobJoin()
-        for position in record.positions.tolist():
-            record.join.fail(position, "duplicate_job", message)
+        record.join = JobJoin.failing(record.positions, "duplicate_job", message)
         record.status = JobStatus.FAILED
         logger.error(message)
         warnings.warn(message, DuplicateJobWarning, stacklevel=2)
@@ -809,8 +807,7 @@ class Runner:
         if record.status is not JobStatus.COMPLETED:
             record.unread_counts = (job.imports, job.errors)
             return JobFinished(record.number, record.job_id, record.status, imported=0, failed=0)
-        positions = record.positions.tolist()
-        record.join = JobJoin(imported=positions, fullstory_ids=[None] * len(positions))
+        record.join = JobJoin(imported=record.positions, fullstory_ids=[None] * record.rows)
         if self.ledger is not None:
             self.ledger.job_done(
                 record.number,

@@ -110,9 +110,84 @@ def slim_import(kind: JobKind, result: Request) -> Request:
     return result
 
 
+def _no_positions() -> Positions:
+    return np.empty(0, dtype=np.int64)
+
+
+def _no_ids() -> pa.Array:
+    return pa.array([], type=pa.string())
+
+
 @dataclass
 class JobJoin:
-    """One job's rows, sorted into outcomes by source position."""
+    """One job's rows, sorted into outcomes by source position.
+
+    Columnar, so that a million rows' outcomes travel to the result frames without a Python
+    object per row: ``imported`` (int64 positions) beside ``fullstory_ids`` (Arrow text, null
+    where an import carried no id); ``failed`` beside ``codes`` and ``messages`` (lists:
+    failures are few). Sequences given for the arrays are converted.
+    """
+
+    imported: Positions = field(default_factory=_no_positions)
+    fullstory_ids: pa.Array = field(default_factory=_no_ids)
+    failed: Positions = field(default_factory=_no_positions)
+    codes: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    unmatched_results: int = 0
+    #: Results matched only by a loose key (a uid alone, an event's name): counted, and logged.
+    loose_matches: int = 0
+
+    def __post_init__(self) -> None:
+        self.imported = _as_positions(self.imported)
+        self.fullstory_ids = _id_array(self.fullstory_ids)
+        self.failed = _as_positions(self.failed)
+        self.codes = list(self.codes)
+        self.messages = list(self.messages)
+        if len(self.fullstory_ids) != len(self.imported):
+            raise ValueError("a JobJoin needs one Fullstory id (or null) per imported row")
+        if not len(self.codes) == len(self.messages) == len(self.failed):
+            raise ValueError("a JobJoin needs one code and one message per failed row")
+
+    @classmethod
+    def failing(cls, positions: Positions, code: str, message: str) -> JobJoin:
+        """Every row at ``positions`` failed, for the same reason."""
+        n = len(positions)
+        return cls(failed=positions, codes=[code] * n, messages=[message] * n)
+
+    @classmethod
+    def combine(cls, parts: Sequence[JobJoin]) -> JobJoin:
+        """The outcomes of several parts of one job (disjoint rows), counters added."""
+        return cls(
+            imported=np.concatenate([_no_positions(), *(p.imported for p in parts)]),
+            fullstory_ids=pa.concat_arrays([_no_ids(), *(p.fullstory_ids for p in parts)]),
+            failed=np.concatenate([_no_positions(), *(p.failed for p in parts)]),
+            codes=[c for p in parts for c in p.codes],
+            messages=[m for p in parts for m in p.messages],
+            unmatched_results=sum(p.unmatched_results for p in parts),
+            loose_matches=sum(p.loose_matches for p in parts),
+        )
+
+
+def _as_positions(values: Any) -> Positions:
+    return np.asarray(values, dtype=np.int64).reshape(-1)
+
+
+def _id_array(values: Any) -> pa.Array:
+    """Fullstory ids as Arrow text: text kept, None null, anything else as its text."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values if values.type == pa.string() else values.cast(pa.string())
+    values = list(values)
+    try:
+        return pa.array(values, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+@dataclass
+class _Outcomes:
+    """Outcomes found row by row (the reference join), made a :class:`JobJoin` at the end."""
 
     imported: list[int] = field(default_factory=list)
     fullstory_ids: list[str | None] = field(default_factory=list)
@@ -120,13 +195,23 @@ class JobJoin:
     codes: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     unmatched_results: int = 0
-    #: Results matched only by a loose key (a uid alone, an event's name): counted, and logged.
     loose_matches: int = 0
 
     def fail(self, position: int, code: str, message: str) -> None:
         self.failed.append(position)
         self.codes.append(code)
         self.messages.append(message)
+
+    def join(self) -> JobJoin:
+        return JobJoin(
+            _as_positions(self.imported),
+            _id_array(self.fullstory_ids),
+            _as_positions(self.failed),
+            self.codes,
+            self.messages,
+            self.unmatched_results,
+            self.loose_matches,
+        )
 
 
 def join_job(
@@ -187,7 +272,7 @@ def _join(
     result.unmatched_results += len(pending["errors"]) + len(pending["imports"])
     for position in joiner.remaining:
         result.fail(position, "unreconciled", _UNRECONCILED)
-    return result
+    return result.join()
 
 
 def _report(result: JobJoin) -> None:
@@ -217,12 +302,15 @@ def join_users(
 ) -> JobJoin:
     """:func:`join_job` for users, columnar: the same answer, from who each row names.
 
-    Rows whose uid is theirs alone in the job (the usual case) are decided by their uid and id
-    (an error's echo must also name the same ``id``; an import need only carry the uid): the
-    imports' uids meet them in one hash lookup (:meth:`pandas.Index.get_indexer`), the first
-    import of a uid taking its row. No result with that uid can belong to any other row, so
-    the other rows -- anonymous, a uid sent twice, an empty uid -- and the results left over
-    are handed to :func:`join_job` whole, their requests built again by ``requests_at``.
+    A row with a uid (text, not ``""``) can only be claimed by results carrying that uid, so
+    rows are decided by uid alone, in arrays, wherever that is all the reference join looks
+    at: a uid held by one row (an error's echo must also name the ``id`` it was sent with;
+    an import need only carry the uid), and a uid several rows share but no error names
+    (its imports then take its rows in request order, first import first, as the reference
+    join's queue does). The uids sent, the imports' and the errors' echoes are hashed once,
+    together. The other rows -- anonymous, an empty uid, a shared uid an error names -- and
+    the results left over are handed to :func:`join_job` whole, their requests built again by
+    ``requests_at``.
 
     Parameters
     ----------
@@ -237,42 +325,70 @@ def join_users(
     requests_at : callable
         The request objects of the rows at some positions (:meth:`Plan.requests_at`).
     """
-    sent = _text_array(uids)
-    # Rows whose uid is text, not "", and held by no other row of the job.
-    encoded = sent.dictionary_encode()
-    codes = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
-    named = codes >= 0
-    counts = np.bincount(codes[named], minlength=max(len(encoded.dictionary), 1))
-    mine = named & (counts[np.maximum(codes, 0)] == 1)
-    mine &= np.asarray(pc.not_equal(sent, "").fill_null(False), dtype=bool)
-    keep = pa.array(mine)
-    own = _OwnUids(positions[mine], sent.filter(keep), _text_array(ids).filter(keep))
-    others = _Results()
-    own.errors(errors, others)
-    imports_left = own.imports(imports)
+    echoed = [(e, e["user"]) for e in errors if isinstance(e.get("user"), dict) and e["user"]]
+    found = _Uids(
+        _text_array(uids),
+        _text_array(list(itertools.chain.from_iterable(page.uids for page in imports))),
+        _text_array([echo.get("uid") for _, echo in echoed]),
+    )
+    mine = found.decided_by_uid()
+    own = _OwnUids(positions[mine], found.rows[mine], _text_array(ids).filter(pa.array(mine)))
+    own.result.unmatched_results += len(errors) - len(echoed)  # no echo: it matches no row
+    others = own.errors(echoed, found.errors, found.size)
+    imports_left = own.imports(imports, found.imports, found.size)
     own.loose_errors()
-    result = own.result
     rest = positions[~mine]
     if len(rest):
-        theirs = _join("users", rest, requests_at(rest), imports_left, others.errors)
+        theirs = _join("users", rest, requests_at(rest), imports_left, others)
     else:  # no other row: what is left matches nothing
-        theirs = JobJoin(unmatched_results=len(imports_left) + len(others.errors))
-    result.imported += theirs.imported
-    result.fullstory_ids += theirs.fullstory_ids
-    result.failed += theirs.failed
-    result.codes += theirs.codes
-    result.messages += theirs.messages
-    result.unmatched_results += theirs.unmatched_results
-    result.loose_matches += theirs.loose_matches
+        theirs = JobJoin(unmatched_results=len(imports_left) + len(others))
+    result = JobJoin.combine([own.join(), theirs])
     _report(result)
     return result
 
 
-def _objects(values: pa.Array | Sequence[Any]) -> npt.NDArray[np.object_]:
-    """An object array of ``values`` (never a 2-d array, whatever they are)."""
-    if isinstance(values, pa.Array):
-        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
-    return np.fromiter(values, dtype=object, count=len(values))
+Codes = npt.NDArray[np.int64]
+
+
+class _Uids:
+    """The uids of a job's rows, imports and errors' echoes as codes of one dictionary (one
+    hash pass over all three): equal text, equal code; -1 where there is no text uid."""
+
+    def __init__(self, rows: pa.Array, imports: pa.Array, errors: pa.Array) -> None:
+        encoded = pa.concat_arrays([rows, imports, errors]).dictionary_encode()
+        codes = np.array(encoded.indices.fill_null(-1), dtype=np.int64)  # writable
+        # "" names nobody (the reference join takes it for no uid): it gets no code either.
+        blank = pc.index(encoded.dictionary, "").as_py()
+        if blank >= 0:
+            codes[codes == blank] = -1
+        self.size = max(len(encoded.dictionary), 1)
+        self.rows, self.imports, self.errors = np.split(
+            codes, [len(rows), len(rows) + len(imports)]
+        )
+
+    def decided_by_uid(self) -> npt.NDArray[np.bool_]:
+        """Rows whose uid alone decides them: held by no other row, or named by no error."""
+        named = self.rows >= 0
+        held = np.bincount(self.rows[named], minlength=self.size)
+        echoed = np.zeros(self.size, dtype=bool)
+        echoed[self.errors[self.errors >= 0]] = True
+        code = np.maximum(self.rows, 0)
+        mine: npt.NDArray[np.bool_] = named & ((held[code] == 1) | ~echoed[code])
+        return mine
+
+
+def _ranks(codes: Codes, size: int) -> tuple[Codes, Codes]:
+    """Each element's rank among the elements of its code, in order (0 for the first), and
+    how many elements each code has. Only codes held more than once are sorted."""
+    counts = np.bincount(codes, minlength=size)
+    ranks = np.zeros(len(codes), dtype=np.int64)
+    shared = np.flatnonzero(counts[codes] > 1)
+    if len(shared):
+        order = np.argsort(codes[shared], kind="stable")
+        grouped = codes[shared][order]
+        first = np.searchsorted(grouped, grouped, side="left")  # where each code's run starts
+        ranks[shared[order]] = np.arange(len(shared)) - first
+    return ranks, counts
 
 
 def _text_array(values: pa.Array | Sequence[Any]) -> pa.Array:
@@ -286,72 +402,58 @@ def _text_array(values: pa.Array | Sequence[Any]) -> pa.Array:
         return pa.array([v if isinstance(v, str) else None for v in values], type=pa.string())
 
 
-@dataclass
-class _Results:
-    """Errors that go on to the reference join (imports are gathered by _OwnUids.imports)."""
-
-    errors: list[Request] = field(default_factory=list)
-
-
 class _OwnUids:
-    """The rows whose uid no other row of the job has, matched by uid (and id)."""
+    """The rows a uid decides (:meth:`_Uids.decided_by_uid`), matched by uid (and id)."""
 
-    def __init__(self, positions: Positions, uids: pa.Array, ids: pa.Array) -> None:
+    def __init__(self, positions: Positions, codes: Codes, ids: pa.Array) -> None:
         self.positions = positions
-        self.uids = uids
+        self.codes = codes
         self.ids = ids
         self.left = np.ones(len(positions), dtype=bool)
         self.loose: list[tuple[int, Request]] = []  # (row, error) for the loose pass
-        self.result = JobJoin()
+        self.result = _Outcomes()
+        self.imported: list[tuple[Positions, pa.Array]] = []
 
-    def errors(self, errors: Sequence[Request], others: _Results) -> None:
-        """Match errors whose echo names a row's uid (and the id it was sent with); the
-        others go on to the reference join."""
-        echoed: list[tuple[Request, dict[str, Any]]] = []
-        for error in errors:
-            echo = error.get("user")
-            if isinstance(echo, dict) and echo:
-                echoed.append((error, echo))
-            else:
-                self.result.unmatched_results += 1  # no echo: it matches no row (join_job)
-        uids = [echo.get("uid") for _, echo in echoed]
-        found = pc.index_in(_text_array(uids), value_set=self.uids).fill_null(-1)
-        for (error, echo), row in zip(echoed, found.to_pylist(), strict=True):
-            if row < 0 or echo.get("uid") == "":
-                others.errors.append(error)
+    def errors(
+        self, echoed: Sequence[tuple[Request, dict[str, Any]]], codes: Codes, size: int
+    ) -> list[Request]:
+        """Match errors whose echo names a row's uid (and the id it was sent with); return
+        the others, which go on to the reference join. An error never names a uid several of
+        these rows share (such rows go to the reference join)."""
+        row_of = np.full(size, -1, dtype=np.int64)
+        row_of[self.codes] = np.arange(len(self.codes))
+        others: list[Request] = []
+        for (error, echo), code in zip(echoed, codes.tolist(), strict=True):
+            row = int(row_of[code]) if code >= 0 else -1
+            if row < 0:
+                others.append(error)
             elif not self.left[row]:
                 self.loose.append((row, error))  # a second error for the row: loose, counted
             elif _sent_as(echo) == (echo["uid"], self.ids[row].as_py() or None):
                 self._fail(row, error)
             else:
                 self.loose.append((row, error))
+        return others
 
-    def imports(self, pages: Sequence[ImportIds]) -> list[Request]:
-        """Match imports by uid; return the imports left, in their order, for the rest."""
-        uids = list(itertools.chain.from_iterable(page.uids for page in pages))
-        ids = list(itertools.chain.from_iterable(page.ids for page in pages))
-        whole: dict[int, Request] = {}
-        offset = 0
-        for page in pages:
-            whole.update((offset + i, obj) for i, obj in page.anonymous)
-            offset += len(page)
-        found = pc.index_in(_text_array(uids), value_set=self.uids)
-        hits = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-        taken = np.zeros(len(uids), dtype=bool)
-        if len(hits):
-            candidates = np.flatnonzero(hits >= 0)
-            candidates = candidates[self.left[hits[candidates]]]
-            rows, first = np.unique(hits[candidates], return_index=True)
-            chosen = candidates[first]  # the first import of each row's uid takes it
-            taken[chosen] = True
-            self.left[rows] = False
-            self.result.imported += self.positions[rows].tolist()
-            self.result.fullstory_ids += _objects(ids)[chosen].tolist()  # text, or None
-        left: list[Request] = []
-        for i in np.flatnonzero(~taken).tolist():
-            obj = whole.get(i)
-            left.append(obj if obj is not None else {"uid": uids[i], "id": ids[i]})
-        return left
+    def imports(self, pages: Sequence[ImportIds], codes: Codes, size: int) -> list[Request]:
+        """Match imports by uid: the k-th import of a uid (in page order) takes the k-th row
+        of that uid still unmatched (in request order). Return the imports left, in their
+        order, for the rest."""
+        rows = np.flatnonzero(self.left)
+        row_ranks, held = _ranks(self.codes[rows], size)
+        starts = np.cumsum(held) - held
+        # slot (a code's first row, then its second...) -> row
+        slots = np.empty(len(rows), dtype=np.int64)
+        slots[starts[self.codes[rows]] + row_ranks] = rows
+        named = np.flatnonzero(codes >= 0)
+        ranks, _ = _ranks(codes[named], size)
+        hit = ranks < held[codes[named]]
+        chosen = named[hit]  # imports that take a row
+        taken = slots[starts[codes[chosen]] + ranks[hit]]
+        self.left[taken] = False
+        ids = _id_array(list(itertools.chain.from_iterable(page.ids for page in pages)))
+        self.imported.append((self.positions[taken], ids.take(pa.array(chosen))))
+        return _left_over(pages, chosen, len(codes))
 
     def loose_errors(self) -> None:
         """Errors whose echo names a row's uid but not as it was sent: matched by the uid
@@ -365,12 +467,40 @@ class _OwnUids:
         for row in np.flatnonzero(self.left).tolist():
             self.result.fail(int(self.positions[row]), "unreconciled", _UNRECONCILED)
 
+    def join(self) -> JobJoin:
+        """What these rows came to: the imports matched in arrays, the failures row by row."""
+        return JobJoin.combine(
+            [self.result.join(), *(JobJoin(at, ids) for at, ids in self.imported)]
+        )
+
     def _fail(self, row: int, error: Request) -> None:
         self.left[row] = False
         code, message = error.get("code"), error.get("message")
         self.result.fail(
             int(self.positions[row]), "" if code is None else str(code), str(message or "")
         )
+
+
+def _left_over(pages: Sequence[ImportIds], taken: Codes, n: int) -> list[Request]:
+    """The imports no row took, in their order, as the reference join reads them: whole
+    where the page kept them whole (no uid), else their uid and id."""
+    left = np.ones(n, dtype=bool)
+    left[taken] = False
+    wanted = np.flatnonzero(left).tolist()
+    if not wanted:
+        return []
+    uids = list(itertools.chain.from_iterable(page.uids for page in pages))
+    ids = list(itertools.chain.from_iterable(page.ids for page in pages))
+    whole: dict[int, Request] = {}
+    offset = 0
+    for page in pages:
+        whole.update((offset + i, obj) for i, obj in page.anonymous)
+        offset += len(page)
+    out: list[Request] = []
+    for i in wanted:
+        obj = whole.get(i)
+        out.append(obj if obj is not None else {"uid": uids[i], "id": ids[i]})
+    return out
 
 
 _UNRECONCILED = (
@@ -405,7 +535,7 @@ class _Pass:
 class _Joiner:
     def __init__(self, remaining: dict[int, Request]):
         self.remaining = remaining  # source position -> request, not yet matched
-        self.result = JobJoin()
+        self.result = _Outcomes()
 
     def run(
         self,

@@ -362,7 +362,7 @@ class BatchResult:
     @cached_property
     def _parts(self) -> dict[str, tuple[npt.NDArray[np.int64], dict[str, Any]]]:
         """Per outcome: source positions (sorted) and the detail columns, aligned with them."""
-        parts: dict[str, tuple[list[int], Mapping[str, list[Any] | _PerJob]]] = {
+        parts: dict[str, tuple[Any, Mapping[str, list[Any] | _Column]]] = {
             "imported": self._imported_parts(),
             "failed": self._failed_parts(),
             "rejected": self._rejected_parts(),
@@ -370,27 +370,21 @@ class BatchResult:
         }
         return {name: _sorted(positions, extra) for name, (positions, extra) in parts.items()}
 
-    def _imported_parts(self) -> tuple[list[int], dict[str, list[Any] | _PerJob]]:
-        positions: list[int] = []
-        fs_ids: list[str | None] = []
-        for record in self._finished():
-            assert record.join is not None
-            positions += record.join.imported
-            fs_ids += record.join.fullstory_ids
+    def _imported_parts(self) -> tuple[npt.NDArray[np.int64], dict[str, list[Any] | _Column]]:
+        joins = [record.join for record in self._finished() if record.join is not None]
+        positions = np.concatenate([_NO_POSITIONS, *(join.imported for join in joins)])
+        fs_ids = pa.concat_arrays([_NO_TEXT, *(join.fullstory_ids for join in joins)])
         job_ids = _PerJob.of(self._finished(), lambda join: len(join.imported))
-        return positions, {"fs_id": fs_ids, "fs_job_id": job_ids}
+        return positions, {"fs_id": _Text(fs_ids), "fs_job_id": job_ids}
 
-    def _failed_parts(self) -> tuple[list[int], dict[str, list[Any] | _PerJob]]:
-        positions: list[int] = []
-        extra: dict[str, list[Any] | _PerJob] = {"fs_error_code": [], "fs_error_message": []}
-        codes, messages = extra["fs_error_code"], extra["fs_error_message"]
-        assert isinstance(codes, list) and isinstance(messages, list)
-        for record in self._finished():
-            assert record.join is not None
-            positions += record.join.failed
-            codes += record.join.codes
-            messages += record.join.messages
-        extra["fs_job_id"] = _PerJob.of(self._finished(), lambda join: len(join.failed))
+    def _failed_parts(self) -> tuple[npt.NDArray[np.int64], dict[str, list[Any] | _Column]]:
+        joins = [record.join for record in self._finished() if record.join is not None]
+        positions = np.concatenate([_NO_POSITIONS, *(join.failed for join in joins)])
+        extra: dict[str, list[Any] | _Column] = {
+            "fs_error_code": [code for join in joins for code in join.codes],
+            "fs_error_message": [message for join in joins for message in join.messages],
+            "fs_job_id": _PerJob.of(self._finished(), lambda join: len(join.failed)),
+        }
         return positions, extra
 
     def _rejected_parts(self) -> tuple[list[int], dict[str, list[Any]]]:
@@ -442,12 +436,12 @@ def _is_view(t: pa.DataType) -> bool:
 
 
 def _sorted(
-    positions: list[int], extra: Mapping[str, list[Any] | _PerJob]
+    positions: Any, extra: Mapping[str, list[Any] | _Column]
 ) -> tuple[npt.NDArray[np.int64], dict[str, Any]]:
     array = np.asarray(positions, dtype=np.int64)
     order = np.argsort(array, kind="stable")
     columns = {
-        name: values.take(order) if isinstance(values, _PerJob) else _objects(values)[order]
+        name: _objects(values)[order] if isinstance(values, list) else values.take(order)
         for name, values in extra.items()
     }
     return array[order], columns
@@ -455,6 +449,26 @@ def _sorted(
 
 # The text dtype pandas gives a column of str: Arrow-backed from pandas 3, object before.
 _TEXT_DTYPE = pd.Series(["text"]).dtype
+_ARROW_TEXT = isinstance(_TEXT_DTYPE, pd.StringDtype) and _TEXT_DTYPE.storage == "pyarrow"
+
+
+_NO_POSITIONS = np.empty(0, dtype=np.int64)
+_NO_TEXT = pa.array([], type=pa.string())
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A text column kept in Arrow (Fullstory ids): taken in Arrow, and made a column of the
+    dtype pandas would infer from the same values as Python objects -- its text dtype when
+    some value is text, object otherwise -- without a Python object per row where it can."""
+
+    values: pa.Array
+
+    def take(self, order: npt.NDArray[np.int64]) -> Any:
+        taken = self.values.take(pa.array(order))
+        if _ARROW_TEXT and taken.null_count < len(taken):
+            return pd.array(taken, dtype=_TEXT_DTYPE)
+        return np.asarray(taken.to_numpy(zero_copy_only=False), dtype=object)
 
 
 @dataclass(frozen=True)
@@ -473,10 +487,14 @@ class _PerJob:
 
     def take(self, order: npt.NDArray[np.int64]) -> Any:
         codes = self.codes[order]
-        if isinstance(_TEXT_DTYPE, pd.StringDtype) and _TEXT_DTYPE.storage == "pyarrow":
+        if _ARROW_TEXT:
             text = pa.array(self.values, type=pa.large_string()).take(pa.array(codes))
             return pd.array(text, dtype=_TEXT_DTYPE)
         return _objects(self.values)[codes]
+
+
+#: A detail column that is not a plain list: taken by the rows' order.
+_Column = _Text | _PerJob
 
 
 def _objects(values: list[Any]) -> npt.NDArray[Any]:
