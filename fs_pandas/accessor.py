@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Hashable, Mapping
 from typing import Any, Literal, overload
 
@@ -12,8 +13,9 @@ import pandas as pd
 
 from fs_pandas._types import MAX_CHUNK, Duplicates, JobKind, Nulls, Properties, Schema, TimeZone
 from fs_pandas.client import Client
-from fs_pandas.errors import RunInterrupted
+from fs_pandas.errors import ColumnWarning, InvalidDataError, RunInterrupted
 from fs_pandas.payloads import Plan, plan
+from fs_pandas.payloads.rules import Rule
 from fs_pandas.progress import ProgressOption
 from fs_pandas.run import RunHandle, start
 from fs_pandas.run.result import BatchResult, take_rows
@@ -577,10 +579,16 @@ class FullstoryAccessor:
         TypeError
             An option that does not say what is sent (``client=``, ``chunk_size=``...).
         InvalidDataError
-            An option or a column cannot be sent at all (a property name Fullstory refuses:
-            the message says how to rename it).
+            An option cannot be used at all (a column it names is missing...).
+
+        Warns
+        -----
+        ColumnWarning
+            A column gives a property name Fullstory refuses, so ``batch_update`` would refuse
+            the frame: the warning says how to rename it (``rename=``), and the other columns
+            are checked without it.
         """
-        rejected = self._plan(kind, options, "validate").rejected
+        rejected = self._plan_around_columns(kind, options).rejected
         rows = take_rows(self._frame, rejected["position"].to_numpy())
         rows = rows.drop(columns=[c for c in _VERDICT if c in rows.columns])
         verdict = {
@@ -589,6 +597,26 @@ class FullstoryAccessor:
             "fs_message": rejected["message"].to_numpy(),
         }
         return pd.concat([pd.DataFrame(verdict, index=rows.index), rows], axis=1)
+
+    def _plan_around_columns(self, kind: JobKind, options: Mapping[str, Any]) -> Plan:
+        """Plan as :meth:`validate` reports: a column whose property name Fullstory refuses is
+        a :class:`ColumnWarning` (with the fix), and the other columns are checked without it."""
+        frame = self._frame
+        while True:
+            try:
+                return FullstoryAccessor(frame)._plan(kind, options, "validate")
+            except InvalidDataError as exc:
+                label = _refused_column(frame, exc)
+                if label is None:
+                    raise
+                warnings.warn(
+                    f"{exc}. batch_update refuses the frame until then; validate() checked "
+                    "the other columns without it",
+                    ColumnWarning,
+                    stacklevel=3,
+                )
+                frame = frame.drop(columns=[label])
+                options = _without_column(options, label)
 
     def _plan(self, kind: JobKind, options: Mapping[str, Any], method: str) -> Plan:
         """Plan as a run would, naming ``method`` when the options are not a spec's."""
@@ -606,3 +634,24 @@ class FullstoryAccessor:
         if kind == "users" and "uid_col" not in options:
             raise TypeError(f"{method}(kind='users') needs uid_col (None for anonymous users)")
         return plan(self._frame, spec_for(kind, options))
+
+
+def _refused_column(frame: pd.DataFrame, exc: InvalidDataError) -> Hashable | None:
+    """The frame's column a property-name error is about, if it names one of them."""
+    if exc.rule not in (Rule.PROPERTY_NAME, Rule.PROPERTY_NAME_TOO_LONG) or exc.column is None:
+        return None
+    labels = [c for c in frame.columns if str(c) == exc.column]
+    return labels[0] if len(labels) == 1 else None
+
+
+def _without_column(options: Mapping[str, Any], label: Hashable) -> dict[str, Any]:
+    """``options`` with no mention of column ``label`` in ``properties=`` or ``rename=``."""
+    out = dict(options)
+    chosen = out.get("properties")
+    if isinstance(chosen, Mapping):
+        out["properties"] = {c: n for c, n in chosen.items() if c != label}
+    elif chosen is not None and not isinstance(chosen, str | bytes):
+        out["properties"] = [c for c in chosen if c != label]
+    if isinstance(out.get("rename"), Mapping):
+        out["rename"] = {c: n for c, n in out["rename"].items() if c != label}
+    return out

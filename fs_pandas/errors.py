@@ -30,6 +30,9 @@ catch the whole family with one ``except``. Mistakes in the caller's input also 
     answers a chunk with a job that already answered another chunk of the run: that chunk's
     rows are reported as failed with code ``duplicate_job``.
 
+    ColumnWarning (a UserWarning) is issued by ``validate()`` for a column ``batch_update``
+    would refuse outright (a property name Fullstory refuses), instead of raising.
+
     ExpiredKeysWarning (a UserWarning) is issued when a run is resumed after Fullstory forgot
     its Idempotency-Keys (24 h): a chunk whose job was never journalled is sent again, and may
     be imported twice.
@@ -46,6 +49,7 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "BadRequestError",
+    "ColumnWarning",
     "ConfigurationError",
     "ConflictError",
     "DuplicateJobWarning",
@@ -228,6 +232,12 @@ class DuplicateJobWarning(ReconciliationWarning):
 
     That job holds the other chunk's requests; this chunk's rows are reported as failed with
     code ``duplicate_job`` (never as imported) and may be sent again with ``retry_failed``.
+    """
+
+
+class ColumnWarning(UserWarning):
+    """``validate()`` found a column that ``batch_update`` would refuse outright (a property
+    name Fullstory refuses): it says so, with the fix, and checks the other columns without it.
     """
 
 
