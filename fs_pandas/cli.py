@@ -13,10 +13,12 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -91,9 +93,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
-    """The error as one line: its first line, without the notes a notebook would show."""
+    """The error as one line: its first line, without the notes a notebook would show, with
+    the options it names spelt as this command's flags."""
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+    return as_flags(text.splitlines()[0])
+
+
+# An option as Python spells it in a message: rename={'A': 'b'}, uid_col='x', chunk_size=10...
+_QUOTED = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+_MAPPING = re.compile(rf"\b(rename|schema|context)=\{{({_QUOTED}): ({_QUOTED})\}}")
+_OPTION = re.compile(rf"\b([a-z][a-z_]*)=({_QUOTED}|[\w.]+)?")
+
+
+def as_flags(message: str) -> str:
+    """``message`` with the push options it names in Python (``rename={'A': 'b'}``,
+    ``uid_col='user_id'``) written as the flags of this command (``--rename 'A=b'``,
+    ``--uid-col user_id``): the fix a message offers must work when pasted into a shell."""
+    names = {f.name for cls in (UserSpec, EventSpec, Pacing) for f in dataclasses.fields(cls)}
+
+    def mapping(match: re.Match[str]) -> str:
+        key, value = (ast.literal_eval(group) for group in match.group(2, 3))
+        return f"{flag(match.group(1))} {shlex.quote(f'{key}={value}')}"
+
+    def option(match: re.Match[str]) -> str:
+        name, value = match.group(1), match.group(2)
+        if name not in names:
+            return match.group(0)
+        if value is None:
+            return flag(name)
+        if value[0] in "'\"":
+            value = shlex.quote(ast.literal_eval(value))
+        return f"{flag(name)} {value}"
+
+    return _OPTION.sub(option, _MAPPING.sub(mapping, message))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -153,6 +185,8 @@ def _add_option(group: Any, option: dataclasses.Field[Any]) -> None:
     shown = "" if required or default is None or form == "flag" else f" (default {default})"
     kwargs: dict[str, Any] = {"dest": option.name, "help": option.metadata["help"] + shown}
     kwargs.update(_FORMS[form])
+    if option.name == "rename":
+        kwargs["metavar"] = "COLUMN=NAME"  # the other pairs (context) name a field first
     if form == "choice":
         kwargs["choices"] = option.metadata["choices"]
     if form not in ("flag", "pairs", "schema"):

@@ -134,3 +134,40 @@ def test_runs_lists_each_run_with_its_age_kind_source_and_counts(
     ) or lines[0].startswith("1 s ago: users from")
     ledger = Path(lines[1].strip())
     assert ledger.is_file() and ledger.parent == Path(os.environ["FS_PANDAS_HOME"]) / "runs"
+
+
+def test_the_fix_a_message_offers_is_spelt_as_flags_and_works_when_pasted(
+    env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "crm.csv"
+    pd.DataFrame({"user_id": ["a", "b"], "Last Login": ["2024-05-01", "2024-05-02"]}).to_csv(
+        path, index=False
+    )
+    code, _, err = run(capsys, "users", str(path), "--uid-col", "user_id")
+    line = one_error_line(err)
+    assert code == 1
+    assert "--rename 'Last Login=new_name'" in line
+    assert "rename={" not in line
+    pasted = ["--rename", "Last Login=last_login"]  # what the shell makes of the quoted flag
+    code, _, err = run(capsys, "users", str(path), "--uid-col", "user_id", *pasted)
+    assert code == 0, err
+    assert {u["properties"].get("last_login") for u in env.users()} == {
+        "2024-05-01",
+        "2024-05-02",
+    }
+
+
+def test_a_missing_column_is_named_by_its_flag(
+    env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "users", str(customers(tmp_path)), "--uid-col", "nope")
+    assert code == 1
+    assert one_error_line(err).startswith("--uid-col nope: no such column")
+
+
+def test_the_rename_flag_shows_which_side_is_the_column(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["users", "--help"])
+    assert "--rename COLUMN=NAME" in capsys.readouterr().out
