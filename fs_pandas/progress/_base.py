@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 
 from fs_pandas.progress.events import ProgressEvent, RunFinished
 from fs_pandas.progress.state import ProgressState
 
-__all__ = ["Display", "FallbackDisplay", "NoDisplay", "Throttle", "aborted_by", "consume"]
+__all__ = [
+    "Display",
+    "FallbackDisplay",
+    "NoDisplay",
+    "Throttle",
+    "aborted_by",
+    "consume",
+    "start_ticker",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -196,3 +206,40 @@ def aborted_by(exc: BaseException, state: ProgressState) -> RunFinished:
         pending=state.pending,
         aborted=reason,
     )
+
+
+class _Ticking(Protocol):
+    def tick(self) -> None: ...
+
+
+def start_ticker(display: _Ticking, stop: threading.Event, interval: float) -> threading.Thread:
+    """Start the timer thread that calls ``display.tick()`` every ``interval`` seconds, so the
+    elapsed time moves while the run waits (a poll wait can be long).
+
+    It stops when ``stop`` is set, when the display is gone (it holds it weakly: a display
+    never closed does not keep it alive) or when a tick raises. A daemon: it never keeps the
+    interpreter alive.
+    """
+    thread = threading.Thread(
+        target=_tick_until_stopped,
+        args=(weakref.ref(display), stop, interval),
+        name="fs-pandas-progress-tick",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+def _tick_until_stopped(
+    display: weakref.ref[_Ticking], stop: threading.Event, interval: float
+) -> None:
+    while not stop.wait(interval):
+        current = display()
+        if current is None:
+            return
+        try:
+            current.tick()
+        except Exception:
+            logger.debug("progress: the timer's redraw failed; timer stopped", exc_info=True)
+            return
+        del current

@@ -1,14 +1,20 @@
-"""Terminal progress: one line, redrawn in place on a TTY, a new line now and then otherwise."""
+"""Terminal progress: one line, redrawn in place on a TTY, a new line now and then otherwise.
+
+On a TTY a timer thread of the display's own redraws the line once a second with only its time
+part recomputed (elapsed, rate, ETA: plain numbers of the state), so the clock moves while the
+run waits; the owner's draws and the timer's take turns on one lock.
+"""
 
 from __future__ import annotations
 
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TextIO
 
-from fs_pandas.progress._base import Throttle
+from fs_pandas.progress._base import Throttle, start_ticker
 from fs_pandas.progress._describe import (
     headline,
     job_counts,
@@ -45,6 +51,10 @@ class TextDisplay:
         Terminal width for in-place redraws; by default the terminal's, read at each draw.
     clock : callable
         Monotonic seconds, for the throttle; injected in tests.
+    tick : float or None
+        On a terminal, seconds between two redraws of the time by the display's timer thread
+        (1.0); ``None`` or 0: the line changes with events only. Never used elsewhere: a log
+        gets a line when something happened, not every second.
     """
 
     def __init__(
@@ -56,6 +66,7 @@ class TextDisplay:
         line_interval: float = 5.0,
         width: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        tick: float | None = 1.0,
     ) -> None:
         self._stream = stream
         self._tty = _isatty(self.stream) if tty is None else tty
@@ -66,6 +77,14 @@ class TextDisplay:
         self._closed = False
         self.draws = 0
         self._announced = False
+        self._tick_interval = tick if self._tty else None
+        self._lock = threading.Lock()  # the owner's draws and the timer's, and _closed
+        self._stop_ticking = threading.Event()
+        self.ticker: threading.Thread | None = None
+        self.ticks = 0
+        self._state: ProgressState | None = None
+        self._parts: list[str] = []
+        self._timing_at: int | None = None
 
     @property
     def stream(self) -> TextIO:
@@ -81,6 +100,8 @@ class TextDisplay:
         if self._tty or state.started:
             self._throttle.mark()
             self._draw(state, closed=False)
+        if self._tick_interval:
+            self.ticker = start_ticker(self, self._stop_ticking, self._tick_interval)
 
     def update(self, state: ProgressState) -> None:
         """Redraw if the throttle allows."""
@@ -91,6 +112,7 @@ class TextDisplay:
         """Write the final line and end it; later calls do nothing."""
         if self._closed:
             return
+        self._stop_ticker()
         self._draw(state, closed=True)
         if self._tty:
             self.stream.write("\n")
@@ -100,24 +122,54 @@ class TextDisplay:
         self.stream.flush()
         self._closed = True
 
+    def tick(self) -> None:
+        """Redraw the line with its time part recomputed from the state last drawn (what the
+        timer thread calls); does nothing off a terminal, once the display closes or once the
+        run finished."""
+        if not self._tty:
+            return
+        with self._lock:
+            state, at = self._state, self._timing_at
+            if self._stop_ticking.is_set() or state is None or at is None or state.finished:
+                return
+            now = timing(state)
+            if now == self._parts[at]:
+                return
+            self._parts[at] = now
+            self._write_tty(" | ".join(self._parts), closed=False)
+            self.ticks += 1
+
+    def _stop_ticker(self) -> None:
+        self._stop_ticking.set()
+        ticker = self.ticker
+        if ticker is not None and ticker is not threading.current_thread():
+            ticker.join(timeout=5.0)
+
     def _draw(self, state: ProgressState, *, closed: bool) -> None:
-        if state.ledger_path and not self._announced:
-            self._announce(state.ledger_path)
-        line = render_line(state, closed=closed)
-        if self._tty:
-            # A line longer than the terminal wraps, and "\r" then only redraws its last part;
-            # the final line is not redrawn, so it is written whole.
-            columns = self._columns or shutil.get_terminal_size(fallback=(120, 24)).columns
-            if not closed and len(line) >= columns:
-                line = line[: max(columns - 2, 1)] + "…"
-            # Pad with spaces so a shorter line wipes the end of the longer one before it.
-            padded = line.ljust(self._width)
-            self._width = len(line)
-            self.stream.write("\r" + padded)
-        else:
-            self.stream.write(line + "\n")
+        with self._lock:
+            if state.ledger_path and not self._announced:
+                self._announce(state.ledger_path)
+            parts, timing_at = _parts(state, closed=closed)
+            line = " | ".join(parts)
+            if self._tty:
+                self._write_tty(line, closed=closed)
+            else:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            self._state, self._parts, self._timing_at = state, parts, timing_at
+            self.draws += 1
+
+    def _write_tty(self, line: str, *, closed: bool) -> None:
+        # A line longer than the terminal wraps, and "\r" then only redraws its last part;
+        # the final line is not redrawn, so it is written whole.
+        columns = self._columns or shutil.get_terminal_size(fallback=(120, 24)).columns
+        if not closed and len(line) >= columns:
+            line = line[: max(columns - 2, 1)] + "…"
+        # Pad with spaces so a shorter line wipes the end of the longer one before it.
+        padded = line.ljust(self._width)
+        self._width = len(line)
+        self.stream.write("\r" + padded)
         self.stream.flush()
-        self.draws += 1
 
     def _announce(self, ledger_path: str) -> None:
         """Say once where the run's journal is: it is what ``resume`` needs after a crash."""
@@ -132,8 +184,13 @@ class TextDisplay:
 
 def render_line(state: ProgressState, *, closed: bool = False) -> str:
     """The one line of text that describes ``state``."""
+    return " | ".join(_parts(state, closed=closed)[0])
+
+
+def _parts(state: ProgressState, *, closed: bool) -> tuple[list[str], int | None]:
+    """The line's parts, and the index of its time part (``None`` if not shown)."""
     if not state.started and not closed:
-        return headline(state)
+        return [headline(state)], None
     first = headline(state, closed=closed)
     few = note(state, closed=closed)
     if few is not None:  # a green run with a few rows that did not arrive: say how many
@@ -142,7 +199,7 @@ def render_line(state: ProgressState, *, closed: bool = False) -> str:
     again = replayed(state)
     if again is not None:  # the same call run again: Fullstory answered with earlier jobs
         parts.append(again)
-    return " | ".join(parts)
+    return parts, 3
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -17,11 +17,10 @@ import html
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
-from fs_pandas.progress._base import Throttle
+from fs_pandas.progress._base import Throttle, start_ticker
 from fs_pandas.progress._describe import (
     Tone,
     headline,
@@ -123,13 +122,7 @@ class WidgetDisplay:
         show(self.box)
         self._throttle.mark()
         if self._tick_interval:
-            self.ticker = threading.Thread(
-                target=_run_ticker,
-                args=(weakref.ref(self), self._stop_ticking, self._tick_interval),
-                name="fs-pandas-progress-tick",
-                daemon=True,  # never keeps the interpreter alive, should close not be called
-            )
-            self.ticker.start()
+            self.ticker = start_ticker(self, self._stop_ticking, self._tick_interval)
 
     def allow_any_thread(self) -> None:
         """Let other threads than the starting one draw from now on (a background run's).
@@ -270,22 +263,6 @@ def _wrap_label(lines: list[str], state_tone: Tone) -> str:
         f'<div class="{LABEL_CLASS}" data-state="{state_tone}" '
         f'style="font-size: 0.9em; line-height: 1.4">{body}</div>'
     )
-
-
-def _run_ticker(
-    display: weakref.ref[WidgetDisplay], stop: threading.Event, interval: float
-) -> None:
-    """The timer thread: tick until stopped, or until the display is gone (never closed)."""
-    while not stop.wait(interval):
-        current = display()
-        if current is None:
-            return
-        try:
-            current.tick()
-        except Exception:
-            logger.debug("progress widget: the timer's redraw failed; timer stopped", exc_info=True)
-            return
-        del current
 
 
 def _ipython_display(obj: Any) -> None:

@@ -360,3 +360,61 @@ def test_the_bar_is_green_when_a_few_rows_were_rejected(clock: FakeClock) -> Non
     display.start(state)
     display.close(state)
     assert display.bar.bar_style == "success"
+
+
+def _started_text(
+    clock: FakeClock, *, tty: bool, tick: float | None
+) -> tuple[TextDisplay, ProgressState, io.StringIO]:
+    stream = io.StringIO()
+    display = TextDisplay(
+        stream=stream, tty=tty, clock=clock, tty_interval=0, line_interval=0, width=1000, tick=tick
+    )
+    state = ProgressState(clock=clock)
+    display.start(state)
+    for event in two_job_run()[:5]:
+        clock.advance(1.0)
+        state.apply(event)
+        display.update(state)
+    return display, state, stream
+
+
+def test_on_a_terminal_a_tick_redraws_the_line_with_the_time_moved(clock: FakeClock) -> None:
+    display, state, stream = _started_text(clock, tty=True, tick=None)
+    clock.advance(30)  # a long poll wait: no event
+    display.tick()
+    last = stream.getvalue().rsplit("\r", 1)[1]
+    assert "elapsed 34.0 s" in last
+    assert "jobs 0 waiting, 2 processing" in last  # the rest of the line stays
+    assert display.ticks == 1
+    display.tick()  # nothing changed: nothing written
+    assert display.ticks == 1
+    display.close(state)
+
+
+def test_the_terminal_timer_ticks_and_stops_when_the_display_closes(clock: FakeClock) -> None:
+    before = set(_tick_threads())
+    display, state, stream = _started_text(clock, tty=True, tick=0.01)
+    assert display.ticker is not None and display.ticker.is_alive()
+    clock.advance(30)
+    deadline = time.monotonic() + 10
+    while "elapsed 34.0 s" not in stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "elapsed 34.0 s" in stream.getvalue()
+    display.close(state)
+    assert not display.ticker.is_alive()
+    assert set(_tick_threads()) <= before
+    written = stream.getvalue()
+    clock.advance(60)
+    time.sleep(0.05)  # several timer periods, had the timer survived
+    assert stream.getvalue() == written
+
+
+def test_a_log_gets_no_timer_lines(clock: FakeClock) -> None:
+    """Not a terminal (a log, CI): a line when something happened, never one a second."""
+    display, state, stream = _started_text(clock, tty=False, tick=0.01)
+    assert display.ticker is None
+    lines = stream.getvalue()
+    clock.advance(30)
+    display.tick()
+    assert stream.getvalue() == lines
+    display.close(state)
