@@ -1060,8 +1060,11 @@ def _parse_page(body: Any, *, where: str) -> Page:
     )
 
 
-class _Identity(msgspec.Struct):
-    """What the join needs of one import: every other member is skipped, not built."""
+class _Identity(msgspec.Struct, gc=False):
+    """What the join needs of one import: every other member is skipped, not built.
+
+    Not tracked by the garbage collector (text fields hold no cycle): a million of them
+    would otherwise set off collections that walk every live object."""
 
     uid: str | None = None
     id: str | None = None
