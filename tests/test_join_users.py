@@ -62,14 +62,18 @@ def jobs(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]], l
     imports: list[dict[str, Any]] = []
     errors: list[Any] = []
     for i, row in enumerate(rows):
-        outcome = draw(st.sampled_from(["import", "import", "error", "none", "twice"]))
+        outcome = draw(
+            st.sampled_from(["import", "import", "error", "none", "twice", "two errors"])
+        )
         if outcome in ("import", "twice"):
             imports.append(imported(row, i))
         if outcome == "twice":
             imports.append(imported(row, i + 100))
-        if outcome == "error":
+        for k in range({"error": 1, "two errors": 2}.get(outcome, 0)):
+            # Two errors for a row: which takes it (the first naming it as sent) matters.
             form = draw(st.sampled_from(["raw", "rerendered", "other id"]))
-            errors.append({"code": f"c{i}", "message": f"m{i}", "user": echo(row, form)})
+            error = {"code": f"c{i}.{k}", "message": f"m{i}", "user": echo(row, form)}
+            errors.append(error)
     for k in range(draw(st.integers(0, 2))):  # strays: results for rows never sent
         imports.append({"uid": draw(st.sampled_from(["a", "z", ""])), "id": f"s{k}"})
     if draw(st.booleans()):

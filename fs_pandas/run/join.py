@@ -419,20 +419,31 @@ class _OwnUids:
     ) -> list[Request]:
         """Match errors whose echo names a row's uid (and the id it was sent with); return
         the others, which go on to the reference join. An error never names a uid several of
-        these rows share (such rows go to the reference join)."""
-        row_of = np.full(size, -1, dtype=np.int64)
+        these rows share (such rows go to the reference join).
+
+        A row is taken by its first error whose echo names it as it was sent; its other
+        errors wait, in their order, for the loose pass (:meth:`loose_errors`)."""
+        row_of = np.full(size + 1, -1, dtype=np.int64)  # code -1 (no uid) -> no row
         row_of[self.codes] = np.arange(len(self.codes))
-        others: list[Request] = []
-        for (error, echo), code in zip(echoed, codes.tolist(), strict=True):
-            row = int(row_of[code]) if code >= 0 else -1
-            if row < 0:
-                others.append(error)
-            elif not self.left[row]:
-                self.loose.append((row, error))  # a second error for the row: loose, counted
-            elif _sent_as(echo) == (echo["uid"], self.ids[row].as_py() or None):
-                self._fail(row, error)
-            else:
-                self.loose.append((row, error))
+        rows = row_of[codes]
+        mine = np.flatnonzero(rows >= 0)
+        others = [echoed[i][0] for i in np.flatnonzero(rows < 0).tolist()]
+        sent_ids = self.ids.take(pa.array(rows[mine])).to_pylist()
+        strict = np.fromiter(
+            (
+                _sent_id(echoed[i][1]) == (sent or None)
+                for i, sent in zip(mine.tolist(), sent_ids, strict=True)
+            ),
+            dtype=bool,
+            count=len(mine),
+        )
+        candidates = mine[strict]
+        _, first = np.unique(rows[candidates], return_index=True)
+        takers = np.sort(candidates[first])  # each row's first strict error, in error order
+        waiting = np.ones(len(echoed), dtype=bool)
+        waiting[takers] = False
+        self._fail_all(rows[takers], [echoed[i][0] for i in takers.tolist()])
+        self.loose += [(int(rows[i]), echoed[i][0]) for i in mine[waiting[mine]].tolist()]
         return others
 
     def imports(self, pages: Sequence[ImportIds], codes: Codes, size: int) -> list[Request]:
@@ -475,10 +486,16 @@ class _OwnUids:
 
     def _fail(self, row: int, error: Request) -> None:
         self.left[row] = False
-        code, message = error.get("code"), error.get("message")
         self.result.fail(
-            int(self.positions[row]), "" if code is None else str(code), str(message or "")
+            int(self.positions[row]), _error_code(error), str(error.get("message") or "")
         )
+
+    def _fail_all(self, rows: Codes, errors: list[Request]) -> None:
+        """:meth:`_fail` for many rows (distinct), each with its error."""
+        self.left[rows] = False
+        self.result.failed += self.positions[rows].tolist()
+        self.result.codes += [_error_code(error) for error in errors]
+        self.result.messages += [str(error.get("message") or "") for error in errors]
 
 
 def _left_over(pages: Sequence[ImportIds], taken: Codes, n: int) -> list[Request]:
@@ -501,6 +518,11 @@ def _left_over(pages: Sequence[ImportIds], taken: Codes, n: int) -> list[Request
         obj = whole.get(i)
         out.append(obj if obj is not None else {"uid": uids[i], "id": ids[i]})
     return out
+
+
+def _error_code(error: Request) -> str:
+    code = error.get("code")
+    return "" if code is None else str(code)
 
 
 _UNRECONCILED = (
@@ -656,8 +678,13 @@ def _content(obj: Request) -> Key:
 
 def _sent_as(obj: Request) -> Key:
     """How a user row names its user, exactly: uid ("" kept apart from absent) and id."""
+    return (obj.get("uid"), _sent_id(obj))
+
+
+def _sent_id(obj: Request) -> str | None:
+    """The Fullstory id a user row names, as :func:`_sent_as` reads it."""
     user_id = obj.get("id")
-    return (obj.get("uid"), None if not user_id else str(user_id))
+    return None if not user_id else str(user_id)
 
 
 def _identity(obj: Request) -> Key | None:
