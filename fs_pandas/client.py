@@ -23,6 +23,7 @@ import math
 import numbers
 import os
 import random
+import re
 import time
 import unicodedata
 import uuid
@@ -406,9 +407,23 @@ class Client:
             return "admin"
         except (AuthenticationError, ConfigurationError):
             raise
-        except (ApiError, TransportError, RetryExhaustedError):
+        except (ApiError, TransportError, RetryExhaustedError) as exc:
+            cause = exc.last_error if isinstance(exc, RetryExhaustedError) else exc
+            if isinstance(cause, TransportError) and cause.connect_failed:
+                raise self._unreachable(cause) from None
             return "unknown"
         return "admin"  # results of a job that cannot exist: the key may read results
+
+    def _unreachable(self, cause: TransportError) -> TransportError:
+        """No connection could be opened at all: most often a wrong base URL, said in one
+        line before anything is planned or sent."""
+        found = re.search(r"\[Errno -?\d+\] ([^\"')]+)", str(cause))
+        reason = found.group(1).strip() if found else "no connection could be opened"
+        return TransportError(
+            f"cannot reach {self.base_url} ({reason}); check base_url (FULLSTORY_BASE_URL, "
+            "--base-url on the command line): nothing was sent",
+            connect_failed=True,
+        )
 
     def job_status(self, kind: JobKind, job_id: str) -> Job:
         """Read a batch job's status and counters: ``GET /v2/{kind}/batch/{job_id}``.

@@ -117,7 +117,10 @@ def test_a_server_that_never_answers_is_an_error_not_a_partial_run(
         capsys, "users", str(source), "--uid-col", "user_id", "--base-url", "http://127.0.0.1:9"
     )
     assert code == 1
-    assert "gave up after 3 attempts" in err and "connection failed" in err.strip().splitlines()[-1]
+    line = one_error_line(err)
+    assert line.startswith("cannot reach http://127.0.0.1:9 (Connection refused); check base_url")
+    assert "--base-url" in line and "nothing was sent" in line
+    assert not list((tmp_path / "home").rglob("*.jsonl"))  # nothing planned or journalled
 
 
 def test_runs_lists_each_run_with_its_age_kind_source_and_counts(

@@ -14,7 +14,7 @@ import fs_pandas
 from fs_pandas.cli import main
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator
-from fs_pandas.errors import AuthenticationError, PermissionDeniedError
+from fs_pandas.errors import AuthenticationError, PermissionDeniedError, TransportError
 
 
 def test_one_request_tells_the_kind_of_key(
@@ -91,3 +91,15 @@ def test_the_cli_says_so_in_one_line_and_offers_counts_only(
     assert emu.jobs() == []
     assert main([*argv, "--counts-only"]) == 0
     assert len(emu.users()) == 2
+
+
+def test_a_base_url_nothing_answers_on_is_said_before_anything_is_planned(
+    make_client: Callable[..., Client], tmp_path: Path
+) -> None:
+    frame = pd.DataFrame({"uid": ["a", "b"]})
+    client = make_client(base_url="http://127.0.0.1:9")  # the discard port: refused
+    with pytest.raises(TransportError, match=r"cannot reach http://127\.0\.0\.1:9 .*base_url"):
+        frame.fullstory.batch_update(
+            uid_col="uid", client=client, progress=False, ledger_dir=tmp_path
+        )
+    assert not list(tmp_path.iterdir())  # no journal: nothing to resume
