@@ -284,8 +284,9 @@ class RunInterrupted(FullstoryError, KeyboardInterrupt):  # noqa: N818 (named li
     twice).
 
     It is a ``KeyboardInterrupt`` as well as a :class:`FullstoryError`: left uncaught it ends a
-    script or a notebook's "run all" the way Ctrl-C does (a script exits with the SIGINT
-    status), and ``except KeyboardInterrupt`` clean-up code still sees it. Being a
+    script or a notebook's "run all" the way Ctrl-C does, and ``except KeyboardInterrupt``
+    clean-up code still sees it (a script left with it uncaught exits with status 1: Python
+    gives the SIGINT status to a bare ``KeyboardInterrupt`` only). Being a
     ``FullstoryError`` keeps fs_pandas to one root, so ``except FullstoryError`` (and, like
     every fs_pandas error, ``except Exception``) catches it too: a loop that must stop on Ctrl-C
     should not swallow it with a broad ``except Exception``.
