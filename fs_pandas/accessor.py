@@ -625,6 +625,13 @@ class FullstoryAccessor:
         spec_class = UserSpec if kind == "users" else EventSpec
         known = [f.name for f in dataclasses.fields(spec_class)]
         unknown = sorted(set(options) - set(known))
+        other: JobKind = "events" if kind == "users" else "users"
+        theirs = {f.name for f in dataclasses.fields(EventSpec if other == "events" else UserSpec)}
+        if unknown and set(unknown) <= theirs:  # the options of the other kind: say which
+            raise TypeError(
+                f"{', '.join(unknown)} {'is an option' if len(unknown) == 1 else 'are options'} "
+                f"of {other}: pass kind={other!r} ({method}(kind={other!r}, ...))"
+            )
         if unknown:
             raise TypeError(
                 f"{method}(kind={kind!r}) takes the options that say what is sent "

@@ -21,6 +21,7 @@ import os
 import re
 import shlex
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     options = parser.parse_args(args)
     try:
-        code: int = options.handler(options)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning  # restored when the block ends
+            code: int = options.handler(options)
     except RunInterrupted as exc:
         return _interrupted(exc, options)
     except KeyboardInterrupt:  # before any job was sent (reading the file, planning)
@@ -90,6 +93,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fs-pandas: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     return code
+
+
+def _show_warning(
+    message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any
+) -> None:
+    """A warning (a column named like a timestamp...) as one line, its fix spelt as flags."""
+    print(f"fs-pandas: warning: {as_flags(str(message))}", file=sys.stderr)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -102,7 +112,7 @@ def _one_line(exc: BaseException) -> str:
 # An option as Python spells it in a message: rename={'A': 'b'}, uid_col='x', chunk_size=10...
 _QUOTED = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
 _MAPPING = re.compile(rf"\b(rename|schema|context)=\{{({_QUOTED}): ({_QUOTED})\}}")
-_OPTION = re.compile(rf"\b([a-z][a-z_]*)=({_QUOTED}|[\w.]+)?")
+_OPTION = re.compile(rf"\b([a-z][a-z_]*)=({_QUOTED}|[\w.]*\w)?")
 
 
 def as_flags(message: str) -> str:
@@ -119,7 +129,7 @@ def as_flags(message: str) -> str:
         name, value = match.group(1), match.group(2)
         if name not in names:
             return match.group(0)
-        if value is None:
+        if value is None or value == "True":  # a switch: the flag alone
             return flag(name)
         if value[0] in "'\"":
             value = shlex.quote(ast.literal_eval(value))

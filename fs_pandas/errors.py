@@ -30,8 +30,9 @@ catch the whole family with one ``except``. Mistakes in the caller's input also 
     answers a chunk with a job that already answered another chunk of the run: that chunk's
     rows are reported as failed with code ``duplicate_job``.
 
-    ColumnWarning (a UserWarning) is issued by ``validate()`` for a column ``batch_update``
-    would refuse outright (a property name Fullstory refuses), instead of raising.
+    ColumnWarning (a UserWarning) is issued for a column that will not be sent as it most
+    likely means: by ``validate()`` for one ``batch_update`` would refuse outright (instead of
+    raising), and for events planned without ``timestamp_col`` beside a column named like one.
 
     ExpiredKeysWarning (a UserWarning) is issued when a run is resumed after Fullstory forgot
     its Idempotency-Keys (24 h): a chunk whose job was never journalled is sent again, and may
@@ -236,8 +237,13 @@ class DuplicateJobWarning(ReconciliationWarning):
 
 
 class ColumnWarning(UserWarning):
-    """``validate()`` found a column that ``batch_update`` would refuse outright (a property
-    name Fullstory refuses): it says so, with the fix, and checks the other columns without it.
+    """A column will not be sent as it most likely means, or not at all; the message gives the
+    fix.
+
+    ``validate()`` issues it for a column ``batch_update`` would refuse outright (a property
+    name Fullstory refuses) and checks the other columns without it; planning events without
+    ``timestamp_col`` issues it for a column named like a timestamp (``ts``, ``created_at``...),
+    which would otherwise go out as a property while each event gets Fullstory's time.
     """
 
 

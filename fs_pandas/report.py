@@ -56,6 +56,12 @@ class RunSummary:
         Wall time of the run.
     ledger_path : str, optional
         Where the run's ledger lives (for ``fs_pandas.resume``).
+    aborted : str, optional
+        Why the run stopped before every row had an outcome (``"interrupted"``, ``"timeout"``,
+        ``"cancelled"``, an error); ``None`` when it ran to the end.
+    notes : sequence of str
+        What else the reader must know: chunks an earlier run had already sent (nothing new
+        was sent for them), rows a counts-only run could not place...
 
     Raises
     ------
@@ -70,6 +76,8 @@ class RunSummary:
     job_ids: Sequence[str] = field(default_factory=tuple)
     duration_seconds: float | None = None
     ledger_path: str | None = None
+    aborted: str | None = None
+    notes: Sequence[str] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         # Accept loose input (dicts, lists, numpy ints), normalise it once into plain values.
@@ -84,6 +92,21 @@ class RunSummary:
         object.__setattr__(self, "error_codes", _triples(self.error_codes))
         object.__setattr__(self, "rejected_rules", _triples(self.rejected_rules))
         object.__setattr__(self, "job_ids", tuple(str(j) for j in self.job_ids))
+        object.__setattr__(self, "notes", tuple(str(n) for n in self.notes))
+
+    @property
+    def stopped(self) -> str | None:
+        """One sentence on a run that stopped early, with how to finish it; else ``None``."""
+        if self.aborted is None:
+            return None
+        pending = self.outcome_counts["pending"]
+        text = f"Stopped early ({self.aborted})"
+        if pending and self.ledger_path:
+            text += (
+                f": {format_count(pending)} rows pending; finish with "
+                f"fs_pandas.resume({self.ledger_path!r}, df)"
+            )
+        return text + "."
 
     @property
     def total(self) -> int:
@@ -127,6 +150,7 @@ def render_html(summary: RunSummary) -> str:
     """
     parts = [
         _html_headline(summary),
+        _html_notes(summary),
         _html_bar(summary),
         _html_outcomes(summary),
         _html_named_counts(
@@ -155,6 +179,21 @@ def _html_headline(summary: RunSummary) -> str:
         f"<div><b>Fullstory {_esc(summary.kind)} import</b> · "
         f"{format_count(summary.total)} rows · {_esc(timing)} · {_esc(rate)}</div>"
     )
+
+
+def _html_notes(summary: RunSummary) -> str:
+    """How the run stopped (in red) and its notes (in amber), right under the headline: a
+    re-run that sent nothing new must not read as a fresh import."""
+    lines = []
+    if summary.stopped is not None:
+        lines.append(
+            f'<div class="fs-pandas-stopped" style="color: #b91c1c">{_esc(summary.stopped)}</div>'
+        )
+    lines += [
+        f'<div class="fs-pandas-result-note" style="color: #b45309">{_esc(note)}</div>'
+        for note in summary.notes
+    ]
+    return "\n".join(lines)
 
 
 def _html_bar(summary: RunSummary) -> str:
@@ -275,6 +314,9 @@ def render_text(summary: RunSummary) -> str:
         + ", ".join(f"{format_count(counts[o])} {o}" for o in OUTCOMES)
         + f" ({_text_timing(summary)})."
     ]
+    if summary.stopped is not None:
+        sentences.append(summary.stopped)
+    sentences += [note if note.endswith(".") else note + "." for note in summary.notes]
     if summary.error_codes:
         sentences.append("Error codes: " + _text_named(summary.error_codes) + ".")
     if summary.rejected_rules:

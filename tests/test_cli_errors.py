@@ -174,3 +174,25 @@ def test_the_rename_flag_shows_which_side_is_the_column(
     with pytest.raises(SystemExit):
         main(["users", "--help"])
     assert "--rename COLUMN=NAME" in capsys.readouterr().out
+
+
+def test_a_warning_is_one_line_with_its_fix_spelt_as_flags(
+    env: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("user_id,event,ts\na,Signup,2024-05-01 10:00\n", encoding="utf-8")
+    code, _, err = run(capsys, "events", str(path), "--name-col", "event", "--uid-col", "user_id")
+    assert code == 0
+    assert err.strip().splitlines()[0] == (
+        'fs-pandas: warning: column "ts" is named like a timestamp but is sent as a property, '
+        "so each event gets the time Fullstory receives it; pass --timestamp-col ts to use it "
+        "as the event's time"
+    )
+
+
+def test_a_switch_named_in_a_message_is_the_flag_alone() -> None:
+    from fs_pandas.cli import as_flags
+
+    assert as_flags("To send again on purpose pass resend=True.") == (
+        "To send again on purpose pass --resend."
+    )

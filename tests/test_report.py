@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from html.parser import HTMLParser
 
@@ -211,3 +212,36 @@ def test_text_gives_duration_and_rate() -> None:
 
 def test_text_says_when_duration_is_unknown() -> None:
     assert "duration unknown" in render_text(_summary(duration_seconds=None))
+
+
+def test_a_stopped_run_says_so_with_how_to_finish_in_text_and_html() -> None:
+    summary = RunSummary(
+        kind="users",
+        outcome_counts={"imported": 10, "pending": 90},
+        aborted="interrupted",
+        ledger_path="/runs/r.jsonl",
+    )
+    said = "Stopped early (interrupted): 90 rows pending; finish with "
+    said += "fs_pandas.resume('/runs/r.jsonl', df)."
+    assert said in render_text(summary)
+    html_ = render_html(summary)
+    assert 'class="fs-pandas-stopped"' in html_
+    assert html.escape(said, quote=True) in html_
+
+
+def test_notes_come_right_after_the_counts_so_a_replay_does_not_read_as_a_fresh_import() -> None:
+    note = "3 of 3 chunks were already sent by the run of 2026-11-30 10:00 UTC: nothing new"
+    summary = RunSummary(kind="users", outcome_counts={"imported": 30}, notes=[note])
+    text = render_text(summary)
+    assert text.startswith("Fullstory users import of 30 rows: 30 imported")
+    assert f"). {note}." in text  # the sentence right after the counts
+    assert f'class="fs-pandas-result-note" style="color: #b45309">{html.escape(note)}' in (
+        render_html(summary)
+    )
+
+
+def test_a_run_that_ended_normally_has_no_stopped_line() -> None:
+    summary = RunSummary(kind="users", outcome_counts={"imported": 3})
+    assert summary.stopped is None
+    assert "Stopped" not in render_text(summary)
+    assert "fs-pandas-stopped" not in render_html(summary)

@@ -106,3 +106,17 @@ def test_an_option_that_does_not_change_what_is_sent_is_named_by_the_method(
     assert "not chunk_size, client" in text and "plan_users" not in text
     with pytest.raises(TypeError, match=rf"{method}\(kind='users'\) needs uid_col"):
         getattr(frame.fullstory, method)()
+
+
+@pytest.mark.parametrize("method", ["type_plan", "validate"])
+def test_event_options_without_kind_events_say_to_pass_it(method: str) -> None:
+    events = pd.DataFrame({"user_id": ["a"], "event": ["Signup"], "ts": ["2024-05-01"]})
+    with pytest.raises(TypeError) as caught:
+        getattr(events.fullstory, method)(name_col="event", uid_col="user_id", timestamp_col="ts")
+    assert str(caught.value) == (
+        "name_col, timestamp_col are options of events: pass kind='events' "
+        f"({method}(kind='events', ...))"
+    )
+    getattr(events.fullstory, method)(  # following it works
+        kind="events", name_col="event", uid_col="user_id", timestamp_col="ts"
+    )

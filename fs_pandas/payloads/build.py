@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import warnings
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
@@ -16,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fs_pandas._types import Nulls, Properties, TimeZone
-from fs_pandas.errors import InvalidDataError
+from fs_pandas.errors import ColumnWarning, InvalidDataError
 from fs_pandas.payloads.nested import (
     Normalised,
     RowProblemError,
@@ -413,6 +414,8 @@ def finish(
                     untimed=untimed,
                 )
             )
+    if untimed:
+        _warn_untimed(fields)
     type_rows += _left_out_rows(frame, fields)
     n_props = sum(1 for f in fields if f.role == "property")
     log.add(
@@ -674,7 +677,8 @@ def _type_row(
         if f.kind is ValueKind.DATE:
             note += "; sent as UTC ISO-8601 with Z"
         note += "; missing values sent as null" if f.keep_null else "; missing values omitted"
-        note += "".join(f"; {hint}" for hint in _hints(f, series, untimed=untimed))
+        # What to do first: a display cuts a long note at its end (pandas: 50 characters).
+        note = "; ".join([*_hints(f, series, untimed=untimed), note])
     elif f.role == "timestamp":
         type_ = f.role
         note = ""
@@ -720,6 +724,22 @@ def _squeezed(label: str) -> str:
     return "".join(ch for ch in label.casefold() if ch not in "_-. ")
 
 
+def _warn_untimed(fields: list[Field]) -> None:
+    """Events planned without ``timestamp_col`` get Fullstory's time of receipt: a column
+    named like a timestamp sent as a property instead is most likely a forgotten option, and
+    the times it would put right cannot be changed once imported."""
+    for f in fields:
+        if f.role == "property" and named_like_a_timestamp(f.column):
+            column = _literal(f.column)
+            warnings.warn(
+                f"column {column} is named like a timestamp but is sent as a property, so each "
+                "event gets the time Fullstory receives it; pass "
+                f"timestamp_col={column} to use it as the event's time",
+                ColumnWarning,
+                stacklevel=2,
+            )
+
+
 def _hints(f: Field, series: pd.Series, *, untimed: bool) -> list[str]:
     """Type-plan hints for a property: a type it could be declared as (text of dates, whole
     numbers read as floats), a column that could be the event's time. Notes only: what is
@@ -744,15 +764,19 @@ def _hints(f: Field, series: pd.Series, *, untimed: bool) -> list[str]:
         )
     if timeish:
         column = _literal(f.column)
+        # First: the event's time is the hint that matters most (it cannot be fixed later).
         if sample is not None and not sample.dates:
-            hints.append(
+            hints.insert(
+                0,
                 "named like a timestamp, but some values are not ISO-8601 dates: convert them "
                 f"with pd.to_datetime(...) and pass timestamp_col={column} to use it as the "
-                "event's time"
+                "event's time",
             )
         else:
-            hints.append(
-                f"named like a timestamp: pass timestamp_col={column} to use it as the event's time"
+            hints.insert(
+                0,
+                f"named like a timestamp: pass timestamp_col={column} to use it as the "
+                "event's time",
             )
     return hints
 

@@ -19,7 +19,7 @@ import pytest
 import fs_pandas  # noqa: F401  (registers the .fullstory accessor)
 from fs_pandas.client import Client
 from fs_pandas.emulator import Emulator
-from fs_pandas.errors import InvalidDataError
+from fs_pandas.errors import ColumnWarning, InvalidDataError
 from fs_pandas.payloads import plan_events, plan_users
 from tests.payloads.payload_helpers import only, requests_of
 
@@ -63,13 +63,13 @@ def test_csv_columns_get_notes_saying_how_to_declare_them(how: str, tmp_path: Pa
     got = notes(plan)
     types = dict(zip(plan["column"], plan["type"], strict=True))
     if types["signup"] == "str":  # left as text by this reader (mixed offsets)
-        assert got["signup"].endswith(
+        assert got["signup"].startswith(  # what to do first: displays cut long notes
             'looks like dates: declare schema={"signup": "date"} to send them as dates'
         )
     else:
         assert types["signup"] == "date" and "looks like" not in got["signup"]
     if types["seats"] == "real":  # integers with an empty field: float64
-        assert got["seats"].endswith(
+        assert got["seats"].startswith(
             'whole numbers with missing values (read as float): declare schema={"seats": "int"}'
         )
     else:
@@ -453,13 +453,14 @@ def test_text_timestamps_are_stored_by_the_emulator(
 )
 def test_text_column_named_like_a_timestamp_is_pointed_out(label: str) -> None:
     df = pd.DataFrame({"uid": ["a", "b"], label: ["2024-05-01 10:00", None]})
-    plan = df.fullstory.type_plan(kind="events", name="E", uid_col="uid")
+    with pytest.warns(ColumnWarning, match=f'column "{label}" is named like a timestamp'):
+        plan = df.fullstory.type_plan(kind="events", name="E", uid_col="uid")
     note = notes(plan)[label]
     wanted = f'named like a timestamp: pass timestamp_col="{label}" to use it as the event\'s time'
-    assert note.endswith(wanted)
-    assert df.fullstory.to_event_requests(name="E", uid_col="uid")[0]["properties"] == {
-        label: "2024-05-01 10:00"  # a note only: still sent as text
-    }
+    assert note.startswith(wanted)
+    with pytest.warns(ColumnWarning, match=f'timestamp_col="{label}"'):
+        requests = df.fullstory.to_event_requests(name="E", uid_col="uid")
+    assert requests[0]["properties"] == {label: "2024-05-01 10:00"}  # still sent as text
 
 
 def test_timestamp_name_note_for_text_that_does_not_parse_says_to_convert() -> None:
