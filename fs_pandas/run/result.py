@@ -341,6 +341,8 @@ class BatchResult:
             job_ids=self.job_ids,
             duration_seconds=self._run.duration,
             ledger_path=self.ledger_path,
+            aborted=self.aborted,
+            notes=self.notes,
         )
 
     def _repr_html_(self) -> str:
