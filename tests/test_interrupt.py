@@ -101,6 +101,11 @@ def test_timeout_stops_waiting_and_raises_with_the_partial_result(
     assert exc.ledger_path == exc.result.ledger_path
     pending = exc.result.pending
     assert exc.result.counts["pending"] == ROWS
+    said = (
+        f"Stopped early (timed out after 0.3 s): {ROWS} rows pending; finish with fs_pandas.resume("
+    )
+    assert said in repr(exc.result)  # the summary says so too, not only the exception
+    assert "fs-pandas-stopped" in exc.result._repr_html_()
     # Two chunks have a job at Fullstory; the third was never sent (no job id).
     assert pending["fs_job_id"].notna().sum() == 20
     assert set(pending["fs_job_id"].dropna()) == set(exc.result.job_ids)

@@ -346,3 +346,15 @@ def test_a_run_with_nothing_replayed_says_nothing_of_it() -> None:
     state.apply(JobCreated(0, "abc123", 10))
     assert "already sent" not in render_line(state)
     assert "already sent" not in render_label(state)
+
+
+def test_the_summary_of_a_replayed_run_says_nothing_new_was_sent(
+    emu: Emulator, client: Client, tmp_path: Path
+) -> None:
+    push(client, tmp_path)
+    second = push(client, tmp_path)
+    [note] = replay_notes(second)
+    assert note in repr(second)  # the text summary a scheduled job logs
+    assert "fs-pandas-result-note" in second._repr_html_() and "nothing new" in (
+        second._repr_html_()
+    )
