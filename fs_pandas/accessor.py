@@ -269,7 +269,9 @@ class FullstoryAccessor:
         )
         try:
             return self._send(spec, pacing, client, progress, wait, ledger_dir, timeout)
-        except RunInterrupted as exc:  # raised afresh: a traceback of this call, not the run's
+        except (RunInterrupted, InvalidDataError) as exc:
+            # Raised afresh: a traceback of this call, not of the planner's or the run's inside
+            # (the message names the column, row and rule, or says how to finish the run).
             raise exc.with_traceback(None) from None
 
     @overload
@@ -457,7 +459,9 @@ class FullstoryAccessor:
         )
         try:
             return self._send(spec, pacing, client, progress, wait, ledger_dir, timeout)
-        except RunInterrupted as exc:  # raised afresh: a traceback of this call, not the run's
+        except (RunInterrupted, InvalidDataError) as exc:
+            # Raised afresh: a traceback of this call, not of the planner's or the run's inside
+            # (the message names the column, row and rule, or says how to finish the run).
             raise exc.with_traceback(None) from None
 
     def _send(
@@ -516,7 +520,7 @@ class FullstoryAccessor:
             naive_tz=naive_tz,
             duplicates=duplicates,
         )
-        return plan(self._frame, spec).requests()
+        return _planned(self._frame, spec).requests()
 
     def to_event_requests(
         self,
@@ -557,7 +561,7 @@ class FullstoryAccessor:
             nulls=nulls,
             naive_tz=naive_tz,
         )
-        return plan(self._frame, spec).requests()
+        return _planned(self._frame, spec).requests()
 
     def type_plan(self, *, kind: JobKind = "users", **options: Any) -> pd.DataFrame:
         """Per column: the Fullstory field or property it feeds, the type it is sent as, and
@@ -640,7 +644,16 @@ class FullstoryAccessor:
             )
         if kind == "users" and "uid_col" not in options:
             raise TypeError(f"{method}(kind='users') needs uid_col (None for anonymous users)")
-        return plan(self._frame, spec_for(kind, options))
+        return _planned(self._frame, spec_for(kind, options))
+
+
+def _planned(frame: pd.DataFrame, spec: Spec) -> Plan:
+    """``plan(frame, spec)``; bad input raises with a traceback of the caller's call only (its
+    message names the column, row and rule: frames from inside the planner say nothing more)."""
+    try:
+        return plan(frame, spec)
+    except InvalidDataError as exc:
+        raise exc.with_traceback(None) from None
 
 
 def _refused_column(frame: pd.DataFrame, exc: InvalidDataError) -> Hashable | None:

@@ -120,3 +120,20 @@ def test_event_options_without_kind_events_say_to_pass_it(method: str) -> None:
     getattr(events.fullstory, method)(  # following it works
         kind="events", name_col="event", uid_col="user_id", timestamp_col="ts"
     )
+
+
+def test_bad_input_raises_with_a_traceback_of_the_call_not_of_the_planner(
+    emu: Emulator,
+) -> None:
+    frame = crm_export()
+    client = Client(api_key=emu.api_key, base_url=emu.url)
+    calls = [
+        lambda: frame.fullstory.to_requests(uid_col="user_id"),
+        lambda: frame.fullstory.type_plan(uid_col="user_id"),
+        lambda: frame.fullstory.batch_update(uid_col="user_id", client=client, progress=False),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidDataError) as caught:
+            call()
+        files = {entry.path for entry in caught.traceback}
+        assert not any("payloads" in str(path) for path in files), files
