@@ -326,16 +326,17 @@ def join_users(
         The request objects of the rows at some positions (:meth:`Plan.requests_at`).
     """
     echoed = [(e, e["user"]) for e in errors if isinstance(e.get("user"), dict) and e["user"]]
+    imported = _Imported(imports)
     found = _Uids(
         _text_array(uids),
-        _text_array(list(itertools.chain.from_iterable(page.uids for page in imports))),
+        _text_array(imported.uids),
         _text_array([echo.get("uid") for _, echo in echoed]),
     )
     mine = found.decided_by_uid()
     own = _OwnUids(positions[mine], found.rows[mine], _text_array(ids).filter(pa.array(mine)))
     own.result.unmatched_results += len(errors) - len(echoed)  # no echo: it matches no row
     others = own.errors(echoed, found.errors, found.size)
-    imports_left = own.imports(imports, found.imports, found.size)
+    imports_left = own.imports(imported, found.imports, found.size)
     own.loose_errors()
     rest = positions[~mine]
     if len(rest):
@@ -446,7 +447,7 @@ class _OwnUids:
         self.loose += [(int(rows[i]), echoed[i][0]) for i in mine[waiting[mine]].tolist()]
         return others
 
-    def imports(self, pages: Sequence[ImportIds], codes: Codes, size: int) -> list[Request]:
+    def imports(self, imported: _Imported, codes: Codes, size: int) -> list[Request]:
         """Match imports by uid: the k-th import of a uid (in page order) takes the k-th row
         of that uid still unmatched (in request order). Return the imports left, in their
         order, for the rest."""
@@ -462,9 +463,9 @@ class _OwnUids:
         chosen = named[hit]  # imports that take a row
         taken = slots[starts[codes[chosen]] + ranks[hit]]
         self.left[taken] = False
-        ids = _id_array(list(itertools.chain.from_iterable(page.ids for page in pages)))
-        self.imported.append((self.positions[taken], ids.take(pa.array(chosen))))
-        return _left_over(pages, chosen, len(codes))
+        ids = _id_array(imported.ids).take(pa.array(chosen))
+        self.imported.append((self.positions[taken], ids))
+        return imported.left_over(chosen)
 
     def loose_errors(self) -> None:
         """Errors whose echo names a row's uid but not as it was sent: matched by the uid
@@ -498,26 +499,32 @@ class _OwnUids:
         self.result.messages += [str(error.get("message") or "") for error in errors]
 
 
-def _left_over(pages: Sequence[ImportIds], taken: Codes, n: int) -> list[Request]:
-    """The imports no row took, in their order, as the reference join reads them: whole
-    where the page kept them whole (no uid), else their uid and id."""
-    left = np.ones(n, dtype=bool)
-    left[taken] = False
-    wanted = np.flatnonzero(left).tolist()
-    if not wanted:
-        return []
-    uids = list(itertools.chain.from_iterable(page.uids for page in pages))
-    ids = list(itertools.chain.from_iterable(page.ids for page in pages))
-    whole: dict[int, Request] = {}
-    offset = 0
-    for page in pages:
-        whole.update((offset + i, obj) for i, obj in page.anonymous)
-        offset += len(page)
-    out: list[Request] = []
-    for i in wanted:
-        obj = whole.get(i)
-        out.append(obj if obj is not None else {"uid": uids[i], "id": ids[i]})
-    return out
+class _Imported:
+    """A users job's imports as the pages read them, one list per field for the whole job."""
+
+    def __init__(self, pages: Sequence[ImportIds]) -> None:
+        self.pages = pages
+        self.uids = list(itertools.chain.from_iterable(page.uids for page in pages))
+        self.ids = list(itertools.chain.from_iterable(page.ids for page in pages))
+
+    def left_over(self, taken: Codes) -> list[Request]:
+        """The imports no row took, in their order, as the reference join reads them: whole
+        where the page kept them whole (no uid), else their uid and id."""
+        left = np.ones(len(self.uids), dtype=bool)
+        left[taken] = False
+        wanted = np.flatnonzero(left).tolist()
+        if not wanted:
+            return []
+        whole: dict[int, Request] = {}
+        offset = 0
+        for page in self.pages:
+            whole.update((offset + i, obj) for i, obj in page.anonymous)
+            offset += len(page)
+        out: list[Request] = []
+        for i in wanted:
+            obj = whole.get(i)
+            out.append(obj if obj is not None else {"uid": self.uids[i], "id": self.ids[i]})
+        return out
 
 
 def _error_code(error: Request) -> str:
