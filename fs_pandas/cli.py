@@ -165,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_file_options(parser: argparse.ArgumentParser, spec_class: type[Spec]) -> None:
     parser.add_argument("file", type=Path, help="a .csv, .parquet, .json or .jsonl file")
-    what = parser.add_argument_group("what is sent (see the accessor's docstring)")
+    what = parser.add_argument_group("what is sent (docs/options.md has every option)")
     for option in dataclasses.fields(spec_class):
         _add_option(what, option)
     pacing = parser.add_argument_group("pacing")
@@ -177,7 +177,9 @@ def _add_file_options(parser: argparse.ArgumentParser, spec_class: type[Spec]) -
         help="write every row's outcome here (.parquet or .csv), or to a folder: "
         "imports.parquet, errors.parquet, rejected.parquet, pending.parquet and summary.json",
     )
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress line on stderr (the summary stays)"
+    )
     _add_timeout_option(parser)
     _add_client_options(parser)
 
@@ -226,6 +228,7 @@ _FORMS: dict[str, dict[str, Any]] = {
     "schema": {"action": "append", "metavar": "NAME=TYPE|infer|none"},
     "count": {"type": int, "metavar": "N"},
     "seconds": {"type": float, "metavar": "SECONDS"},
+    "factor": {"type": float, "metavar": "FACTOR"},
 }
 
 

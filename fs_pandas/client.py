@@ -828,7 +828,9 @@ def _describe_character(char: str) -> str:
 def _check_base_url(base_url: str) -> str:
     parts = urlsplit(base_url.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigurationError(f"base_url must be an https:// URL, got {base_url!r}")
+        raise ConfigurationError(
+            f"base_url must be an https:// URL (or http:// to this machine), got {base_url!r}"
+        )
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ConfigurationError("base_url must not carry credentials, a query or a fragment")
     # Design §3 "Secrets": the key must not travel in clear text, except to this machine.

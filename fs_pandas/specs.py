@@ -47,9 +47,19 @@ __all__ = [
 #: ``column`` one column name; ``columns`` several; ``text`` free text; ``zone`` a time zone
 #: name or ``none``; ``choice`` one of the field's Literal values; ``flag`` a switch;
 #: ``pairs`` repeated ``KEY=VALUE``; ``schema`` ``infer``, ``none`` or repeated ``NAME=TYPE``;
-#: ``count`` a whole number; ``seconds`` a number.
+#: ``count`` a whole number; ``seconds`` a number of seconds; ``factor`` a multiplier.
 CliForm: TypeAlias = Literal[
-    "column", "columns", "text", "zone", "choice", "flag", "pairs", "schema", "count", "seconds"
+    "column",
+    "columns",
+    "text",
+    "zone",
+    "choice",
+    "flag",
+    "pairs",
+    "schema",
+    "count",
+    "seconds",
+    "factor",
 ]
 
 
@@ -259,7 +269,7 @@ class Pacing:
     max_rows_in_flight: int = _option(500_000, "rows in jobs not yet finished, at most", "count")
     max_requests_in_flight: int = _option(10, "HTTP requests under way at once, at most", "count")
     poll_interval: float = _option(1.0, "seconds before a job's first status poll", "seconds")
-    poll_backoff: float = _option(1.5, "factor a job's poll interval grows by", "seconds")
+    poll_backoff: float = _option(1.5, "factor a job's poll interval grows by", "factor")
     max_poll_interval: float = _option(
         1.0, "longest wait between two polls of the oldest running job", "seconds"
     )

@@ -147,7 +147,7 @@ Example = Callable[[], FullstoryError]
 EXAMPLES: dict[type[FullstoryError], Example] = {
     FullstoryError: lambda: FullstoryError("something went wrong"),
     ConfigurationError: lambda: ConfigurationError(
-        "base_url must be an https:// URL, got 'ftp://api.fullstory.com'"
+        "base_url must be an https:// URL (or http:// to this machine), got 'ftp://api.fullstory.com'"
     ),
     InvalidDataError: lambda: InvalidDataError(
         "column 'signup' row 7: a naive datetime with naive_tz=None",
