@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import fs_pandas
+from fs_pandas.emulator import Emulator
 from fs_pandas.errors import ColumnWarning, InvalidDataError
 
 
@@ -53,8 +54,8 @@ def test_a_refused_column_named_in_properties_and_rename_is_left_out_of_both() -
     assert list(verdict.index) == [1]
 
 
-def test_batch_update_still_refuses_the_frame_before_sending() -> None:
-    client = fs_pandas.Client(api_key="na1.unused", base_url="http://127.0.0.1:9")
+def test_batch_update_still_refuses_the_frame_before_sending(emu: Emulator) -> None:
+    client = fs_pandas.Client(api_key=emu.api_key, base_url=emu.url)
     with pytest.raises(InvalidDataError, match="rename="):
         frame().fullstory.batch_update(uid_col="user_id", client=client, progress=False)
 

@@ -463,18 +463,21 @@ def test_text_column_named_like_a_timestamp_is_pointed_out(label: str) -> None:
     assert requests[0]["properties"] == {label: "2024-05-01 10:00"}  # still sent as text
 
 
+@pytest.mark.filterwarnings("ignore::fs_pandas.errors.ColumnWarning")  # notes tested here
 def test_timestamp_name_note_for_text_that_does_not_parse_says_to_convert() -> None:
     df = pd.DataFrame({"uid": ["a", "b"], "time": ["morning", "2024-05-01"]})
     note = notes(plan_events(df, name="E", uid_col="uid").type_plan())["time"]
     assert 'convert them with pd.to_datetime(...) and pass timestamp_col="time"' in note
 
 
+@pytest.mark.filterwarnings("ignore::fs_pandas.errors.ColumnWarning")  # notes tested here
 def test_timestamp_name_note_for_a_date_property() -> None:
     df = pd.DataFrame({"uid": ["a"], "created_at": pd.to_datetime(["2024-05-01"])})
     note = notes(plan_events(df, name="E", uid_col="uid").type_plan())["created_at"]
     assert 'pass timestamp_col="created_at"' in note
 
 
+@pytest.mark.filterwarnings("ignore::fs_pandas.errors.ColumnWarning")  # notes tested here
 @pytest.mark.parametrize(
     ("frame", "options", "kind"),
     [
@@ -503,6 +506,7 @@ def test_timestamp_name_note_only_where_it_applies(
     assert not any("named like a timestamp" in n for n in plan["note"])
 
 
+@pytest.mark.filterwarnings("ignore::fs_pandas.errors.ColumnWarning")  # notes tested here
 def test_timestamp_name_note_on_a_csv_file_and_following_it(tmp_path: Path) -> None:
     for how in READS:
         df = read(EVENTS_CSV, tmp_path, how)
