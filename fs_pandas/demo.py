@@ -119,5 +119,18 @@ def run_demo(*, out_dir: Path | None = None) -> int:
         )
         assert isinstance(sent, BatchResult)
         print(repr(sent))
-        print(f"\nThe emulator now holds {len(emu.users())} users and {len(emu.events())} events.")
+        users = len(emu.users())
+        imported = result.counts["imported"] + retried.counts["imported"]
+        print(f"\nThe emulator now holds {users:,} users and {len(emu.events()):,} events.")
+        if users > imported:
+            # Fullstory does the same: an event for an unknown uid creates its user, and here
+            # a customer whose user row was rejected (email too long) has events.
+            print(
+                f"   {users - imported} more user(s) than imported: an event for a uid Fullstory "
+                "does not know yet creates that user."
+            )
+        print(
+            "\nNext: notebooks/quickstart.ipynb walks through the same steps with a progress bar;"
+            "\ndocs/getting-started.md shows how to push your own frame to your own account."
+        )
         return 0 if users_ok and sent.finished else 1

@@ -158,3 +158,14 @@ def test_floats_in_a_csv_are_sent_as_the_numbers_written(env: Emulator, tmp_path
     assert main([*argv, "--poll-interval", "0.01"]) == 0
     stored = {u["uid"]: u["properties"]["score"] for u in env.users()}
     assert stored == {f"c{i}": score for i, score in enumerate(scores)}
+
+
+def test_the_demo_runs_and_ends_saying_what_to_do_next(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "The emulator now holds 1,998 users and 500 events." in out
+    assert "1 more user(s) than imported: an event for a uid" in out
+    assert out.rstrip().endswith("shows how to push your own frame to your own account.")
