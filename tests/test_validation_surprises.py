@@ -137,3 +137,17 @@ def test_bad_input_raises_with_a_traceback_of_the_call_not_of_the_planner(
             call()
         files = {entry.path for entry in caught.traceback}
         assert not any("payloads" in str(path) for path in files), files
+
+
+@pytest.mark.parametrize(("asked", "meant"), [("userid", "user_id"), ("User_ID", "user_id")])
+def test_a_column_name_close_to_a_real_one_is_offered(asked: str, meant: str) -> None:
+    with pytest.raises(InvalidDataError) as caught:
+        crm_export().fullstory.to_requests(uid_col=asked)
+    assert str(caught.value).startswith(
+        f"uid_col={asked!r}: no such column; did you mean {meant!r}? (columns: ["
+    )
+
+
+def test_a_name_close_to_none_gets_no_guess() -> None:
+    with pytest.raises(InvalidDataError, match=r"^uid_col='zzz': no such column \(columns: \["):
+        crm_export().fullstory.to_requests(uid_col="zzz")

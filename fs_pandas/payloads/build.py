@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -126,12 +127,22 @@ def _check_time_zone(naive_tz: object) -> None:
         ) from None
 
 
+def _did_you_mean(frame: pd.DataFrame, column: Hashable) -> str:
+    """``; did you mean 'user_id'?`` when a label is close to the one asked for (case, ``_``,
+    a letter or two), else ``""``."""
+    labels = {_squeezed(c): c for c in frame.columns if isinstance(c, str)}
+    asked = _squeezed(column) if isinstance(column, str) else str(column)
+    close = difflib.get_close_matches(asked, list(labels), n=1, cutoff=0.8)
+    return f"; did you mean {labels[close[0]]!r}?" if close else ""
+
+
 def column_index(frame: pd.DataFrame, column: Hashable, option: str) -> int:
     """Position of ``column`` in the frame; refuse missing or repeated labels by name."""
     matches = [i for i, c in enumerate(frame.columns) if c == column]
     if not matches:
         raise InvalidDataError(
-            f"{option}={column!r}: no such column (columns: {list(frame.columns)[:20]})",
+            f"{option}={column!r}: no such column{_did_you_mean(frame, column)} "
+            f"(columns: {list(frame.columns)[:20]})",
             column=str(column),
             rule="missing_column",
         )
