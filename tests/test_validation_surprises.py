@@ -151,3 +151,21 @@ def test_a_column_name_close_to_a_real_one_is_offered(asked: str, meant: str) ->
 def test_a_name_close_to_none_gets_no_guess() -> None:
     with pytest.raises(InvalidDataError, match=r"^uid_col='zzz': no such column \(columns: \["):
         crm_export().fullstory.to_requests(uid_col="zzz")
+
+
+def test_a_rejected_time_is_quoted_with_why_it_is_not_one() -> None:
+    events = pd.DataFrame({"uid": ["a", "b"], "e": ["x", "y"], "ts": ["2024-05-01", "tomorrow"]})
+    verdict = events.fullstory.validate(
+        kind="events", name_col="e", uid_col="uid", timestamp_col="ts"
+    )
+    assert verdict["fs_message"].tolist() == [
+        "ts: 'tomorrow' is not a date or time that can be read"
+    ]
+    users = pd.DataFrame(
+        {"uid": ["a", "b"], "signup": pd.to_datetime(["2024-03-31 02:30", "2024-01-01 00:00"])}
+    )
+    verdict = users.fullstory.validate(uid_col="uid", naive_tz="Europe/Paris")
+    assert verdict["fs_message"].tolist() == [
+        "signup: '2024-03-31 02:30:00' does not exist or exists twice in "
+        "naive_tz='Europe/Paris' (a clock change)"
+    ]

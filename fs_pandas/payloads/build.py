@@ -433,7 +433,7 @@ def finish(
         counts + n_props > MAX_PROPERTIES,
         column=None,
         rule=Rule.TOO_MANY_PROPERTIES,
-        message=f"more than {MAX_PROPERTIES} properties (contract §3.3)",
+        message=f"more than {MAX_PROPERTIES} properties (Fullstory's limit)",
     )
     if extra_checks is not None:
         extra_checks(log, arrays)
@@ -481,16 +481,45 @@ class _Findings:
     def __init__(self, array: pa.Array) -> None:
         self.array = array
         self.nulls = 0
-        self._items: list[tuple[npt.NDArray[np.bool_], str | None, str, str]] = []
+        self._items: list[tuple[npt.NDArray[np.bool_], str | None, str, str | list[str]]] = []
 
     def add(
-        self, mask: npt.NDArray[np.bool_], *, column: str | None, rule: str, message: str
+        self,
+        mask: npt.NDArray[np.bool_],
+        *,
+        column: str | None,
+        rule: str,
+        message: str | list[str],
     ) -> None:
         self._items.append((mask, column, rule, message))
 
     def replay(self, log: RejectionLog) -> None:
         for mask, column, rule, message in self._items:
             log.add(mask, column=column, rule=rule, message=message)
+
+
+def _bad_times(
+    series: pd.Series, lost: npt.NDArray[np.bool_], col: str, naive_tz: TimeZone
+) -> list[str]:
+    """Why each value of ``series`` where ``lost`` holds is not a time, quoting it: text that
+    does not parse, or a local time that does not exist (or exists twice) in ``naive_tz``."""
+    values: Iterable[object]
+    try:
+        values = series.to_numpy(dtype=object)[lost]
+    except (pa.ArrowNotImplementedError, TypeError):  # string_view has no filter kernel
+        values = [series.iloc[i] for i in np.flatnonzero(lost)]
+    messages = []
+    for value in values:
+        text = repr(value if isinstance(value, str) else str(value))
+        shown = text if len(text) <= 60 else text[:59] + "…"
+        if isinstance(value, str):
+            messages.append(f"{col}: {shown} is not a date or time that can be read")
+        else:
+            messages.append(
+                f"{col}: {shown} does not exist or exists twice in naive_tz={str(naive_tz)!r} "
+                "(a clock change)"
+            )
+    return messages
 
 
 def _dense(arr: pa.Array) -> pa.Array:
@@ -513,8 +542,7 @@ def _check_scalar(series: pd.Series, f: Field, naive_tz: TimeZone) -> _Findings:
             lost,
             column=col,
             rule=Rule.INVALID_DATE,
-            message=f"{col}: not a valid time (unparseable, or a local time that does not "
-            f"exist or is ambiguous in naive_tz={str(naive_tz)!r})",
+            message=_bad_times(series, lost, col, naive_tz),
         )
         seconds = pc.cast(arr, pa.timestamp("s", "UTC"), safe=False)
         ticks = pc.fill_null(pc.cast(seconds, pa.int64()), 0).to_numpy(zero_copy_only=False)
@@ -573,7 +601,7 @@ def _check_text(arr: pa.Array, f: Field, log: _Findings, missing: Any) -> None:
         _too_large(text),
         column=col,
         rule=Rule.VALUE_TOO_LARGE,
-        message=f"{col}: value over {MAX_VALUE_BYTES} bytes of UTF-8 (contract §3.3)",
+        message=f"{col}: value over {MAX_VALUE_BYTES} bytes of UTF-8 (Fullstory's limit)",
     )
 
 
