@@ -97,15 +97,19 @@ class TextDisplay:
         In a log, "starting…" says nothing; the first line after ``RunStarted`` gives the
         number of rows and chunks.
         """
-        if self._tty or state.started:
+        # A run that already ended (a background one waited for late) is drawn once, by close.
+        if self._tty or (state.started and not state.finished):
             self._throttle.mark()
             self._draw(state, closed=False)
         if self._tick_interval:
             self.ticker = start_ticker(self, self._stop_ticking, self._tick_interval)
 
     def update(self, state: ProgressState) -> None:
-        """Redraw if the throttle allows."""
-        if not self._closed and self._throttle.ready():
+        """Redraw if the throttle allows. Off a terminal a finished run's line is left to
+        :meth:`close`, which writes it once."""
+        if self._closed or (state.finished and not self._tty):
+            return
+        if self._throttle.ready():
             self._draw(state, closed=False)
 
     def close(self, state: ProgressState) -> None:

@@ -66,7 +66,10 @@ def test_tty_redraws_are_cut_to_the_terminal_width_but_the_final_line_is_whole(
 def test_non_tty_writes_whole_lines(clock: FakeClock) -> None:
     out = _run_lines(clock, two_job_run(), tty=False)
     assert "\r" not in out
-    assert len(out.splitlines()) == len(two_job_run()) + 1  # each event, then close
+    lines = out.splitlines()
+    # Each event but the last, then close: the finished line once, not twice.
+    assert len(lines) == len(two_job_run())
+    assert len(set(lines)) == len(lines) and "finished" in lines[-1]
 
 
 def test_non_tty_waits_for_the_run_to_start_before_writing(clock: FakeClock) -> None:
@@ -128,3 +131,16 @@ def test_close_twice_writes_once(clock: FakeClock) -> None:
     display.close(state)
     display.close(state)
     assert len(stream.getvalue().splitlines()) == 1
+
+
+def test_a_run_that_ended_before_the_display_started_is_written_once(clock: FakeClock) -> None:
+    """A background run waited for after it ended: one final line, not the same line twice."""
+    state = ProgressState(clock=clock)
+    for event in two_job_run():
+        state.apply(event)
+    stream = io.StringIO()
+    display = TextDisplay(stream=stream, tty=False, clock=clock, line_interval=0)
+    display.start(state)
+    display.close(state)
+    lines = [line for line in stream.getvalue().splitlines() if not line.startswith("run journal")]
+    assert len(lines) == 1 and "finished" in lines[0]
