@@ -833,6 +833,13 @@ def _check_base_url(base_url: str) -> str:
         )
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ConfigurationError("base_url must not carry credentials, a query or a fragment")
+    if parts.path.rstrip("/").lower().endswith("/v2"):
+        # Every path fs_pandas asks for starts with /v2/ already: ".../v2/v2/..." would be a
+        # 404 that the key check cannot tell from a job that does not exist.
+        root = base_url.strip().rstrip("/")[: -len("/v2")]
+        raise ConfigurationError(
+            f"base_url is the API's root, without /v2: use {root!r}, not {base_url!r}"
+        )
     # Design §3 "Secrets": the key must not travel in clear text, except to this machine.
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigurationError(

@@ -44,3 +44,14 @@ def test_a_dropped_connection_after_the_server_answered_keeps_the_whole_budget(
     assert caught.value.attempts == 6  # the configured budget, not the first-contact cap
     last = caught.value.last_error
     assert isinstance(last, TransportError) and not last.connect_failed
+
+
+@pytest.mark.parametrize("suffix", ["/v2", "/v2/", "/V2"])
+def test_a_base_url_with_the_api_version_is_refused_with_the_root_to_use(suffix: str) -> None:
+    from fs_pandas.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as caught:
+        Client("na1.key", base_url=f"https://api.fullstory.com{suffix}")
+    assert str(caught.value).startswith(
+        "base_url is the API's root, without /v2: use 'https://api.fullstory.com', not "
+    )

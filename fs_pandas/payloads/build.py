@@ -503,11 +503,12 @@ def _bad_times(
 ) -> list[str]:
     """Why each value of ``series`` where ``lost`` holds is not a time, quoting it: text that
     does not parse, or a local time that does not exist (or exists twice) in ``naive_tz``."""
+    where = np.flatnonzero(lost)
     values: Iterable[object]
     try:
-        values = series.to_numpy(dtype=object)[lost]
-    except (pa.ArrowNotImplementedError, TypeError):  # string_view has no filter kernel
-        values = [series.iloc[i] for i in np.flatnonzero(lost)]
+        values = series.iloc[where].to_numpy(dtype=object)
+    except (pa.ArrowNotImplementedError, TypeError):  # string_view has no take kernel
+        values = [series.iloc[i] for i in where]
     messages = []
     for value in values:
         text = repr(value if isinstance(value, str) else str(value))
@@ -542,7 +543,8 @@ def _check_scalar(series: pd.Series, f: Field, naive_tz: TimeZone) -> _Findings:
             lost,
             column=col,
             rule=Rule.INVALID_DATE,
-            message=_bad_times(series, lost, col, naive_tz),
+            # Quoting values costs a pass over them: only when some row is rejected.
+            message=_bad_times(series, lost, col, naive_tz) if lost.any() else "",
         )
         seconds = pc.cast(arr, pa.timestamp("s", "UTC"), safe=False)
         ticks = pc.fill_null(pc.cast(seconds, pa.int64()), 0).to_numpy(zero_copy_only=False)
