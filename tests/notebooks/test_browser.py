@@ -367,6 +367,9 @@ handle = frame.fullstory.batch_update(
 handle
 """
 MOVING, INTERRUPTED = "background.ipynb", "interrupted.ipynb"
+MID_RUN_PNG = "background-run-mid-run.png"
+# Playwright's expect() waits 5 s by default; a loaded machine draws later than that.
+EXPECT_MS = 30_000
 BACKGROUND_NOTEBOOKS = {
     # Ten jobs one after the other, about a second each: the bar has seconds to move while
     # the kernel is idle (every cell has run).
@@ -414,12 +417,13 @@ def test_a_background_runs_bar_moves_in_its_cell_while_the_kernel_is_idle(
     # Every cell has run and the kernel is idle: the bar moves on its own, from the run's thread.
     page.wait_for_function(f"() => ({_BAR_WIDTH})(0) > 0 && ({_BAR_WIDTH})(0) < 100")
     label = page.locator("div.fs-pandas-progress[data-state]")
-    expect(label).to_have_count(1)
-    expect(label).to_have_attribute("data-state", "running")
-    _screenshot(page, label, "background-run-mid-run.png")
+    expect(label).to_have_count(1, timeout=EXPECT_MS)
+    expect(label).to_have_attribute("data-state", "running", timeout=EXPECT_MS)
+    # The label's HTML is replaced at every draw: aim the screenshot at the bar, which stays.
+    _screenshot(page, page.locator(".jp-OutputArea .widget-hprogress").first, MID_RUN_PNG)
     page.wait_for_function(f"() => ({_BAR_WIDTH})(0) === 100", timeout=RUN_ALL_MS)
-    expect(label).to_have_attribute("data-state", "success")
-    expect(label).to_contain_text("imported 1,000")
+    expect(label).to_have_attribute("data-state", "success", timeout=EXPECT_MS)
+    expect(label).to_contain_text("imported 1,000", timeout=EXPECT_MS)
 
 
 def test_an_interrupted_wait_ends_red_and_says_how_to_finish(lab: Lab, browser: Any) -> None:
@@ -430,14 +434,15 @@ def test_an_interrupted_wait_ends_red_and_says_how_to_finish(lab: Lab, browser: 
     _run_all(page)
     # The wait cell runs: a second view of the same bar under it; one job is processing.
     labels = page.locator("div.fs-pandas-progress[data-state]")
-    expect(labels).to_have_count(2)
-    expect(labels.nth(1)).to_contain_text("1 processing")
+    expect(labels).to_have_count(2, timeout=RUN_ALL_MS)  # the kernel imports, then runs
+    expect(labels.nth(1)).to_contain_text("1 processing", timeout=RUN_ALL_MS)
     page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
     page.locator(".lm-Menu-item[data-command='kernelmenu:interrupt']").click()
     page.wait_for_function(_ALL_CELLS_RAN, timeout=RUN_ALL_MS)
     for i in (0, 1):
-        expect(labels.nth(i)).to_have_attribute("data-state", "danger")
-        expect(labels.nth(i).locator(".fs-pandas-unfinished")).to_contain_text("resume")
+        expect(labels.nth(i)).to_have_attribute("data-state", "danger", timeout=EXPECT_MS)
+        unfinished = labels.nth(i).locator(".fs-pandas-unfinished")
+        expect(unfinished).to_contain_text("resume", timeout=EXPECT_MS)
     error = page.locator(".jp-OutputArea-output", has_text="RunInterrupted")
-    expect(error).to_contain_text("fs_pandas.resume(")
-    _screenshot(page, labels.nth(1), "interrupted-run.png")
+    expect(error).to_contain_text("fs_pandas.resume(", timeout=EXPECT_MS)
+    _screenshot(page, error, "interrupted-run.png")
