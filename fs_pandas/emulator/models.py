@@ -13,7 +13,8 @@ from __future__ import annotations
 import enum
 import hashlib
 import random
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -157,6 +158,11 @@ class IllegalTransitionError(RuntimeError):
     """A job was asked to move in a way :data:`TRANSITIONS` does not allow (an emulator bug)."""
 
 
+# A batch's row checks, run once: each row's error or None, and the rows to import without
+# their rejected values (by index).
+RowChecks = Callable[[], tuple[list[RowError | None], dict[int, JsonDict]]]
+
+
 def job_id(salt: str, kind: str, n: int) -> str:
     """A job id: made from the org's ``salt`` (new with every emulator and every reset, as
     Fullstory's ids are unique), the kind and the org's sequence number ``n``."""
@@ -167,9 +173,10 @@ def job_id(salt: str, kind: str, n: int) -> str:
 class Job:
     """A batch import job (§5.1).
 
-    ``rows``, ``prefailed`` (the row error found at create time, or ``None``) and ``cleaned``
+    ``rows``, ``prefailed`` (each row's error found by the checks, or ``None``) and ``cleaned``
     (rows without their rejected properties) are the request; they are dropped once the job
-    finishes, leaving ``imports`` and ``errors``.
+    finishes, leaving ``imports`` and ``errors``. ``check_rows``, when set, are the checks
+    still to run before ``prefailed`` and ``cleaned`` are known (:meth:`run_checks`).
     """
 
     kind: str  # "users" | "events"
@@ -188,6 +195,16 @@ class Job:
     imports: list[Any] = field(default_factory=list)
     errors: list[JsonDict] = field(default_factory=list)
     shuffled: dict[str, list[Any]] = field(default_factory=dict)
+    check_rows: RowChecks | None = None
+    _checking: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def run_checks(self) -> None:
+        """Run the row checks still to run, once, whichever thread asks first; another
+        thread asking meanwhile waits for them to end. If they raise, they stay to run."""
+        with self._checking:
+            if self.check_rows is not None:
+                self.prefailed, self.cleaned = self.check_rows()
+                self.check_rows = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 

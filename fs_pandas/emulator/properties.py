@@ -66,9 +66,15 @@ def merged(old: JsonDict, new: JsonDict) -> JsonDict:
 
 def without_nulls(props: JsonDict) -> JsonDict:
     """``props`` without null values at any depth (§9.10: nulls are accepted and ignored)."""
-    # Serialising in C and searching the bytes is 5x faster than walking nested dicts in
-    # Python; no "null" token means no null (a string containing "null" just takes the slow
-    # path). Without nulls the dict is shared: stored dicts are never mutated.
+    # A flat dict without None, the bulk of a big import, is told by one look at each value.
+    # Otherwise serialising in C and searching the bytes is 5x faster than walking nested
+    # dicts in Python; no "null" token means no null (a string containing "null" just takes
+    # the slow path). Without nulls the dict is shared: stored dicts are never mutated.
+    for value in props.values():
+        if value is None or type(value) is dict:
+            break
+    else:
+        return props
     if b"null" not in orjson.dumps(props):
         return props
     return _strip_nulls(props)

@@ -217,14 +217,22 @@ def flatten_schema(schema: Any, prefix: str = "") -> dict[str, str]:
     replace their ``declared``, never mutate it).
     """
     if not prefix and type(schema) is dict:
+        # Consecutive rows nearly always repeat one schema: an equality test (in C, no
+        # hashing of items) answers them. Only valid schemas are kept, whose leaves are
+        # type names, so equal means the same declarations.
+        last_schema, last_flat = _last_flat
+        if schema == last_schema:
+            return last_flat
         try:
             key = tuple(schema.items())
             known = _FLAT_SCHEMAS.get(key)
         except TypeError:  # a nested object: not hashable, flattened each time
             key, known = None, None
         if known is not None:
+            _remember(schema, known)
             return known
         flat = _flatten_schema(schema, prefix)
+        _remember(schema, flat)
         if key is not None:
             if len(_FLAT_SCHEMAS) >= _FLAT_SCHEMAS_KEPT:
                 _FLAT_SCHEMAS.clear()
@@ -235,6 +243,13 @@ def flatten_schema(schema: Any, prefix: str = "") -> dict[str, str]:
 
 _FLAT_SCHEMAS: dict[tuple[tuple[Any, Any], ...], dict[str, str]] = {}
 _FLAT_SCHEMAS_KEPT = 256
+# The last schema flattened and its result, replaced as one tuple (threads may read it).
+_last_flat: tuple[dict[str, Any], dict[str, str]] = ({}, {})
+
+
+def _remember(schema: dict[str, Any], flat: dict[str, str]) -> None:
+    global _last_flat
+    _last_flat = (schema, flat)
 
 
 def _flatten_schema(schema: Any, prefix: str) -> dict[str, str]:

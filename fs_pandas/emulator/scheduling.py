@@ -6,9 +6,14 @@ Owns the org's jobs in creation order and the subset still in progress; the admi
 the moment it freed); and, for time-based processing, which running job is due next. It moves
 jobs only through their state machine (``Job.start``); finishing a job needs the store, so
 ``OrgState`` does it and then calls :meth:`JobQueue.retire`. Not thread-safe on its own.
+:class:`RowChecker` checks new jobs' rows on a thread of its own while they process.
 """
 
 from __future__ import annotations
+
+import logging
+import queue
+import threading
 
 from fs_pandas.emulator.config import EmulatorConfig
 from fs_pandas.emulator.models import Job
@@ -65,3 +70,42 @@ class JobQueue:
     def retire(self, job: Job) -> None:
         """A finished job is no longer in progress (its results stay)."""
         del self.active[job.id]
+
+
+logger = logging.getLogger(__name__)
+
+
+class RowChecker:
+    """Checks the rows of new batch jobs on a thread of its own, while the jobs process,
+    oldest first (:meth:`Job.run_checks`; a job finishing first checks its rows itself).
+    The thread starts with the first job and stops at :meth:`close`."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def put(self, job: Job) -> None:
+        """Check ``job``'s rows when the jobs put before it are checked."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._work, name="fs-pandas-emulator-row-checks", daemon=True
+                )
+                self._thread.start()
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job.run_checks()
+            except Exception:  # an emulator bug: the job checks its rows again at its end
+                logger.exception("checking the rows of job %s failed", job.id)
+
+    def close(self) -> None:
+        """Stop the thread (jobs not checked yet check their rows when they finish)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(None)
+            thread.join(timeout=10)

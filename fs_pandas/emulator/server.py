@@ -102,13 +102,14 @@ class Emulator:
         return self
 
     def stop(self) -> None:
-        """Ask uvicorn to exit and wait for its thread."""
+        """Ask uvicorn to exit and wait for its thread and the org's row-checking thread."""
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self._sock is not None:
             self._sock.close()
+        self.state.close()
         self._server = self._thread = self._sock = None
 
     def __enter__(self) -> Emulator:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -273,3 +274,38 @@ def test_job_ids_never_repeat_across_resets_or_emulators(emu: Emulator, admin: A
         elsewhere = [Api(other, other.api_key).batch("users", [{"uid": "u1"}]) for _ in range(2)]
     ids = first + after_reset + elsewhere
     assert len(set(ids)) == len(ids)
+
+
+def _checked(emu: Emulator, job_id: str) -> bool:
+    """Whether the job's rows have been checked (waits up to 10 s for it)."""
+    job = emu.state.queue.jobs[job_id]
+    deadline = time.monotonic() + 10
+    while job.check_rows is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return job.check_rows is None
+
+
+@pytest.mark.parametrize("kind", ["users", "events"])
+def test_a_batchs_rows_are_checked_while_it_processes_and_fail_at_its_end(
+    emu: Emulator, admin: Api, kind: str
+) -> None:
+    # The create is answered on the envelope alone; the rows are checked meanwhile, and
+    # the bad one is reported with the job's results, as if checked at the create.
+    emu.configure(processing_polls=None, processing_seconds=3600)
+    good, bad = ({"uid": "u1"}, {"uid": ""}) if kind == "users" else ({"name": "A"}, {})
+    job_id = admin.batch(kind, [good, bad])
+    assert _checked(emu, job_id)
+    assert admin.get(f"/v2/{kind}/batch/{job_id}").json()["job"]["status"] == "PROCESSING"
+    emu.configure(processing_polls=1)
+    assert admin.finish(kind, job_id)["errors"] == 1
+
+
+def test_rows_failed_by_the_seeded_faults_are_chosen_at_the_create(
+    emu: Emulator, admin: Api
+) -> None:
+    # Checked later, on another thread, the seeded draws would depend on what else the
+    # emulator did meanwhile: with fault rates set, a create checks its rows itself.
+    emu.configure(processing_polls=None, processing_seconds=3600, fail_uids={"u2"})
+    job_id = admin.batch("users", [{"uid": "u1"}, {"uid": "u2"}])
+    job = emu.state.queue.jobs[job_id]
+    assert job.check_rows is None and [e is not None for e in job.prefailed] == [False, True]

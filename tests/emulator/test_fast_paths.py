@@ -1,4 +1,4 @@
-"""The validation fast paths decide exactly as the full checks they skip."""
+"""The fast paths decide exactly as the full checks and walks they skip."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 
+from fs_pandas.emulator.properties import _strip_nulls, without_nulls
 from fs_pandas.emulator.replies import RowError
 from fs_pandas.emulator.rules import (
     MAX_VALUE_BYTES,
+    _flatten_schema,
     _list_surely_fits,
     check_event_row,
+    flatten_schema,
     value_bytes,
 )
 
@@ -82,3 +85,46 @@ def _fails(user: Any) -> bool:
 )
 def test_event_user_refs_pass_or_fail_as_the_contract_says(user: Any, fails: bool) -> None:
     assert _fails(user) is fails
+
+
+def _random_props(rng: random.Random, depth: int = 0) -> dict[str, Any]:
+    values: list[Any] = [None, "null", "x", 0, 1.5, True, False, [], [None], ["a", None]]
+    out: dict[str, Any] = {}
+    for i in range(rng.randrange(0, 6)):
+        if depth < 2 and rng.random() < 0.2:
+            out[f"k{i}"] = _random_props(rng, depth + 1)
+        else:
+            out[f"k{i}"] = rng.choice(values)
+    return out
+
+
+def test_nulls_are_dropped_as_the_full_walk_drops_them() -> None:
+    rng = random.Random(11)
+    for _ in range(3000):
+        props = _random_props(rng)
+        assert without_nulls(props) == _strip_nulls(props)
+
+
+def test_a_schema_seen_before_flattens_as_it_did_the_first_time() -> None:
+    rng = random.Random(5)
+    types = ["str", "int", "real", "bool", "date", "strs"]
+    seen: list[dict[str, Any]] = []
+    for _ in range(2000):
+        if seen and rng.random() < 0.5:  # an equal schema, a new dict, keys maybe reordered
+            items = list(rng.choice(seen).items())
+            rng.shuffle(items)
+            schema = dict(items)
+        else:
+            schema = {f"p{i}": rng.choice(types) for i in range(rng.randrange(0, 4))}
+            if rng.random() < 0.3:
+                schema["nested"] = {"a": rng.choice(types)}
+            seen.append(schema)
+        assert flatten_schema(schema) == _flatten_schema(schema, "")
+
+
+def test_a_bad_schema_is_refused_even_after_a_good_one_like_it() -> None:
+    assert flatten_schema({"a": "int"}) == {"a": "int"}
+    with pytest.raises(RowError):
+        flatten_schema({"a": 1})  # equal to nothing kept: leaves kept are type names
+    with pytest.raises(RowError):
+        flatten_schema({"a": "int", "b": "nope"})

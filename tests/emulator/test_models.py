@@ -3,6 +3,9 @@ other move (models.py). These tests drive a Job directly, without HTTP."""
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pytest
 
 from fs_pandas.emulator.config import EmulatorConfig
@@ -124,3 +127,46 @@ def test_prefailed_rows_are_kept_until_the_job_finishes() -> None:
     job.errors.append({"message": "y", "code": "x", "user": {"uid": ""}})
     job.finish(0.0, now=0.0)
     assert job.prefailed == [] and job.status == "FAILED"
+
+
+def test_row_checks_run_once_whichever_thread_asks_first() -> None:
+    started, release = threading.Event(), threading.Event()
+    runs: list[int] = []
+
+    def checks() -> tuple[list[RowError | None], dict[int, Any]]:
+        runs.append(1)
+        started.set()
+        release.wait(5)
+        return [RowError("invalid_argument", "bad")], {}
+
+    job = new_job()
+    job.check_rows = checks
+    checker = threading.Thread(target=job.run_checks)
+    checker.start()
+    assert started.wait(5)
+    finisher = threading.Thread(target=job.run_checks)  # the job's end, while they run
+    finisher.start()
+    finisher.join(0.2)
+    assert finisher.is_alive()  # it waits for the checks under way
+    release.set()
+    checker.join(5)
+    finisher.join(5)
+    assert runs == [1] and job.check_rows is None
+    assert job.prefailed[0] is not None and job.prefailed[0].message == "bad"
+
+
+def test_row_checks_that_raise_stay_to_run_again() -> None:
+    job = new_job()
+    outcomes: list[Any] = [RuntimeError("bug"), ([None], {})]
+
+    def checks() -> tuple[list[RowError | None], dict[int, Any]]:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
+
+    job.check_rows = checks
+    with pytest.raises(RuntimeError):
+        job.run_checks()
+    job.run_checks()
+    assert job.check_rows is None and job.prefailed == [None]
