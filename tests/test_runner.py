@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -15,7 +16,7 @@ from fs_pandas.errors import ConfigurationError
 from fs_pandas.payloads import plan_users
 from fs_pandas.progress.events import JobCreated, JobPolled, PageFetched, RunFinished
 from fs_pandas.retry import RetryPolicy
-from fs_pandas.run.engine import Runner, idempotency_key
+from fs_pandas.run.engine import Runner, _seconds_between, idempotency_key
 from fs_pandas.specs import Pacing
 
 
@@ -62,6 +63,42 @@ def test_jobs_are_polled_until_they_finish(emu: Emulator, client: Client) -> Non
     events = list(runner(client, 10).events())
     polls = [e.status.value for e in events if isinstance(e, JobPolled)]
     assert polls == ["PROCESSING"] * 3 + ["COMPLETED"]
+
+
+def test_jobs_after_the_first_are_polled_when_a_job_of_the_run_takes_as_long(
+    emu: Emulator, client: Client
+) -> None:
+    # Each job runs 0.5 s. Backing off, the second poll comes 3 s after the first; once
+    # the first job has shown how long jobs take, later ones are polled as they should end.
+    emu.configure(processing_polls=None, processing_seconds=0.5)
+    run = runner(
+        client, 30, max_jobs_in_flight=1, poll_interval=0.05, poll_backoff=60, max_poll_interval=5
+    )
+    polls: dict[int, list[tuple[float, str]]] = {}
+    for event in run.events():
+        if isinstance(event, JobPolled):
+            polls.setdefault(event.chunk, []).append((time.monotonic(), event.status.value))
+    gaps = {chunk: seen[-1][0] - seen[-2][0] for chunk, seen in polls.items()}
+    assert [seen[-1][1] for seen in polls.values()] == ["COMPLETED"] * 3
+    assert gaps[0] > 2.5  # the first job: no length known yet, the backed-off poll
+    assert gaps[1] < 1.5 and gaps[2] < 1.5  # at the end the first job's length foretold
+
+
+@pytest.mark.parametrize(
+    ("created", "finished", "seconds"),
+    [
+        ("2026-12-01T02:30:20.123Z", "2026-12-01T02:30:30.123Z", 10.0),
+        ("2026-12-01T02:30:20.123456789Z", "2026-12-01T03:30:20.123456789+01:00", 0.0),
+        ("2026-12-01T02:30:20Z", None, None),
+        ("", "2026-12-01T02:30:20Z", None),
+        ("2026-12-01T02:30:20Z", "2026-12-01T02:30:19Z", None),  # ends before it began
+        ("2026-12-01T02:30:20", "2026-12-01T02:30:30Z", None),  # one without a zone
+    ],
+)
+def test_a_job_length_is_read_from_fullstorys_timestamps_or_not_at_all(
+    created: str, finished: str | None, seconds: float | None
+) -> None:
+    assert _seconds_between(created, finished) == seconds
 
 
 def test_a_failed_job_has_both_its_imports_and_its_errors_read(

@@ -194,6 +194,17 @@ def format_when(when: dt.datetime) -> str:
     return f"{when:%Y-%m-%d %H:%M} UTC"
 
 
+def _seconds_between(start: str, end: str | None) -> float | None:
+    """Seconds from one RFC 3339 time of Fullstory's to another, or None when either is
+    missing or unreadable, or they do not make a duration."""
+    try:
+        first, last = dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end or "")
+        seconds = (last - first).total_seconds()
+    except (ValueError, TypeError):  # unreadable, or one with a zone and one without
+        return None
+    return seconds if 0 <= seconds < math.inf else None
+
+
 def _terminal_status(job: Job, errors: int) -> JobStatus:
     """The status a finished job is reported with: FAILED whenever it has failed rows, even
     when Fullstory says COMPLETED next to ``"errors": N`` (contract §11.3)."""
@@ -333,6 +344,9 @@ class Runner:
         self._pool = RequestPool(1)  # replaced by events(); here so stop() always has one
         self._job_chunks: dict[str, int] = {}  # job id -> the chunk it answered first
         self._polled_since: dict[int, float] = {}  # chunk -> when its job's polling began
+        # How long the last job of this run seen finished took at Fullstory (its own
+        # "finished" minus "created"), or None: the likely length of the jobs still running.
+        self._job_seconds: float | None = None
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -691,7 +705,36 @@ class Runner:
         return min(interval * self.options.poll_backoff, longest)
 
     def _schedule(self, chunk: int, interval: float) -> None:
-        heapq.heappush(self._due, _Due(self.clock() + interval, next(self._seq), chunk, interval))
+        now = self.clock()
+        at = min(now + interval, self._expected_end(chunk, after=now))
+        heapq.heappush(self._due, _Due(at, next(self._seq), chunk, interval))
+
+    def _expected_end(self, chunk: int, *, after: float) -> float:
+        """When the chunk's job should end if it takes as long as the last job of this run
+        seen finished (infinity when that is not known, or already past ``after``)."""
+        if self._job_seconds is None:
+            return math.inf
+        end = self._polled_since.get(chunk, math.inf) + self._job_seconds
+        return end if end > after else math.inf
+
+    def _learn_job_length(self, job: Job) -> None:
+        """A job was seen finished: from its own timestamps, how long jobs of this run take.
+        Every running job gets a poll when that much has passed since its create was
+        answered (if sooner than its next one): jobs of one run are alike, so the jobs
+        after a wave's first are noticed as they end rather than up to a poll interval late.
+        Only Fullstory's two timestamps are compared, so no clock needs to agree with ours."""
+        seconds = _seconds_between(job.created, job.finished_at)
+        if seconds is None:
+            return
+        self._job_seconds = seconds
+        now = self.clock()
+        moved = False
+        for due in self._due:
+            end = self._expected_end(due.chunk, after=now)
+            if end < due.at:
+                due.at, moved = end, True
+        if moved:
+            heapq.heapify(self._due)
 
     def _poller(self, due: _Due) -> Callable[[], tuple[Job, float]]:
         job_id = self.records[due.chunk].job_id
@@ -705,6 +748,7 @@ class Runner:
             return
         record = self.records[number]
         self._poll_next_in_line(number)
+        self._learn_job_length(job)
         # Finished at Fullstory: its rows no longer count against the org's caps, so the next
         # chunk goes out while this job's results are read.
         self._free_slot(record.rows)
