@@ -113,20 +113,27 @@ def _create_with_key(state: OrgState) -> CreateWithKey:
     ``create_hold``), and under an ``Idempotency-Key`` replayed, refused or stored (§6)."""
 
     async def create_with_key(request: Request, action: Callable[[Any], Reply]) -> Reply:
-        body = await read_json(request)
         key = idempotency_key(request)
+        with state.reading_create():  # the costly part of a create, before its hold
+            body = await read_json(request)
+            # §6: the same key with another body (or on another route) is a mismatch.
+            route = request.url.path.encode()
+            fingerprint = b"" if key is None else route + b"\0" + canonical(body)
+
+        def act() -> Reply:
+            with state.reading_create():
+                return action(body)
+
         if key is None:
             await hold_create(state)
-            return action(body)
-        # §6: the same key with another body (or on another route) is a mismatch.
-        fingerprint = request.url.path.encode() + b"\0" + canonical(body)
+            return act()
         stored = state.idempotency_begin(key, fingerprint)  # 409 while in flight, 422
         if stored is not None:
             return stored
         reply = None
         try:
             await hold_create(state)
-            reply = _guard(lambda: action(body))
+            reply = _guard(act)
         finally:
             # No answer (the client went away while held): nothing is saved.
             state.idempotency_end(key, fingerprint, reply)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fs_pandas.emulator.config import EmulatorConfig
 from fs_pandas.emulator.models import Job
@@ -78,12 +80,35 @@ logger = logging.getLogger(__name__)
 class RowChecker:
     """Checks the rows of new batch jobs on a thread of its own, while the jobs process,
     oldest first (:meth:`Job.run_checks`; a job finishing first checks its rows itself).
-    The thread starts with the first job and stops at :meth:`close`."""
+    The thread starts with the first job and stops at :meth:`close`.
+
+    It gives way to creates: a job's checks start only while no create is being read
+    (:meth:`giving_way`). Both share one interpreter lock, and a create answered late holds
+    up the client's next upload and the start of its processing, where checks have until
+    the job ends.
+    """
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._creates = 0  # creates being read
+        self._no_creates = threading.Event()
+        self._no_creates.set()
+
+    @contextmanager
+    def giving_way(self) -> Iterator[None]:
+        """While a create is read: no job's checks start."""
+        with self._lock:
+            self._creates += 1
+            self._no_creates.clear()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._creates -= 1
+                if not self._creates:
+                    self._no_creates.set()
 
     def put(self, job: Job) -> None:
         """Check ``job``'s rows when the jobs put before it are checked."""
@@ -97,6 +122,7 @@ class RowChecker:
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
+            self._no_creates.wait()
             try:
                 job.run_checks()
             except Exception:  # an emulator bug: the job checks its rows again at its end

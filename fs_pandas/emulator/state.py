@@ -26,6 +26,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from fs_pandas.emulator.config import EmulatorConfig
@@ -89,6 +90,11 @@ class OrgState:
         with self._lock:
             self._epoch += 1
             self._reset_locked(self._initial)
+
+    def reading_create(self) -> AbstractContextManager[None]:
+        """Mark a batch create being read and created: rows of earlier jobs wait to be
+        checked (see :class:`RowChecker`)."""
+        return self._checker.giving_way()
 
     def close(self) -> None:
         """Stop the thread checking rows (jobs in progress then check theirs as they end)."""
