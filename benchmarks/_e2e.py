@@ -266,6 +266,7 @@ def run_node(df: pd.DataFrame, url: str) -> dict[str, Any]:
         script = Path(__file__).with_name("node_batch.js")
         command = [str(node), "--max-old-space-size=8192", str(script), str(path)]
         command += ["--host", url, "--key", KEY, "--poll-ms", str(int(POLL_S * 1000))]
+        command += ["--max-jobs", str(CAP_ROWS // CHUNK)]
         out = subprocess.run(command, capture_output=True, text=True, check=False)
     if out.returncode != 0 or not out.stdout.strip():
         raise RuntimeError(f"node exited {out.returncode}: {out.stderr[-500:]}")
@@ -458,8 +459,9 @@ def measure_e2e(
             HAND: "requests + to_dict loop: submit all (waits Retry-After on 429), then poll "
             "1 s + page each; build included",
             SEQUENTIAL: "requests + to_dict loop: submit, poll 1 s, page, next job; build included",
-            NODE: f"{SDK} batchCreate per job, all at once (its default), poll 1 s, maxRetry 3; "
-            "clock starts with the requests in memory (build not included)",
+            NODE: f"{SDK} batchCreate per job, at most {CAP_ROWS // CHUNK} at once (the cap), "
+            "the next on done; poll 1 s, maxRetry 3; clock starts with the requests in memory "
+            "(build not included)",
         }
         for variant in variants:
             base = None if variant == HAND else HAND
