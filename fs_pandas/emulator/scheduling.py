@@ -93,6 +93,7 @@ class RowChecker:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._creates = 0  # creates being read
+        self._closing = False
         self._no_creates = threading.Event()
         self._no_creates.set()
 
@@ -122,16 +123,19 @@ class RowChecker:
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            self._no_creates.wait()
+            while not self._no_creates.wait(0.05) and not self._closing:
+                pass
             try:
                 job.run_checks()
             except Exception:  # an emulator bug: the job checks its rows again at its end
                 logger.exception("checking the rows of job %s failed", job.id)
 
     def close(self) -> None:
-        """Stop the thread (jobs not checked yet check their rows when they finish)."""
+        """Stop the thread once the jobs put before are checked (no longer giving way)."""
         with self._lock:
             thread, self._thread = self._thread, None
+            self._closing = True
         if thread is not None:
             self._jobs.put(None)
             thread.join(timeout=10)
+        self._closing = False  # put() may start a new thread

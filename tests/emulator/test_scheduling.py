@@ -1,0 +1,60 @@
+"""The row checker: new jobs' rows are checked on a thread of their own, oldest first, and
+never while a create is being read (scheduling.py). Driven directly, without HTTP."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fs_pandas.emulator.models import Job
+from fs_pandas.emulator.replies import RowError
+from fs_pandas.emulator.scheduling import RowChecker
+
+
+def job_checked_into(done: list[str], name: str) -> Job:
+    job = Job("users", name, 0.0, [{"uid": "a"}], None, [], None, n_requests=1)
+
+    def checks() -> tuple[list[RowError | None], dict[int, Any]]:
+        done.append(name)
+        return [None], {}
+
+    job.check_rows = checks
+    return job
+
+
+def test_jobs_are_checked_in_the_order_they_came() -> None:
+    done: list[str] = []
+    checker = RowChecker()
+    jobs = [job_checked_into(done, name) for name in ("j1", "j2", "j3")]
+    for job in jobs:
+        checker.put(job)
+    checker.close()  # the jobs put before it are checked first
+    assert done == ["j1", "j2", "j3"]
+    assert all(job.check_rows is None and job.prefailed == [None] for job in jobs)
+
+
+def test_no_checks_start_while_a_create_is_read() -> None:
+    checked = threading.Event()
+    job = Job("users", "j1", 0.0, [{"uid": "a"}], None, [], None, n_requests=1)
+
+    def checks() -> tuple[list[RowError | None], dict[int, Any]]:
+        checked.set()
+        return [None], {}
+
+    job.check_rows = checks
+    checker = RowChecker()
+    with checker.giving_way():
+        checker.put(job)
+        assert not checked.wait(0.3)  # waits for the create
+    assert checked.wait(5)
+    checker.close()
+
+
+def test_a_job_that_ended_first_is_not_checked_again() -> None:
+    done: list[str] = []
+    checker = RowChecker()
+    job = job_checked_into(done, "j1")
+    job.run_checks()  # its end came first
+    checker.put(job)
+    checker.close()
+    assert done == ["j1"]
