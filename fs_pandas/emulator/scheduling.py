@@ -6,7 +6,8 @@ Owns the org's jobs in creation order and the subset still in progress; the admi
 the moment it freed); and, for time-based processing, which running job is due next. It moves
 jobs only through their state machine (``Job.start``); finishing a job needs the store, so
 ``OrgState`` does it and then calls :meth:`JobQueue.retire`. Not thread-safe on its own.
-:class:`RowChecker` checks new jobs' rows on a thread of its own while they process.
+:class:`JobWorker` does the org's batch work between requests, on a thread of its own: it checks new
+jobs' rows while they process and finishes jobs whose time is up.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from fs_pandas.emulator.config import EmulatorConfig
 from fs_pandas.emulator.models import Job
@@ -73,22 +75,32 @@ class JobQueue:
         """A finished job is no longer in progress (its results stay)."""
         del self.active[job.id]
 
+    def seconds_to_next_due(self, seconds: float, now: float) -> float | None:
+        """Seconds from ``now`` until a running job's ``seconds`` of processing end (None:
+        no job is running)."""
+        ends = [j.deadline(seconds) for j in self.active.values() if j.running]
+        return min(ends) - now if ends else None
+
 
 logger = logging.getLogger(__name__)
+_NONE_YET: Any = object()  # the worker's wait ended with no job put
 
 
-class RowChecker:
-    """Checks the rows of new batch jobs on a thread of its own, while the jobs process,
-    oldest first (:meth:`Job.run_checks`; a job finishing first checks its rows itself).
-    The thread starts with the first job and stops at :meth:`close`.
+class JobWorker:
+    """A thread doing an org's batch work between requests, as Fullstory does it in the
+    background: it checks the rows of new jobs, oldest first (:meth:`Job.run_checks`; a job
+    ending first checks its rows itself), and, with nothing to check, calls ``idle`` (which
+    finishes the jobs whose time is up, and says in how many seconds the next one is due, or
+    None). The thread starts with the first job put and stops at :meth:`close`.
 
-    It gives way to creates: a job's checks start only while no create is being read
+    It gives way to creates: no work starts while a create is being read
     (:meth:`giving_way`). Both share one interpreter lock, and a create answered late holds
     up the client's next upload and the start of its processing, where checks have until
     the job ends.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, idle: Callable[[], float | None] | None = None) -> None:
+        self._idle = idle
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -122,13 +134,28 @@ class RowChecker:
         self._jobs.put(job)
 
     def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            while not self._no_creates.wait(0.05) and not self._closing:
-                pass
+        wait: float | None = None  # until the next idle call (None: until a job comes)
+        while True:
             try:
-                job.run_checks()
-            except Exception:  # an emulator bug: the job checks its rows again at its end
-                logger.exception("checking the rows of job %s failed", job.id)
+                job = self._jobs.get(timeout=wait)
+            except queue.Empty:
+                job = _NONE_YET
+            if job is None:
+                return
+            self._give_way()
+            if job is not _NONE_YET:
+                try:
+                    job.run_checks()
+                except Exception:  # an emulator bug: the job checks its rows again at its end
+                    logger.exception("checking the rows of job %s failed", job.id)
+            if self._idle is not None and self._jobs.empty():
+                due = self._idle()
+                # At most a second: a clock setting may run faster than the real one.
+                wait = None if due is None else min(max(due, 0.005), 1.0)
+
+    def _give_way(self) -> None:
+        while not self._no_creates.wait(0.05) and not self._closing:
+            pass
 
     def close(self) -> None:
         """Stop the thread once the jobs put before are checked (no longer giving way)."""

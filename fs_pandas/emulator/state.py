@@ -50,7 +50,7 @@ from fs_pandas.emulator.rules import (
     rfc3339,
     without_paths,
 )
-from fs_pandas.emulator.scheduling import JobQueue, RowChecker
+from fs_pandas.emulator.scheduling import JobQueue, JobWorker
 from fs_pandas.emulator.store import OrgStore
 
 
@@ -66,7 +66,7 @@ class OrgState:
     def __init__(self, config: EmulatorConfig) -> None:
         self._initial = config
         self._lock = threading.RLock()
-        self._checker = RowChecker()
+        self._worker = JobWorker(idle=self._finish_due)
         self._epoch = 0  # bumped by reset(), so earlier page tokens no longer match
         self._reset_locked(config)
 
@@ -93,12 +93,12 @@ class OrgState:
 
     def reading_create(self) -> AbstractContextManager[None]:
         """Mark a batch create being read and created: rows of earlier jobs wait to be
-        checked (see :class:`RowChecker`)."""
-        return self._checker.giving_way()
+        checked (see :class:`JobWorker`)."""
+        return self._worker.giving_way()
 
     def close(self) -> None:
         """Stop the thread checking rows (jobs in progress then check theirs as they end)."""
-        self._checker.close()
+        self._worker.close()
 
     def configure(self, **settings: Any) -> EmulatorConfig:
         """Change settings at run time (``faults=`` re-seeds the fault generator)."""
@@ -282,7 +282,7 @@ class OrgState:
             self.queue.add(job, self.config.max_running)
             self._advance()
             if later is not None and not job.terminal:
-                self._checker.put(job)
+                self._worker.put(job)
             # §5.1: a new job is always reported PROCESSING; the seed's create example has
             # no "finished" (id, status, created).
             meta = {"id": job.id, "status": PROCESSING, "created": rfc3339(job.created)}
@@ -360,6 +360,17 @@ class OrgState:
                 self._finish(job, freed_at)
                 self.queue.start_queued(freed_at, cfg.max_running)
         self.queue.start_queued(now, cfg.max_running)
+
+    def _finish_due(self) -> float | None:
+        """Finish the jobs whose processing time is up, without waiting for a request to
+        (on the worker's thread: a poll then finds them finished, not finishing 50,000 rows
+        each); the seconds until the next is due, or None."""
+        with self._lock:
+            self._advance()
+            cfg = self.config
+            if cfg.processing_polls is not None:
+                return None
+            return self.queue.seconds_to_next_due(cfg.processing_seconds, self.now())
 
     def _finish(self, job: Job, at: float) -> None:
         """Apply the job's rows to the store, then finish it (COMPLETED iff no row failed).

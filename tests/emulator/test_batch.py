@@ -309,3 +309,16 @@ def test_rows_failed_by_the_seeded_faults_are_chosen_at_the_create(
     job_id = admin.batch("users", [{"uid": "u1"}, {"uid": "u2"}])
     job = emu.state.queue.jobs[job_id]
     assert job.check_rows is None and [e is not None for e in job.prefailed] == [False, True]
+
+
+def test_a_job_whose_time_is_up_finishes_without_waiting_for_a_request(
+    emu: Emulator, admin: Api
+) -> None:
+    # Fullstory finishes a job on its own; a poll then finds it finished, where finishing
+    # (applying 50,000 rows) inside the poll would hold that poll and those behind it.
+    emu.configure(processing_polls=None, processing_seconds=0.2)
+    job = emu.state.queue.jobs[admin.batch("users", [{"uid": "u1"}])]
+    deadline = time.monotonic() + 10
+    while not job.terminal and time.monotonic() < deadline:
+        time.sleep(0.01)  # no request meanwhile
+    assert job.terminal and len(job.imports) == 1

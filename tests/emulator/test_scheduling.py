@@ -4,11 +4,12 @@ never while a create is being read (scheduling.py). Driven directly, without HTT
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from fs_pandas.emulator.models import Job
 from fs_pandas.emulator.replies import RowError
-from fs_pandas.emulator.scheduling import RowChecker
+from fs_pandas.emulator.scheduling import JobWorker
 
 
 def job_checked_into(done: list[str], name: str) -> Job:
@@ -24,7 +25,7 @@ def job_checked_into(done: list[str], name: str) -> Job:
 
 def test_jobs_are_checked_in_the_order_they_came() -> None:
     done: list[str] = []
-    checker = RowChecker()
+    checker = JobWorker()
     jobs = [job_checked_into(done, name) for name in ("j1", "j2", "j3")]
     for job in jobs:
         checker.put(job)
@@ -42,7 +43,7 @@ def test_no_checks_start_while_a_create_is_read() -> None:
         return [None], {}
 
     job.check_rows = checks
-    checker = RowChecker()
+    checker = JobWorker()
     with checker.giving_way():
         checker.put(job)
         assert not checked.wait(0.3)  # waits for the create
@@ -52,9 +53,28 @@ def test_no_checks_start_while_a_create_is_read() -> None:
 
 def test_a_job_that_ended_first_is_not_checked_again() -> None:
     done: list[str] = []
-    checker = RowChecker()
+    checker = JobWorker()
     job = job_checked_into(done, "j1")
     job.run_checks()  # its end came first
     checker.put(job)
     checker.close()
     assert done == ["j1"]
+
+
+def test_with_nothing_to_check_the_worker_calls_idle_when_it_says() -> None:
+    calls: list[float] = []
+    twice = threading.Event()
+
+    def idle() -> float | None:
+        calls.append(time.monotonic())
+        if len(calls) == 2:
+            twice.set()
+            return None  # nothing due: wait for a job
+        return 0.05
+
+    worker = JobWorker(idle=idle)
+    worker.put(job_checked_into([], "j1"))
+    assert twice.wait(5)
+    time.sleep(0.2)
+    assert len(calls) == 2  # None: no more calls until a job comes
+    worker.close()
