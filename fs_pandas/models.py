@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,10 +69,11 @@ class ImportIds:
     """One page of a users job's imports, read for matching them to rows: each result's
     ``uid`` and ``id`` side by side (None where absent), and whole only the results without a
     uid (``anonymous``: their index on the page and the object), whose content is what
-    matches them. ``ready`` and ``next_page_token`` are as in :class:`Page`."""
+    matches them. ``ready`` and ``next_page_token`` are as in :class:`Page`. ``uids`` and
+    ``ids`` are lists as read (a run keeps them as Arrow arrays until it joins them)."""
 
-    uids: list[Any] = field(default_factory=list)
-    ids: list[str | None] = field(default_factory=list)
+    uids: Sequence[Any] = field(default_factory=list)
+    ids: Sequence[str | None] = field(default_factory=list)
     anonymous: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     total_records: int = 0
     next_page_token: str | None = None

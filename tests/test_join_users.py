@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fs_pandas.models import ImportIds
-from fs_pandas.run.join import JobJoin, join_job, join_users, slim_import
+from fs_pandas.run.join import JobJoin, compact_ids, join_job, join_users, slim_import
 
 UIDS = [None, "", "a", "b", "c", "d"]
 IDS = [None, "", "x", "y"]
@@ -115,13 +115,16 @@ def outcomes(join: JobJoin) -> dict[str, Any]:
 
 
 @settings(max_examples=400, deadline=None)
-@given(jobs())
+@given(jobs(), st.booleans())
 def test_the_columnar_users_join_answers_as_the_reference_join(
     job: tuple[list[dict[str, Any]], list[dict[str, Any]], list[Any], int],
+    as_a_run_keeps_them: bool,
 ) -> None:
+    # Pages as read, or as a run keeps them (Arrow text, pages with a number left as read).
     rows, imports, errors, page_size = job
     positions = np.arange(len(rows), dtype=np.int64) * 3 + 7  # positions are not 0..n-1
     by_position = dict(zip(positions.tolist(), rows, strict=True))
+    read = pages(imports, page_size)
     reference = join_job(
         "users", positions, rows, [slim_import("users", r) for r in imports], errors
     )
@@ -129,7 +132,7 @@ def test_the_columnar_users_join_answers_as_the_reference_join(
         positions,
         [r.get("uid") for r in rows],
         [r.get("id") for r in rows],
-        pages(imports, page_size),
+        [compact_ids(p) for p in read] if as_a_run_keeps_them else read,
         errors,
         lambda at: [by_position[p] for p in at.tolist()],
     )

@@ -59,7 +59,7 @@ from fs_pandas.progress.events import (
     RunFinished,
     RunStarted,
 )
-from fs_pandas.run.join import JobJoin, join_job, join_users
+from fs_pandas.run.join import JobJoin, compact_ids, join_job, join_users
 from fs_pandas.run.ledger import KEY_SCHEME, Ledger
 from fs_pandas.run.pool import Done, RequestPool
 from fs_pandas.specs import Pacing, check_timeout
@@ -867,7 +867,8 @@ class Runner:
     def _page(self, job_id: str, what: ResultKind, token: str | None) -> Any:
         schema = self.options.include_schema
         if self.kind == "users" and what == "imports":
-            return self.client.job_import_ids(job_id, page_token=token, include_schema=schema)
+            page = self.client.job_import_ids(job_id, page_token=token, include_schema=schema)
+            return compact_ids(page)
         return self.client.job_page(
             self.kind, job_id, what, page_token=token, include_schema=schema
         )
