@@ -8,8 +8,9 @@ The pages are real: a frame of users goes through the in-process emulator once (
 bytes:
 
 * **fs_pandas** -- what a run does now: each imports page read as who was imported
-  (``Client.job_import_ids``'s parser), errors pages parsed, ``join_users`` per job on the
-  uids of the plan's columns, then ``result.imports`` and ``result.errors``;
+  (``Client.job_import_ids``'s parser, kept as Arrow text: ``compact_ids``), errors pages
+  parsed, ``join_users`` per job on the uids of the plan's columns, then ``result.imports``
+  and ``result.errors``;
 * **fs_pandas, whole objects** -- what a run did before: every page parsed whole, the chunk
   body parsed back, ``join_job``, the same frames;
 * **json_normalize + merge** -- the baseline an analyst writes: ``pd.json_normalize`` of all
@@ -38,7 +39,7 @@ from fs_pandas.emulator import serve
 from fs_pandas.models import JobStatus
 from fs_pandas.payloads import Plan, plan_users
 from fs_pandas.run.engine import ChunkRecord
-from fs_pandas.run.join import join_job, join_users, slim_import
+from fs_pandas.run.join import compact_ids, join_job, join_users, slim_import
 from fs_pandas.run.result import BatchResult, _Run
 
 SECTION = "results to frames"
@@ -109,7 +110,7 @@ def _pages(session: requests.Session, url: str) -> Any:
 def ours(df: pd.DataFrame, plan: Plan, jobs: list[Job]) -> tuple[int, int]:
     records = {}
     for number, job in enumerate(jobs):
-        pages = [_parse_import_ids(page, where="") for page in job.imports]
+        pages = [compact_ids(_parse_import_ids(page, where="")) for page in job.imports]
         errors = [e for page in job.errors for e in orjson.loads(page)["results"] or []]
         uids, ids = plan.identities(job.positions)
         join = join_users(job.positions, uids, ids, pages, errors, plan.requests_at)
