@@ -243,7 +243,9 @@ class Pacing:
         (an org's batches run in the order they came). Younger jobs are polled up to 4 times
         less often, and at once when an older one finishes: a run of 10 jobs sends about 3
         status requests a second, where Fullstory's own client, polling each job every 2 s,
-        sends 5. A ``poll_interval`` above it is kept for every poll.
+        sends 5. A ``poll_interval`` above it is kept for every poll. Once a job of the run
+        has finished, the others also get a poll when they have run as long as it took
+        (by Fullstory's own ``created`` and ``finished`` times).
     include_schema : bool, default False
         Ask for each import's schema when reading results.
     resend : bool, default False
