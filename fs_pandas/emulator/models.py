@@ -159,8 +159,13 @@ class IllegalTransitionError(RuntimeError):
 
 
 # A batch's row checks, run once: each row's error or None, and the rows to import without
-# their rejected values (by index).
-RowChecks = Callable[[], tuple[list[RowError | None], dict[int, JsonDict]]]
+# their rejected values (by index). They call their argument now and then, between rows: a
+# chance to pause.
+RowChecks = Callable[[Callable[[], None]], tuple[list[RowError | None], dict[int, JsonDict]]]
+
+
+def _no_pause() -> None:
+    pass
 
 
 def job_id(salt: str, kind: str, n: int) -> str:
@@ -196,14 +201,22 @@ class Job:
     errors: list[JsonDict] = field(default_factory=list)
     shuffled: dict[str, list[Any]] = field(default_factory=dict)
     check_rows: RowChecks | None = None
+    # The job's end waits for its checks: a thread checking in the background stops pausing.
+    wanted: bool = False
     _checking: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def run_checks(self) -> None:
+    def run_checks(self, pause: Callable[[], None] | None = None) -> None:
         """Run the row checks still to run, once, whichever thread asks first; another
-        thread asking meanwhile waits for them to end. If they raise, they stay to run."""
+        thread asking meanwhile waits for them to end. If they raise, they stay to run.
+
+        ``pause`` (the background's) is called between rows, and should return at once
+        once :attr:`wanted` is set; without it, the caller needs the checks now and sets it.
+        """
+        if pause is None:
+            self.wanted = True
         with self._checking:
             if self.check_rows is not None:
-                self.prefailed, self.cleaned = self.check_rows()
+                self.prefailed, self.cleaned = self.check_rows(pause or _no_pause)
                 self.check_rows = None
 
     # -- lifecycle ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ jobs' rows while they process and finishes jobs whose time is up.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -145,7 +146,7 @@ class JobWorker:
             self._give_way()
             if job is not _NONE_YET:
                 try:
-                    job.run_checks()
+                    job.run_checks(pause=functools.partial(self._give_way, job))
                 except Exception:  # an emulator bug: the job checks its rows again at its end
                     logger.exception("checking the rows of job %s failed", job.id)
             if self._idle is not None and self._jobs.empty():
@@ -153,9 +154,12 @@ class JobWorker:
                 # At most a second: a clock setting may run faster than the real one.
                 wait = None if due is None else min(max(due, 0.005), 1.0)
 
-    def _give_way(self) -> None:
+    def _give_way(self, job: Job | None = None) -> None:
+        """Wait while a create is being read, unless closing or ``job``'s end is waiting
+        for the checks this thread holds (the end runs on the thread reading creates)."""
         while not self._no_creates.wait(0.05) and not self._closing:
-            pass
+            if job is not None and job.wanted:
+                return
 
     def close(self) -> None:
         """Stop the thread once the jobs put before are checked (no longer giving way)."""

@@ -53,6 +53,10 @@ from fs_pandas.emulator.rules import (
 from fs_pandas.emulator.scheduling import JobQueue, JobWorker
 from fs_pandas.emulator.store import OrgStore
 
+# Rows checked between two chances to pause (a few milliseconds' work): checks in the
+# background give way to a create within that.
+_PAUSE_EVERY = 2048
+
 
 class OrgState:
     """All state of one emulated org; every public method takes the one lock.
@@ -300,7 +304,9 @@ class OrgState:
         if cfg.fail_uids or cfg.faults.row_error_rate:
             return None
         dropping = cfg.oversize_value == "drop_property"  # the reading at create time
-        return lambda: self._precheck_rows(kind, requests, shared, dropping=dropping)
+        return lambda pause: self._precheck_rows(
+            kind, requests, shared, dropping=dropping, pause=pause
+        )
 
     def _precheck_rows(
         self,
@@ -309,16 +315,20 @@ class OrgState:
         shared: JsonDict | None,
         *,
         dropping: bool | None = None,
+        pause: Callable[[], None] | None = None,
     ) -> tuple[list[RowError | None], dict[int, JsonDict]]:
         """Validate a batch's rows outside the lock (the slow part of a batch): each row's
         error or ``None``, and the rows to import without their rejected values.
-        ``dropping``: the ``oversize_value`` reading, when not the current one."""
+        ``dropping``: the ``oversize_value`` reading, when not the current one; ``pause`` is
+        called every ``_PAUSE_EVERY`` rows."""
         good: set[str] = set()  # property paths already found valid in this batch
         dropped = self._dropping() if dropping is None else ([] if dropping else None)
         cleaned: dict[int, JsonDict] = {}
         has_ctx = bool(shared and shared.get("context"))
         prefailed: list[RowError | None] = []
         for i, row in enumerate(requests):
+            if pause is not None and not i % _PAUSE_EVERY:
+                pause()
             if kind == "users":
                 prefailed.append(self._precheck_user(row, good, dropped))
             else:

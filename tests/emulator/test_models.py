@@ -4,6 +4,7 @@ other move (models.py). These tests drive a Job directly, without HTTP."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -133,7 +134,7 @@ def test_row_checks_run_once_whichever_thread_asks_first() -> None:
     started, release = threading.Event(), threading.Event()
     runs: list[int] = []
 
-    def checks() -> tuple[list[RowError | None], dict[int, Any]]:
+    def checks(pause: Callable[[], None]) -> tuple[list[RowError | None], dict[int, Any]]:
         runs.append(1)
         started.set()
         release.wait(5)
@@ -159,7 +160,7 @@ def test_row_checks_that_raise_stay_to_run_again() -> None:
     job = new_job()
     outcomes: list[Any] = [RuntimeError("bug"), ([None], {})]
 
-    def checks() -> tuple[list[RowError | None], dict[int, Any]]:
+    def checks(pause: Callable[[], None]) -> tuple[list[RowError | None], dict[int, Any]]:
         outcome = outcomes.pop(0)
         if isinstance(outcome, Exception):
             raise outcome

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fs_pandas.emulator.models import Job
@@ -15,7 +16,7 @@ from fs_pandas.emulator.scheduling import JobWorker
 def job_checked_into(done: list[str], name: str) -> Job:
     job = Job("users", name, 0.0, [{"uid": "a"}], None, [], None, n_requests=1)
 
-    def checks() -> tuple[list[RowError | None], dict[int, Any]]:
+    def checks(pause: Callable[[], None]) -> tuple[list[RowError | None], dict[int, Any]]:
         done.append(name)
         return [None], {}
 
@@ -38,7 +39,7 @@ def test_no_checks_start_while_a_create_is_read() -> None:
     checked = threading.Event()
     job = Job("users", "j1", 0.0, [{"uid": "a"}], None, [], None, n_requests=1)
 
-    def checks() -> tuple[list[RowError | None], dict[int, Any]]:
+    def checks(pause: Callable[[], None]) -> tuple[list[RowError | None], dict[int, Any]]:
         checked.set()
         return [None], {}
 
@@ -77,4 +78,49 @@ def test_with_nothing_to_check_the_worker_calls_idle_when_it_says() -> None:
     assert twice.wait(5)
     time.sleep(0.2)
     assert len(calls) == 2  # None: no more calls until a job comes
+    worker.close()
+
+
+def paused_job(inside: threading.Event, go_on: threading.Event, steps: list[str]) -> Job:
+    """A job whose checks, once started, wait for ``go_on`` and then take a chance to pause."""
+    job = Job("users", "j1", 0.0, [{"uid": "a"}], None, [], None, n_requests=1)
+
+    def checks(pause: Callable[[], None]) -> tuple[list[RowError | None], dict[int, Any]]:
+        inside.set()
+        go_on.wait(5)
+        pause()
+        steps.append("checked")
+        return [None], {}
+
+    job.check_rows = checks
+    return job
+
+
+def test_checks_under_way_pause_between_rows_for_a_create() -> None:
+    inside, go_on, steps = threading.Event(), threading.Event(), []
+    worker = JobWorker()
+    worker.put(paused_job(inside, go_on, steps))
+    assert inside.wait(5)
+    with worker.giving_way():  # a create comes in while the checks run
+        go_on.set()
+        time.sleep(0.3)
+        assert steps == []  # they wait at their next chance to pause
+    worker.close()
+    assert steps == ["checked"]
+
+
+def test_a_jobs_end_takes_its_checks_even_while_a_create_is_read() -> None:
+    # The end runs on the thread that reads creates: were the checks to wait for the create
+    # to be read, and the end for the checks, neither would go on.
+    inside, go_on, steps = threading.Event(), threading.Event(), []
+    worker = JobWorker()
+    job = paused_job(inside, go_on, steps)
+    worker.put(job)
+    assert inside.wait(5)
+    with worker.giving_way():
+        go_on.set()
+        ended = threading.Thread(target=job.run_checks)  # the job's end
+        ended.start()
+        ended.join(5)
+        assert not ended.is_alive() and steps == ["checked"]
     worker.close()
