@@ -112,7 +112,7 @@ class JobWorker:
 
     @contextmanager
     def giving_way(self) -> Iterator[None]:
-        """While a create is read: no job's checks start."""
+        """While a create is read: no work starts, and checks under way pause."""
         with self._lock:
             self._creates += 1
             self._no_creates.clear()
@@ -129,7 +129,7 @@ class JobWorker:
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(
-                    target=self._work, name="fs-pandas-emulator-row-checks", daemon=True
+                    target=self._work, name="fs-pandas-emulator-worker", daemon=True
                 )
                 self._thread.start()
         self._jobs.put(job)

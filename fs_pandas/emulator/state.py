@@ -101,7 +101,7 @@ class OrgState:
         return self._worker.giving_way()
 
     def close(self) -> None:
-        """Stop the thread checking rows (jobs in progress then check theirs as they end)."""
+        """Stop the worker thread (jobs in progress then check their rows as they end)."""
         self._worker.close()
 
     def configure(self, **settings: Any) -> EmulatorConfig:
@@ -385,7 +385,7 @@ class OrgState:
     def _finish(self, job: Job, at: float) -> None:
         """Apply the job's rows to the store, then finish it (COMPLETED iff no row failed).
         Rows not checked yet are checked first (or their checking, under way on the
-        checker's thread, is waited for)."""
+        worker's thread, is waited for)."""
         job.run_checks()
         if job.kind == "users":
             self.store.import_users(job)
