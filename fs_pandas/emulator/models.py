@@ -181,7 +181,9 @@ class Job:
     ``rows``, ``prefailed`` (each row's error found by the checks, or ``None``) and ``cleaned``
     (rows without their rejected properties) are the request; they are dropped once the job
     finishes, leaving ``imports`` and ``errors``. ``check_rows``, when set, are the checks
-    still to run before ``prefailed`` and ``cleaned`` are known (:meth:`run_checks`).
+    still to run before ``prefailed`` and ``cleaned`` are known (:meth:`run_checks`). Once
+    checked, the rows are applied to the store in order while the job processes (``applied``
+    of them so far), the rest as it ends.
     """
 
     kind: str  # "users" | "events"
@@ -201,6 +203,7 @@ class Job:
     errors: list[JsonDict] = field(default_factory=list)
     shuffled: dict[str, list[Any]] = field(default_factory=dict)
     check_rows: RowChecks | None = None
+    applied: int = 0  # rows applied to the store so far, in order (the first ones)
     # The job's end waits for its checks: a thread checking in the background stops pausing.
     wanted: bool = False
     _checking: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)

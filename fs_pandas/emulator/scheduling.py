@@ -76,6 +76,10 @@ class JobQueue:
         """A finished job is no longer in progress (its results stay)."""
         del self.active[job.id]
 
+    def first_unapplied(self) -> Job | None:
+        """The oldest job in progress with rows not applied yet: jobs apply in order."""
+        return next((j for j in self.active.values() if j.applied < len(j.rows)), None)
+
     def seconds_to_next_due(self, seconds: float, now: float) -> float | None:
         """Seconds from ``now`` until a running job's ``seconds`` of processing end (None:
         no job is running)."""
@@ -90,9 +94,11 @@ _NONE_YET: Any = object()  # the worker's wait ended with no job put
 class JobWorker:
     """A thread doing an org's batch work between requests, as Fullstory does it in the
     background: it checks the rows of new jobs, oldest first (:meth:`Job.run_checks`; a job
-    ending first checks its rows itself), and, with nothing to check, calls ``idle`` (which
-    finishes the jobs whose time is up, and says in how many seconds the next one is due, or
-    None). The thread starts with the first job put and stops at :meth:`close`.
+    ending first checks its rows itself), then calls ``apply`` with the job and the pause to
+    take between steps (which applies its rows to the store), and, with nothing to check,
+    calls ``idle`` (which finishes the jobs whose time is up, and says in how many seconds the
+    next one is due, or None). The thread starts with the first job put and stops at
+    :meth:`close`.
 
     It gives way to creates: no work starts while a create is being read
     (:meth:`giving_way`). Both share one interpreter lock, and a create answered late holds
@@ -100,8 +106,13 @@ class JobWorker:
     the job ends.
     """
 
-    def __init__(self, idle: Callable[[], float | None] | None = None) -> None:
+    def __init__(
+        self,
+        idle: Callable[[], float | None] | None = None,
+        apply: Callable[[Job, Callable[[], None]], None] | None = None,
+    ) -> None:
         self._idle = idle
+        self._apply = apply
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -145,10 +156,13 @@ class JobWorker:
                 return
             self._give_way()
             if job is not _NONE_YET:
+                pause = functools.partial(self._give_way, job)
                 try:
-                    job.run_checks(pause=functools.partial(self._give_way, job))
-                except Exception:  # an emulator bug: the job checks its rows again at its end
-                    logger.exception("checking the rows of job %s failed", job.id)
+                    job.run_checks(pause=pause)
+                    if self._apply is not None:
+                        self._apply(job, pause)
+                except Exception:  # an emulator bug: the job's end does this work again
+                    logger.exception("checking or applying the rows of job %s failed", job.id)
             if self._idle is not None and self._jobs.empty():
                 due = self._idle()
                 # At most a second: a clock setting may run faster than the real one.

@@ -10,6 +10,7 @@ per seed. Rows reaching it are already valid (``rules.py``). Not thread-safe on 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 from fs_pandas.emulator.models import Job, Snapshot, User
@@ -169,11 +170,14 @@ class OrgStore:
 
     # -- batch jobs ----------------------------------------------------------------------------
 
-    def import_users(self, job: Job) -> None:
-        """Apply a users job's rows in order: each becomes an import (a snapshot) or, when it
-        failed at create time or fails now, an error echoing the row as sent."""
+    def import_users(self, job: Job, stop: int | None = None) -> None:
+        """Apply a users job's rows in order, from the first not applied yet to ``stop``
+        (default: the last): each becomes an import (a snapshot) or, when it failed at
+        create time or fails now, an error echoing the row as sent."""
         by_uid, imports, cleaned = self.by_uid, job.imports, job.cleaned
-        for i, (sent, err) in enumerate(zip(job.rows, job.prefailed, strict=True)):
+        start, stop = job.applied, min(len(job.rows), len(job.rows) if stop is None else stop)
+        rows = itertools.islice(zip(job.rows, job.prefailed, strict=True), start, stop)
+        for i, (sent, err) in enumerate(rows, start):
             row = cleaned.get(i, sent) if cleaned else sent
             if err is None:
                 uid = row.get("uid")
@@ -187,12 +191,16 @@ class OrgStore:
                 except RowError as late:
                     err = late
             job.errors.append({"message": err.message, "code": err.code, "user": sent})
+        job.applied = max(start, stop)
 
-    def import_events(self, job: Job, clock: Callable[[], float]) -> None:
-        """Apply an events job's rows in order: each is stored and imported, or becomes an
-        error echoing the row as sent (and the batch's ``shared``)."""
+    def import_events(self, job: Job, clock: Callable[[], float], stop: int | None = None) -> None:
+        """Apply an events job's rows in order, from the first not applied yet to ``stop``
+        (default: the last): each is stored and imported, or becomes an error echoing the
+        row as sent (and the batch's ``shared``)."""
         cleaned = job.cleaned
-        for i, (row, err) in enumerate(zip(job.rows, job.prefailed, strict=True)):
+        start, stop = job.applied, min(len(job.rows), len(job.rows) if stop is None else stop)
+        rows = itertools.islice(zip(job.rows, job.prefailed, strict=True), start, stop)
+        for i, (row, err) in enumerate(rows, start):
             if err is None:
                 try:
                     event = self.make_event(cleaned.get(i, row), job.shared, clock)
@@ -205,6 +213,7 @@ class OrgStore:
             if job.shared is not None:
                 entry["shared"] = job.shared
             job.errors.append(entry)
+        job.applied = max(start, stop)
 
 
 def _matches(user: User, filters: dict[str, str]) -> bool:
