@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fs_pandas.emulator.idempotency import canonical
+from fs_pandas.emulator.idempotency import Fingerprint
 from fs_pandas.emulator.replies import MSG_404, MSG_429, MSG_500, RefusedError, Reply
 from fs_pandas.emulator.rules import parse_bool
 from fs_pandas.emulator.state import OrgState
@@ -116,9 +116,6 @@ def _create_with_key(state: OrgState) -> CreateWithKey:
         key = idempotency_key(request)
         with state.reading_create():  # the costly part of a create, before its hold
             body = await read_json(request)
-            # §6: the same key with another body (or on another route) is a mismatch.
-            route = request.url.path.encode()
-            fingerprint = b"" if key is None else route + b"\0" + canonical(body)
 
         def act() -> Reply:
             with state.reading_create():
@@ -127,6 +124,9 @@ def _create_with_key(state: OrgState) -> CreateWithKey:
         if key is None:
             await hold_create(state)
             return act()
+        # §6: the same key with another body (or on another route) is a mismatch. (Starlette
+        # keeps the body read.)
+        fingerprint = Fingerprint(request.url.path, await request.body(), body)
         stored = state.idempotency_begin(key, fingerprint)  # 409 while in flight, 422
         if stored is not None:
             return stored

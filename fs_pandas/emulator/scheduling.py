@@ -95,10 +95,10 @@ class JobWorker:
     """A thread doing an org's batch work between requests, as Fullstory does it in the
     background: it checks the rows of new jobs, oldest first (:meth:`Job.run_checks`; a job
     ending first checks its rows itself), then calls ``apply`` with the job and the pause to
-    take between steps (which applies its rows to the store), and, with nothing to check,
-    calls ``idle`` (which finishes the jobs whose time is up, and says in how many seconds the
-    next one is due, or None). The thread starts with the first job put and stops at
-    :meth:`close`.
+    take between steps (which applies its rows to the store); it runs the chores given to
+    :meth:`later` in turn with them; and, with nothing to do, calls ``idle`` (which finishes
+    the jobs whose time is up, and says in how many seconds the next one is due, or None).
+    The thread starts with the first work put and stops at :meth:`close`.
 
     It gives way to creates: no work starts while a create is being read
     (:meth:`giving_way`). Both share one interpreter lock, and a create answered late holds
@@ -113,7 +113,7 @@ class JobWorker:
     ) -> None:
         self._idle = idle
         self._apply = apply
-        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Job | Callable[[], object] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._creates = 0  # creates being read
@@ -137,36 +137,55 @@ class JobWorker:
 
     def put(self, job: Job) -> None:
         """Check ``job``'s rows when the jobs put before it are checked."""
+        self._put(job)
+
+    def later(self, chore: Callable[[], object]) -> None:
+        """Call ``chore`` (work no request waits for) after the work put before it."""
+        self._put(chore)
+
+    def _put(self, item: Job | Callable[[], object]) -> None:
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._work, name="fs-pandas-emulator-worker", daemon=True
                 )
                 self._thread.start()
-        self._jobs.put(job)
+        self._jobs.put(item)
 
     def _work(self) -> None:
-        wait: float | None = None  # until the next idle call (None: until a job comes)
+        wait: float | None = None  # until the next idle call (None: until work comes)
         while True:
             try:
-                job = self._jobs.get(timeout=wait)
+                item = self._jobs.get(timeout=wait)
             except queue.Empty:
-                job = _NONE_YET
-            if job is None:
+                item = _NONE_YET
+            if item is None:
                 return
             self._give_way()
-            if job is not _NONE_YET:
-                pause = functools.partial(self._give_way, job)
-                try:
-                    job.run_checks(pause=pause)
-                    if self._apply is not None:
-                        self._apply(job, pause)
-                except Exception:  # an emulator bug: the job's end does this work again
-                    logger.exception("checking or applying the rows of job %s failed", job.id)
+            if isinstance(item, Job):
+                self._check_and_apply(item)
+            elif item is not _NONE_YET:
+                self._chore(item)
             if self._idle is not None and self._jobs.empty():
                 due = self._idle()
                 # At most a second: a clock setting may run faster than the real one.
                 wait = None if due is None else min(max(due, 0.005), 1.0)
+
+    def _check_and_apply(self, job: Job) -> None:
+        pause = functools.partial(self._give_way, job)
+        try:
+            job.run_checks(pause=pause)
+            if self._apply is not None:
+                self._apply(job, pause)
+        except Exception:  # an emulator bug: the job's end does this work again
+            logger.exception("checking or applying the rows of job %s failed", job.id)
+
+    @staticmethod
+    def _chore(chore: Callable[[], object]) -> None:
+        try:
+            chore()
+        except Exception:  # an emulator bug: a chore's work is redone when next needed
+            logger.exception("a background chore of the emulator failed")
 
     def _give_way(self, job: Job | None = None) -> None:
         """Wait while a create is being read, unless closing or ``job``'s end is waiting

@@ -31,7 +31,7 @@ from typing import Any
 
 from fs_pandas.emulator.config import EmulatorConfig
 from fs_pandas.emulator.faults import FaultInjector
-from fs_pandas.emulator.idempotency import IdempotencyStore
+from fs_pandas.emulator.idempotency import Fingerprint, IdempotencyStore
 from fs_pandas.emulator.models import (
     APP_URL,
     PROCESSING,
@@ -145,15 +145,17 @@ class OrgState:
 
     # -- idempotency (§6) ----------------------------------------------------------------------
 
-    def idempotency_begin(self, key: str, fingerprint: bytes) -> Reply | None:
+    def idempotency_begin(self, key: str, fingerprint: Fingerprint) -> Reply | None:
         """See :meth:`IdempotencyStore.begin`: the answer to replay, or ``None`` (execute)."""
         with self._lock:
             return self.idempotency.begin(key, fingerprint, self.config)
 
-    def idempotency_end(self, key: str, fingerprint: bytes, reply: Reply | None) -> None:
-        """See :meth:`IdempotencyStore.end`: the request with ``key`` finished."""
+    def idempotency_end(self, key: str, fingerprint: Fingerprint, reply: Reply | None) -> None:
+        """See :meth:`IdempotencyStore.end`: the request with ``key`` finished. Its
+        fingerprint is settled in the background, after the answer."""
         with self._lock:
             self.idempotency.end(key, fingerprint, reply, self.config)
+        self._worker.later(fingerprint.settle)
 
     # -- row checks shared by single creates and batches ---------------------------------------
 
