@@ -11,7 +11,7 @@ from typing import Any, Literal, overload
 
 import pandas as pd
 
-from fs_pandas._types import MAX_CHUNK, Duplicates, JobKind, Nulls, Properties, Schema, TimeZone
+from fs_pandas._types import Duplicates, JobKind, Nulls, Properties, Schema, TimeZone
 from fs_pandas.client import Client
 from fs_pandas.errors import ColumnWarning, InvalidDataError, RunInterrupted
 from fs_pandas.payloads import Plan, plan
@@ -55,7 +55,7 @@ class FullstoryAccessor:
         naive_tz: TimeZone = "UTC",
         duplicates: Duplicates = "first",
         client: Client | None = None,
-        chunk_size: int = MAX_CHUNK,
+        chunk_size: int | None = None,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
         max_requests_in_flight: int = 10,
@@ -83,7 +83,7 @@ class FullstoryAccessor:
         naive_tz: TimeZone = "UTC",
         duplicates: Duplicates = "first",
         client: Client | None = None,
-        chunk_size: int = MAX_CHUNK,
+        chunk_size: int | None = None,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
         max_requests_in_flight: int = 10,
@@ -111,7 +111,7 @@ class FullstoryAccessor:
         naive_tz: TimeZone = "UTC",
         duplicates: Duplicates = "first",
         client: Client | None = None,
-        chunk_size: int = MAX_CHUNK,
+        chunk_size: int | None = None,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
         max_requests_in_flight: int = 10,
@@ -138,7 +138,7 @@ class FullstoryAccessor:
         naive_tz: TimeZone = "UTC",
         duplicates: Duplicates = "first",
         client: Client | None = None,
-        chunk_size: int = MAX_CHUNK,
+        chunk_size: int | None = None,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
         max_requests_in_flight: int = 10,
@@ -181,8 +181,10 @@ class FullstoryAccessor:
             all, or send them all.
         client : Client, optional
             Defaults to :meth:`Client.from_env` (``FULLSTORY_API_KEY``).
-        chunk_size : int, default 50_000
-            Rows per batch job (Fullstory's maximum is 50,000).
+        chunk_size : int, optional
+            Rows per batch job (Fullstory's maximum is 50,000). Default: the rows spread
+            evenly over ``max_jobs_in_flight`` jobs, 10,000 to 50,000 a job (a job's results
+            are read a page after another: more, smaller jobs are read sooner).
         max_jobs_in_flight, max_rows_in_flight : int, default 10 and 500_000
             Admission control: jobs (and rows) submitted and not yet finished. Fullstory answers
             429 at 500,000 rows in progress per org; when another run holds part of that, its
@@ -292,7 +294,7 @@ class FullstoryAccessor:
         nulls: Nulls = "omit",
         naive_tz: TimeZone = "UTC",
         client: Client | None = None,
-        chunk_size: int = MAX_CHUNK,
+        chunk_size: int | None = None,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
         max_requests_in_flight: int = 10,
@@ -323,7 +325,7 @@ class FullstoryAccessor:
         nulls: Nulls = "omit",
         naive_tz: TimeZone = "UTC",
         client: Client | None = None,
-        chunk_size: int = MAX_CHUNK,
+        chunk_size: int | None = None,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
         max_requests_in_flight: int = 10,
@@ -354,7 +356,7 @@ class FullstoryAccessor:
         nulls: Nulls = "omit",
         naive_tz: TimeZone = "UTC",
         client: Client | None = None,
-        chunk_size: int = MAX_CHUNK,
+        chunk_size: int | None = None,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
         max_requests_in_flight: int = 10,
@@ -384,7 +386,7 @@ class FullstoryAccessor:
         nulls: Nulls = "omit",
         naive_tz: TimeZone = "UTC",
         client: Client | None = None,
-        chunk_size: int = MAX_CHUNK,
+        chunk_size: int | None = None,
         max_jobs_in_flight: int = 10,
         max_rows_in_flight: int = 500_000,
         max_requests_in_flight: int = 10,

@@ -71,6 +71,7 @@ def _option(default: Any, help: str, cli: CliForm, *, choices: tuple[str, ...] =
     return field(default=default, metadata=metadata)
 
 
+_FEWEST_ROWS_PER_JOB = 10_000  # see Pacing.rows_per_job
 _NULLS = ("omit", "null")
 _DUPLICATES = ("first", "last", "reject", "allow")
 
@@ -222,8 +223,12 @@ class Pacing:
 
     Parameters
     ----------
-    chunk_size : int, default 50_000
-        Requests per batch job (Fullstory's maximum is 50,000).
+    chunk_size : int, optional
+        Requests per batch job (Fullstory's maximum is 50,000). By default the run's rows
+        are spread evenly over ``max_jobs_in_flight`` jobs, 10,000 to 50,000 a job
+        (:meth:`rows_per_job`): a job's results are read one page after another, so 300,000
+        rows read as 10 jobs of 30 pages finish about a second sooner (at 50 ms a request)
+        than as 6 jobs of 50.
     max_jobs_in_flight : int, default 10
         Jobs created and not yet finished. Fullstory runs at most 100 batches per org and answers
         429 at 200 in progress (contract §4).
@@ -266,7 +271,12 @@ class Pacing:
         finite, or out of range; the message names the option.
     """
 
-    chunk_size: int = _option(MAX_CHUNK, "rows per batch job (at most 50,000)", "count")
+    chunk_size: int | None = _option(
+        None,
+        "rows per batch job, at most 50,000 (default: the rows spread over "
+        "max_jobs_in_flight jobs, 10,000 to 50,000 each)",
+        "count",
+    )
     max_jobs_in_flight: int = _option(10, "jobs created and not yet finished, at most", "count")
     max_rows_in_flight: int = _option(500_000, "rows in jobs not yet finished, at most", "count")
     max_requests_in_flight: int = _option(10, "HTTP requests under way at once, at most", "count")
@@ -289,8 +299,9 @@ class Pacing:
 
     def __post_init__(self) -> None:
         # Normalise once (np.int64 -> int, 1 -> 1.0) so the rest of the run sees plain values.
+        if self.chunk_size is not None:
+            object.__setattr__(self, "chunk_size", _count("chunk_size", self.chunk_size))
         for name in (
-            "chunk_size",
             "max_jobs_in_flight",
             "max_rows_in_flight",
             "max_requests_in_flight",
@@ -305,8 +316,18 @@ class Pacing:
             object.__setattr__(self, name, bool(value))
         self._check_ranges()
 
+    def rows_per_job(self, n_rows: int) -> int:
+        """Requests per batch job for a run of ``n_rows``: ``chunk_size`` when set, else the
+        rows spread evenly over ``max_jobs_in_flight`` jobs, at least 10,000 and at most
+        50,000 a job (fewer, fuller jobs below that: each costs a create, polls and a page
+        of each kind of result, for less than a second saved)."""
+        if self.chunk_size is not None:
+            return self.chunk_size
+        spread = -(-n_rows // self.max_jobs_in_flight)
+        return min(MAX_CHUNK, max(spread, _FEWEST_ROWS_PER_JOB))
+
     def _check_ranges(self) -> None:
-        if not 1 <= self.chunk_size <= MAX_CHUNK:
+        if self.chunk_size is not None and not 1 <= self.chunk_size <= MAX_CHUNK:
             raise ConfigurationError(
                 f"chunk_size must be between 1 and {MAX_CHUNK}, got {self.chunk_size}"
             )

@@ -57,6 +57,14 @@ def test_floor_adds_processing_waves_request_chains_and_build() -> None:
     assert seconds == pytest.approx(2 * 10.0 + 2 * 53 * 0.05 + 2.0)
 
 
+def test_floor_takes_the_best_cut_of_the_rows_into_equal_jobs() -> None:
+    # 300,000 rows as 6 jobs of 50,000 chain 53 requests; as 10 jobs of 30,000, 33 each,
+    # 330 in all at 10 at a time: 33. Fewer, longer chains or more, shorter ones do worse.
+    seconds, terms = floor_seconds(300_000, 10.0, 0.05, build_rate=None)
+    assert seconds == pytest.approx(10.0 + 33 * 0.05)
+    assert terms.startswith("10 jobs of 30,000")
+
+
 def test_results_section_joins_real_pages_to_the_counts_of_the_reference_join() -> None:
     # bench_results marks its fs_pandas row FAILED when the columnar join's counts differ
     # from the whole-object join's over the same pages (2% failing uids, 1% sent twice).

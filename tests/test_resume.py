@@ -250,3 +250,33 @@ def test_an_old_run_whose_every_job_was_journalled_resumes_without_a_warning(
     ledger = finished_run(client, tmp_path)
     rewrite(ledger, started_hours_ago=72)
     assert resume_quietly(client, ledger).notes == []
+
+
+def test_a_run_chunked_by_default_resumes_in_its_own_chunks_whatever_the_pacing_given(
+    emu: Emulator, client: Client, tmp_path: Path
+) -> None:
+    # 30,000 rows over at most 3 jobs in flight: 3 jobs of 10,000. Given pacing without a
+    # chunk_size (and other jobs in flight, which would cut the rows otherwise), a resume
+    # chunks the run as its ledger says, and every chunk finds its job.
+    from fs_pandas.errors import RunInterrupted
+
+    rows = pd.DataFrame({"uid": [f"u{i}" for i in range(30_000)]})
+    emu.configure(processing_polls=None, processing_seconds=3600)
+    with pytest.raises(RunInterrupted) as stopped:
+        rows.fullstory.batch_update(
+            uid_col="uid",
+            client=client,
+            max_jobs_in_flight=3,
+            poll_interval=0.05,
+            progress=False,
+            ledger_dir=tmp_path,
+            timeout=3,
+        )
+    ledger = stopped.value.ledger_path
+    created = [job["id"] for job in emu.jobs()]
+    assert len(created) == 3 and read_ledger(ledger).chunk_size == 10_000
+    emu.configure(processing_seconds=0)
+    options = Pacing(max_jobs_in_flight=2, poll_interval=0.01)
+    result = fs_pandas.resume(ledger, rows, client=client, progress=False, options=options)
+    assert [job["id"] for job in emu.jobs()] == created
+    assert result.counts["imported"] == 30_000

@@ -238,3 +238,29 @@ def test_the_options_page_is_the_one_the_specs_generate() -> None:
     for cls in (UserSpec, EventSpec, Pacing):
         for name in fields(cls):
             assert f"| `{name}` | `{cli.flag(name)}` |" in reference()
+
+
+@pytest.mark.parametrize(
+    ("rows", "per_job", "jobs"),
+    [
+        (0, 10_000, 0),
+        (30, 10_000, 1),  # small frames: one job
+        (25_000, 10_000, 3),
+        (100_000, 10_000, 10),
+        (300_000, 30_000, 10),  # spread over the 10 jobs in flight
+        (500_000, 50_000, 10),
+        (1_000_000, 50_000, 20),  # at most 50,000 a job
+        (1_234_567, 50_000, 25),
+    ],
+)
+def test_by_default_a_runs_rows_are_spread_over_the_jobs_in_flight(
+    rows: int, per_job: int, jobs: int
+) -> None:
+    assert Pacing().rows_per_job(rows) == per_job
+    assert -(-rows // per_job) == jobs
+
+
+def test_rows_per_job_are_the_chunk_size_when_set_and_follow_the_jobs_in_flight() -> None:
+    assert Pacing(chunk_size=7).rows_per_job(300_000) == 7
+    assert Pacing(max_jobs_in_flight=4).rows_per_job(100_000) == 25_000
+    assert Pacing(max_jobs_in_flight=1).rows_per_job(300_000) == 50_000

@@ -312,6 +312,7 @@ class Runner:
         self.plan = plan
         self.kind: JobKind = plan.kind
         self.options = options
+        self.rows_per_job = options.rows_per_job(len(plan.accepted_positions))
         self.ledger = ledger
         self.known_jobs = dict(known_jobs or {})
         # Keys a resumed ledger recorded: a chunk is sent again under the key it had.
@@ -353,7 +354,7 @@ class Runner:
     def events(self) -> Generator[ProgressEvent, None, None]:
         """Run to the end, yielding progress events; re-raises a fatal API error after
         yielding a final :class:`RunFinished` that carries its reason."""
-        chunks = iter(self.plan.chunks(self.options.chunk_size))
+        chunks = iter(self.plan.chunks(self.rows_per_job))
         if self.timeout is not None:
             self._deadline = self.clock() + self.timeout
         self._pool = RequestPool(self.options.max_requests_in_flight)
@@ -540,7 +541,7 @@ class Runner:
             self.kind,
             chunk.body,
             chunk=chunk.number,
-            chunk_size=self.options.chunk_size,
+            chunk_size=self.rows_per_job,
             salt=self.key_salt,
         )
         self.records[chunk.number] = ChunkRecord(chunk.number, chunk.positions, key)
@@ -895,7 +896,7 @@ class Runner:
             kind=self.kind,
             total_rows=self.plan.n_rows,
             rejected_rows=len(self.plan.rejected),
-            chunks=-(-accepted // self.options.chunk_size),
+            chunks=-(-accepted // self.rows_per_job),
             ledger_path=None if self.ledger is None else str(self.ledger.path),
             resumed=bool(self.known_jobs),
         )

@@ -139,8 +139,8 @@ def resume(
     progress : bool or str, default True
         As for ``batch_update``.
     options : Pacing, optional
-        Pacing for the rest of the run; its ``chunk_size`` must be the run's (the default is
-        the ledger's). Its ``resend`` is not looked at: a resume keeps the run's keys (those of
+        Pacing for the rest of the run; its ``chunk_size``, if set, must be the run's (the
+        ledger's is used). Its ``resend`` is not looked at: a resume keeps the run's keys (those of
         a run started with ``resend=True`` included, whose salt the ledger keeps), so nothing
         journalled is sent again.
     timeout : float, optional
@@ -169,17 +169,12 @@ def resume(
     timeout = check_timeout(timeout)
     state = read_ledger(ledger_path)
     client = client if client is not None else Client.from_env()
-    _check_key(client, options or Pacing(chunk_size=state.chunk_size))
+    pacing = _resume_pacing(options, state.chunk_size)
+    _check_key(client, pacing)
     if state.n_rows != len(frame):
         raise LedgerError(
             f"the ledger's run had {state.n_rows} rows, this frame has {len(frame)}: "
             "resume needs the same frame"
-        )
-    if options is not None and options.chunk_size != state.chunk_size:
-        # The recorded keys and jobs are per chunk: other chunk bounds would match none of them.
-        raise ConfigurationError(
-            f"chunk_size={options.chunk_size}, but the run was chunked by "
-            f"chunk_size={state.chunk_size}; resume must use the run's chunk_size"
         )
     keys, jobs = _carried_over(state)
     expired = _expired_keys_note(state, dt.datetime.now(dt.UTC))
@@ -192,7 +187,7 @@ def resume(
         spec=spec_for(state.kind, state.options),
         frame=frame,
         client=client,
-        pacing=options or Pacing(chunk_size=state.chunk_size),
+        pacing=pacing,
         ledger_dir=None,
         known_jobs=jobs,
         known_keys=keys,
@@ -203,9 +198,7 @@ def resume(
         key_salt=state.key_salt,
     )
     plan = _plan(setup)
-    _check_same_frame(
-        plan, setup.pacing.chunk_size, state.keys, state.key_scheme, salt=state.key_salt
-    )
+    _check_same_frame(plan, state.chunk_size, state.keys, state.key_scheme, salt=state.key_salt)
     if expired is not None:
         logger.warning(expired)
         warnings.warn(expired, ExpiredKeysWarning, stacklevel=2)
@@ -348,11 +341,25 @@ def _open_ledger(setup: RunSetup, plan: Plan) -> Ledger:
         kind=setup.kind,
         options=setup.spec.options(),
         n_rows=plan.n_rows,
-        chunk_size=setup.pacing.chunk_size,
+        # As the runner chunks it; a resume chunks the run by this again.
+        chunk_size=setup.pacing.rows_per_job(len(plan.accepted_positions)),
         directory=setup.ledger_dir,
         source=setup.source,
         key_salt=setup.key_salt,
     )
+
+
+def _resume_pacing(options: Pacing | None, chunk_size: int) -> Pacing:
+    """``options`` (default: the defaults) with the run's ``chunk_size``: the recorded keys
+    and jobs are per chunk, and other chunk bounds would match none of them."""
+    if options is None or options.chunk_size is None:
+        return dataclasses.replace(options or Pacing(), chunk_size=chunk_size)
+    if options.chunk_size != chunk_size:
+        raise ConfigurationError(
+            f"chunk_size={options.chunk_size}, but the run was chunked by "
+            f"chunk_size={chunk_size}; resume must use the run's chunk_size"
+        )
+    return options
 
 
 def _check_key(client: Client, pacing: Pacing) -> None:
