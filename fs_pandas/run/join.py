@@ -334,7 +334,10 @@ def join_users(
         _text_array([echo.get("uid") for _, echo in echoed]),
     )
     mine = found.decided_by_uid()
-    own = _OwnUids(positions[mine], found.rows[mine], _text_array(ids).filter(pa.array(mine)))
+    sent_ids = _text_array(ids)
+    if not mine.all():
+        sent_ids = sent_ids.filter(pa.array(mine))
+    own = _OwnUids(positions[mine], found.rows[mine], sent_ids)
     own.result.unmatched_results += len(errors) - len(echoed)  # no echo: it matches no row
     others = own.errors(echoed, found.errors, found.size)
     imports_left = own.imports(imported, found.imports, found.size)
@@ -464,7 +467,9 @@ class _OwnUids:
         chosen = named[hit]  # imports that take a row
         taken = slots[starts[codes[chosen]] + ranks[hit]]
         self.left[taken] = False
-        ids = _id_array(imported.ids).take(pa.array(chosen))
+        ids = _id_array(imported.ids)
+        if len(chosen) < len(ids):  # else every import took a row: chosen is 0, 1, 2...
+            ids = ids.take(pa.array(chosen))
         self.imported.append((self.positions[taken], ids))
         return imported.left_over(chosen)
 
