@@ -58,3 +58,10 @@ class Api:
 
     def close(self) -> None:
         self.session.close()
+
+
+def stored_counts(emu: Emulator) -> tuple[int, int, int]:
+    """How many jobs, users and events the emulator holds once its worker has done what was
+    sent so far (a running job's rows are applied in the background)."""
+    emu.state.close()  # waits for the worker's queued work; the next job starts it again
+    return len(emu.jobs()), len(emu.users()), len(emu.events())

@@ -12,7 +12,7 @@ import requests
 
 from fs_pandas.emulator import Emulator, Faults
 from fs_pandas.emulator.idempotency import Fingerprint
-from tests.emulator.emu_helpers import Api
+from tests.emulator.emu_helpers import Api, stored_counts
 
 CREATES = [
     ("/v2/users/batch", {"requests": [{"uid": "a"}]}),
@@ -26,16 +26,13 @@ CREATES = [
 def test_same_key_and_body_replays_the_first_answer_without_acting_twice(
     emu: Emulator, admin: Api, path: str, body: dict[str, object]
 ) -> None:
-    def counts() -> tuple[int, int, int]:
-        return len(emu.jobs()), len(emu.users()), len(emu.events())
-
     first = admin.post(path, body, headers={"Idempotency-Key": "k1"})
-    after_first = counts()
+    after_first = stored_counts(emu)
     again = admin.post(path, body, headers={"Idempotency-Key": "k1"})
     assert first.status_code == again.status_code == 200
     assert again.json() == first.json()
     assert "Idempotent-Replayed" not in again.headers  # not a documented header
-    assert counts() == after_first != (0, 0, 0)
+    assert stored_counts(emu) == after_first != (0, 0, 0)
 
 
 def test_replay_does_not_create_a_second_job_and_records_the_key(
@@ -168,11 +165,11 @@ def test_same_key_while_the_first_is_executing_is_409_and_saves_nothing(
     gate.set()
     thread.join(timeout=10)
     assert first[0].status_code == 200
-    after_first = (len(emu.jobs()), len(emu.users()), len(emu.events()))
+    after_first = stored_counts(emu)
     # Once the first has finished, the same key is replayed as before, not the 409.
     replay = admin.post(path, body, headers={"Idempotency-Key": "k"})
     assert replay.status_code == 200 and replay.json() == first[0].json()
-    assert (len(emu.jobs()), len(emu.users()), len(emu.events())) == after_first
+    assert stored_counts(emu) == after_first
     assert emu.in_flight() == []
 
 
