@@ -173,9 +173,11 @@ def _reject_duplicates(
         return
     if isinstance(text, pa.DictionaryArray):
         text = text.dictionary_decode()
-    kept_text = text.filter(pa.array(eligible))
-    codes = pc.dictionary_encode(kept_text).indices
-    codes = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    kept_text = text if len(positions) == len(text) else text.filter(pa.array(eligible))
+    encoded = pc.dictionary_encode(kept_text)
+    if len(encoded.dictionary) == len(kept_text):
+        return  # every uid once (the usual case: no grouping, 50 MiB less at a million rows)
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     order = np.argsort(codes, kind="stable")  # rows grouped by uid, source order inside
     starts = np.searchsorted(codes[order], np.arange(codes.max() + 1))
     sizes = np.bincount(codes)
