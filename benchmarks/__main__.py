@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         f"conditions: {repeats} run(s) per variant, variants alternated, medians; "
         f"{'--quick; ' if args.quick else ''}"
         f"CPUs usable: {len(os.sched_getaffinity(0))}; emulator in its own process, fresh per "
-        f"run, page size {_e2e.PAGE_SIZE:,}, {_e2e.CHUNK:,} rows per job; end to end: "
+        f"run, page size {_e2e.PAGE_SIZE:,}, baselines {_e2e.CHUNK:,} rows per job (fs_pandas: "
+        "its default, the rows spread over 10 jobs of 10,000 to 50,000); end to end: "
         f"--processing-seconds {processing:g} --latency {latency:g}; "
         "scaling: --processing-seconds 0 --latency 0"
     )

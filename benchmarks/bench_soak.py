@@ -214,7 +214,8 @@ def main() -> int:
         "--chunk-size",
         type=int,
         default=10_000,
-        help="rows per job (library default 50,000; smaller: more creates under faults)",
+        help="rows per job (library default: spread over the jobs in flight, 10,000 to "
+        "50,000; smaller: more creates under faults)",
     )
     parser.add_argument("--slow-seconds", type=float, default=0.5)
     parser.add_argument("--processing-seconds", type=float, default=0.2)
