@@ -10,7 +10,6 @@ per seed. Rows reaching it are already valid (``rules.py``). Not thread-safe on 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 
 from fs_pandas.emulator.models import Job, Snapshot, User
@@ -175,8 +174,8 @@ class OrgStore:
         (default: the last): each becomes an import (a snapshot) or, when it failed at
         create time or fails now, an error echoing the row as sent."""
         by_uid, imports, cleaned = self.by_uid, job.imports, job.cleaned
-        start, stop = job.applied, min(len(job.rows), len(job.rows) if stop is None else stop)
-        rows = itertools.islice(zip(job.rows, job.prefailed, strict=True), start, stop)
+        start, stop = _next_rows(job, stop)
+        rows = zip(job.rows[start:stop], job.prefailed[start:stop], strict=True)
         for i, (sent, err) in enumerate(rows, start):
             row = cleaned.get(i, sent) if cleaned else sent
             if err is None:
@@ -191,15 +190,15 @@ class OrgStore:
                 except RowError as late:
                     err = late
             job.errors.append({"message": err.message, "code": err.code, "user": sent})
-        job.applied = max(start, stop)
+        job.applied = stop
 
     def import_events(self, job: Job, clock: Callable[[], float], stop: int | None = None) -> None:
         """Apply an events job's rows in order, from the first not applied yet to ``stop``
         (default: the last): each is stored and imported, or becomes an error echoing the
         row as sent (and the batch's ``shared``)."""
         cleaned = job.cleaned
-        start, stop = job.applied, min(len(job.rows), len(job.rows) if stop is None else stop)
-        rows = itertools.islice(zip(job.rows, job.prefailed, strict=True), start, stop)
+        start, stop = _next_rows(job, stop)
+        rows = zip(job.rows[start:stop], job.prefailed[start:stop], strict=True)
         for i, (row, err) in enumerate(rows, start):
             if err is None:
                 try:
@@ -213,7 +212,14 @@ class OrgStore:
             if job.shared is not None:
                 entry["shared"] = job.shared
             job.errors.append(entry)
-        job.applied = max(start, stop)
+        job.applied = stop
+
+
+def _next_rows(job: Job, stop: int | None) -> tuple[int, int]:
+    """The rows of ``job`` to apply next: from the first not applied yet to ``stop`` (at
+    most the last)."""
+    last = len(job.rows)
+    return job.applied, last if stop is None else max(job.applied, min(stop, last))
 
 
 def _matches(user: User, filters: dict[str, str]) -> bool:
