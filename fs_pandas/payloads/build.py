@@ -390,7 +390,6 @@ def finish(
     type_rows: list[dict[str, Any]] = []
     prebuilt: dict[int, Prebuilt] = {}
     arrays: dict[int, pa.Array] = {}
-    owners: list[pd.Series] = []
     counts = np.zeros(len(frame), dtype=np.int64)
     columns = {f.index: column_of(frame, f.index) for f in fields if f.constant is None}
     if len(columns) != sum(1 for f in fields if f.constant is None):
@@ -411,8 +410,6 @@ def finish(
                 findings.replay(log)
                 nulls = findings.nulls
                 arrays[f.index] = findings.array
-                if findings.owner is not None:
-                    owners.append(findings.owner)
             else:
                 built, per_row = _check_nested(columns[f.index], f, log, naive_tz)
                 prebuilt[f.index] = built
@@ -445,7 +442,6 @@ def finish(
         kind=kind,
         n_rows=len(frame),
         arrays=arrays,
-        owners=owners,
         fields=fields,
         rejected=log.frame(),
         accepted=accepted,
@@ -482,9 +478,8 @@ class _Findings:
     """The rows one column's checks reject, kept to be added to the log in field order, and
     the column's canonical array."""
 
-    def __init__(self, array: pa.Array, owner: pd.Series | None) -> None:
+    def __init__(self, array: pa.Array) -> None:
         self.array = array
-        self.owner = owner  # to keep with the array (Canonical.owner)
         self.nulls = 0
         self._items: list[tuple[npt.NDArray[np.bool_], str | None, str, str | list[str]]] = []
 
@@ -535,7 +530,7 @@ def _dense(arr: pa.Array) -> pa.Array:
 def _check_scalar(series: pd.Series, f: Field, naive_tz: TimeZone) -> _Findings:
     """The rules of one scalar column (runs on a worker thread: touches nothing shared)."""
     converted = canonical(series, f.kind, naive_tz=naive_tz, column=f.column, as_text=f.as_text)
-    log = _Findings(converted.array, converted.owner)
+    log = _Findings(converted.array)
     col = str(f.column)
     for problem in converted.problems:
         log.add(problem.mask, column=col, rule=problem.rule, message=problem.message)

@@ -18,7 +18,7 @@ import io
 import logging
 import os
 from collections import deque
-from collections.abc import Generator, Hashable, Iterator, Sequence
+from collections.abc import Generator, Hashable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -143,7 +143,6 @@ class Plan:
         accepted: Positions,
         type_rows: list[dict[str, Any]],
         prebuilt: dict[int, Prebuilt],
-        owners: Sequence[pd.Series] = (),
     ) -> None:
         self.kind: Literal["users", "events"] = kind
         self.n_rows = n_rows
@@ -151,7 +150,6 @@ class Plan:
         self.accepted_positions = accepted
         self._fields = fields
         self._arrays = arrays  # canonical values of the scalar columns, by column position
-        self._owners = tuple(owners)  # what the arrays' memory belongs to (Canonical.owner)
         self._type_rows = type_rows
         self._prebuilt = prebuilt
         self._declared = [f for f in fields if f.role == "property" and f.declare is not None]

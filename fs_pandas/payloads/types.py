@@ -11,7 +11,6 @@ refused here, with the column named, instead of being written as something else.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import enum
 import re
@@ -97,19 +96,14 @@ class Canonical:
     array : pyarrow.Array
         One contiguous array, missing values null: ``string`` (or a dictionary of strings for
         categoricals), ``int64``/``uint64``, ``float64``, ``bool``, ``timestamp[unit, UTC]``.
-        It shares no memory that the frame can still write to (see ``owner``).
+        It shares no memory that the frame can still write to.
     problems : tuple of Problem
         Rows whose value is null here though the source had one, with the rule they break
         (the validator also rejects every other such row, by kind).
-    owner : Series or None
-        A shallow copy of the column whose memory ``array`` may share, to keep while the
-        array is used: under copy-on-write (pandas 3) it makes the frame copy the column
-        before writing to it.
     """
 
     array: pa.Array
     problems: tuple[Problem, ...] = ()
-    owner: pd.Series | None = None
 
 
 def _refuse(column: Hashable, what: str) -> InvalidDataError:
@@ -345,19 +339,8 @@ def canonical(
         s = pd.Series(arrow.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
     else:
         # The plan keeps these arrays until the last chunk is built, and NumPy -> Arrow
-        # shares memory: later edits of the frame must not reach the bodies. Under
-        # copy-on-write a shallow copy kept alive with the array makes the frame copy the
-        # column before it writes (38 MiB not copied for a million rows of 5 numbers and a
-        # time); before pandas 3, a deep copy.
-        s = s.copy(deep=not COPY_ON_WRITE)
-        converted = _from_numpy(s, kind, naive_tz=naive_tz, column=column, as_text=as_text)
-        return dataclasses.replace(converted, owner=s)
-    return _from_numpy(s, kind, naive_tz=naive_tz, column=column, as_text=as_text)
-
-
-def _from_numpy(
-    s: pd.Series, kind: ValueKind, *, naive_tz: TimeZone, column: Hashable, as_text: bool
-) -> Canonical:
+        # shares memory: copy first, so later edits of the frame cannot reach the bodies.
+        s = s.copy(deep=True)
     if as_text:
         return _number_text(s, column)
     if kind is ValueKind.STR:
@@ -375,10 +358,6 @@ def _from_numpy(
         return _dates(s, naive_tz=naive_tz, column=column)
     raise ValueError(f"canonical does not handle {kind}")
 
-
-#: pandas 3 always copies on write: memory a live pandas object shares with a frame is
-#: copied before the frame writes to it (pandas 2 does so only when the option is set).
-COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 
 _NULL_TYPES = {
     ValueKind.STR: pa.string(),

@@ -36,7 +36,6 @@ from fs_pandas.errors import (
     RunInterrupted,
 )
 from fs_pandas.payloads import Plan
-from fs_pandas.payloads.types import COPY_ON_WRITE
 from fs_pandas.progress import ProgressOption
 from fs_pandas.run.engine import idempotency_key
 from fs_pandas.run.handle import RunHandle, RunSetup
@@ -331,7 +330,8 @@ def _snapshot(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy the caller's later edits cannot reach: free under copy-on-write (always on from
     pandas 3; a shallow copy then copies a column only when one side writes to it), a deep
     copy before it."""
-    return frame.copy(deep=not COPY_ON_WRITE)
+    copy_on_write = int(pd.__version__.split(".")[0]) >= 3
+    return frame.copy(deep=not copy_on_write)
 
 
 def _open_ledger(setup: RunSetup, plan: Plan) -> Ledger:
