@@ -154,3 +154,28 @@ def test_bodies_do_not_depend_on_the_number_of_threads() -> None:
 def test_threads_below_one_are_refused() -> None:
     with pytest.raises(ValueError, match="threads"):
         plan_users(frame(1), uid_col="uid").chunks(threads=0)
+
+
+def _shares_one_array() -> tuple[pd.DataFrame, np.ndarray]:
+    """A frame built on the caller's array without a copy (``copy=False``)."""
+    values = np.array([0.5, 1.5])
+    return pd.DataFrame({"uid": ["a", "b"], "x": values}, copy=False), values
+
+
+@pytest.mark.parametrize("how", ["through pandas", "into the caller's array"])
+def test_writes_to_the_frame_after_planning_change_no_body(how: str) -> None:
+    # The plan copies NumPy-backed columns: copy-on-write covers writes through pandas, not
+    # writes into an array the frame was built on without a copy, which reach the frame.
+    frame, values = _shares_one_array()
+    frame["n"] = np.array([1, 2])
+    frame["ok"] = np.array([True, False])
+    plan = plan_users(frame, uid_col="uid")
+    before = [chunk.body for chunk in plan.chunks()]
+    if how == "through pandas":
+        frame.iloc[0, 1] = 9.5
+        frame.iloc[0, 2] = 7
+        frame.iloc[0, 3] = False
+    else:
+        values[0] = 9.5
+        assert frame["x"].iloc[0] == 9.5  # the frame did change
+    assert [chunk.body for chunk in plan.chunks()] == before
