@@ -94,9 +94,10 @@ class Canonical:
     Attributes
     ----------
     array : pyarrow.Array
-        One contiguous array, missing values null: ``string`` (or a dictionary of strings for
-        categoricals), ``int64``/``uint64``, ``float64``, ``bool``, ``timestamp[unit, UTC]``.
-        It shares no memory that the frame can still write to.
+        One contiguous array, missing values null: ``string`` (``large_string`` as Arrow
+        text of the frame holds it, shared: Arrow data is immutable; a dictionary of
+        strings for categoricals), ``int64``/``uint64``, ``float64``, ``bool``,
+        ``timestamp[unit, UTC]``. It shares no memory that the frame can still write to.
     problems : tuple of Problem
         Rows whose value is null here though the source had one, with the rule they break
         (the validator also rejects every other such row, by kind).
@@ -320,8 +321,8 @@ def canonical(
 ) -> Canonical:
     """The canonical Arrow array of a scalar-kind column (see :class:`Canonical`).
 
-    STR -> string (a dictionary of strings for categoricals), INT -> int64/uint64 (or their
-    decimal text with ``as_text``: uids are text), REAL -> float64 (NaN -> null; float32
+    STR -> string or large_string (a dictionary for categoricals), INT -> int64/uint64 (or
+    their decimal text with ``as_text``: uids are text), REAL -> float64 (NaN -> null; float32
     values as the shortest decimal that reads back to the same float32, the number the user
     sees), BOOL -> bool, DATE -> timestamp in UTC (naive times read in ``naive_tz``).
     """
@@ -386,8 +387,8 @@ def _categorical(
     categories = canonical(
         pd.Series(s.cat.categories), kind, naive_tz=naive_tz, column=column, as_text=as_text
     )
-    codes = np.array(s.cat.codes.to_numpy(), dtype=np.int32)
-    indices = pa.array(codes, mask=codes < 0, type=pa.int32())
+    codes = np.array(s.cat.codes.to_numpy(), copy=True)  # int8 for up to 127 categories
+    indices = pa.array(codes, mask=codes < 0)
     dictionary = categories.array
     if pa.types.is_dictionary(dictionary.type):
         dictionary = dictionary.dictionary_decode()
@@ -408,6 +409,10 @@ def _from_arrow(
             return _number_text(pd.Series(arr.to_numpy(zero_copy_only=False)), column)
         return Canonical(arr.cast(pa.string()))
     if kind is ValueKind.STR:
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            # Kept as it is, shared with the frame (pandas' own text, parquet): Arrow data
+            # is immutable. The bodies take it a slice at a time (``encode.Members``).
+            return Canonical(arr)
         try:
             return Canonical(arr.cast(pa.string()))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
