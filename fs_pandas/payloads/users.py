@@ -168,15 +168,17 @@ def _reject_duplicates(
     uids as sent (the column's canonical array)."""
     series = column_of(df, f.index)
     eligible = ~log.is_rejected() & ~source_missing(series)
-    positions = np.flatnonzero(eligible)
-    if not len(positions) or _unique_integers(series, eligible):
+    if not eligible.any() or _unique_integers(series, eligible):
         return
     if isinstance(text, pa.DictionaryArray):
         text = text.dictionary_decode()
-    kept_text = text if len(positions) == len(text) else text.filter(pa.array(eligible))
+    kept_text = text if eligible.all() else text.filter(pa.array(eligible))
+    if _surely_distinct(kept_text):
+        return  # every uid once (the usual case): nothing to group
     encoded = pc.dictionary_encode(kept_text)
     if len(encoded.dictionary) == len(kept_text):
-        return  # every uid once (the usual case: no grouping, 50 MiB less at a million rows)
+        return  # distinct after all: two uids only shared a hash
+    positions = np.flatnonzero(eligible)
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     order = np.argsort(codes, kind="stable")  # rows grouped by uid, source order inside
     starts = np.searchsorted(codes[order], np.arange(codes.max() + 1))
@@ -202,6 +204,55 @@ def _reject_duplicates(
     mask = np.zeros(len(df), dtype=bool)
     mask[positions[dup]] = True
     log.add(mask, column=str(f.column), rule=Rule.DUPLICATE_UID, message=message)
+
+
+def _surely_distinct(text: pa.Array) -> bool:
+    """Whether no two values of ``text`` are equal, told by sorting 64-bit hashes of them
+    (False: maybe some are; the caller then groups the texts themselves).
+
+    Hashing the texts in Arrow (``dictionary_encode``) keeps a table of them and a copy:
+    about 78 MiB for a million uids, the peak of planning. The hashes take 8 bytes a value,
+    made a few thousand texts at a time: each padded to one width (its length is hashed
+    too, so padding cannot make two texts equal), read as 64-bit words and mixed.
+    """
+    if text.null_count or len(text) < 2:
+        return not text.null_count
+    widest = int(pc.max(pc.binary_length(text)).as_py())
+    if widest > _WIDEST_HASHED:
+        return False
+    width = max(8, -(-widest // 8) * 8)
+    rows = max(1, _HASHED_BYTES // width)
+    hashes = np.empty(len(text), dtype=np.uint64)
+    for start in range(0, len(text), rows):
+        part = text.slice(start, rows)
+        padded = pc.ascii_rpad(part, width, " ")  # counts bytes: every text ``width`` long
+        _, offsets, data = padded.buffers()
+        large = pa.types.is_large_string(padded.type)
+        first = int(np.frombuffer(offsets, dtype=np.int64 if large else np.int32)[padded.offset])
+        words = np.frombuffer(data, dtype="<u8", count=len(part) * width // 8, offset=first)
+        size = np.asarray(pc.binary_length(part).to_numpy(), dtype=np.uint64)
+        hashes[start : start + len(part)] = _mix(size, words.reshape(len(part), width // 8))
+    hashes.sort()
+    return not bool((hashes[1:] == hashes[:-1]).any())
+
+
+_WIDEST_HASHED = 256  # bytes: longer uids are grouped as texts straight away
+_HASHED_BYTES = 1 << 20  # padded text hashed at once
+_K1, _K2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xFF51AFD7ED558CCD)
+
+
+def _mix(size: npt.NDArray[np.uint64], words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """One 64-bit hash per row of ``words`` and its length (multiply-xor per word, then
+    MurmurHash3's finaliser; NumPy's unsigned arithmetic wraps around)."""
+    h = size * _K1
+    for column in words.T:
+        h ^= column
+        h *= _K2
+        h ^= h >> np.uint64(29)
+    h ^= h >> np.uint64(33)
+    h *= _K2
+    h ^= h >> np.uint64(33)
+    return h
 
 
 def _unique_integers(series: pd.Series, eligible: npt.NDArray[np.bool_]) -> bool:

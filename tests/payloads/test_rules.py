@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fs_pandas.payloads import Plan, plan_events, plan_users
+from fs_pandas.payloads import users as users_module
 from tests.payloads.payload_helpers import requests_of
 
 
@@ -191,6 +195,46 @@ def test_duplicates_ignore_rows_rejected_for_another_rule() -> None:
 def test_int_and_text_uids_compare_as_sent() -> None:
     plan = plan_users(pd.DataFrame({"uid": [7, 7]}), uid_col="uid")
     assert rules(plan) == {1: "duplicate_uid"}
+
+
+# The usual case (every uid once) is told from 64-bit hashes of the uids, made a few at a
+# time; texts that pad, hash or chunk alike must still be found equal or told apart.
+uid_texts = st.lists(
+    st.one_of(
+        st.sampled_from(["a", "a ", " a", "ab", "é", "e", "", "x" * 8, "x" * 9, "y" * 300]),
+        st.text(max_size=20),
+    ),
+    max_size=40,
+)
+
+
+@given(uid_texts, st.sampled_from([pa.string(), pa.large_string()]), st.integers(0, 3))
+@settings(max_examples=300, deadline=None)
+def test_hashed_check_never_calls_equal_uids_distinct(
+    texts: list[str], arrow_type: pa.DataType, skip: int
+) -> None:
+    values = pa.array(["skipped"] * skip + texts, type=arrow_type).slice(skip)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(users_module, "_HASHED_BYTES", 64)  # several pieces, even for few rows
+        distinct = users_module._surely_distinct(values)
+    if len(set(texts)) < len(texts):
+        assert not distinct
+    elif all(len(t.encode()) <= 256 for t in texts):
+        assert distinct  # the hashes of a few distinct texts do not collide
+
+
+DUPLICATE = "duplicate_uid"
+
+
+@given(uid_texts)
+@settings(max_examples=200, deadline=None)
+def test_duplicate_uids_found_are_those_of_the_texts(texts: list[str]) -> None:
+    for dtype in (object, "str"):
+        plan = plan_users(pd.DataFrame({"uid": pd.Series(texts, dtype=dtype)}), uid_col="uid")
+        found = rules(plan)
+        eligible = [i for i in range(len(texts)) if found.get(i, DUPLICATE) == DUPLICATE]
+        expected = {i for i in eligible if texts[i] in {texts[j] for j in eligible if j < i}}
+        assert {p for p, r in found.items() if r == DUPLICATE} == expected
 
 
 def test_event_row_with_empty_name_is_rejected() -> None:
