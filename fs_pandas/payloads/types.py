@@ -338,14 +338,15 @@ def canonical(
             return _from_arrow(arrow, kind, naive_tz=naive_tz, column=column, as_text=as_text)
         # Arrow text read as dates: as Python strings (string_view has few kernels).
         s = pd.Series(arrow.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
-    else:
+    elif s.dtype != object:
         # The plan keeps these arrays until the last chunk is built, and NumPy -> Arrow
         # shares memory: copy first, so later edits of the frame cannot reach the bodies.
+        # (Python objects always become new Arrow memory: nothing to copy.)
         s = s.copy(deep=True)
     if as_text:
         return _number_text(s, column)
     if kind is ValueKind.STR:
-        return _strings(_objects(s), column)
+        return _strings(s, column)
     if kind is ValueKind.INT:
         return _ints(s, column)
     if kind is ValueKind.REAL:
@@ -435,13 +436,21 @@ def _from_arrow(
     raise ValueError(f"canonical does not handle {kind}")
 
 
-def _strings(values: npt.NDArray[np.object_], column: Hashable) -> Canonical:
+def _strings(s: pd.Series, column: Hashable) -> Canonical:
     """Python strings -> Arrow; a string that is not valid Unicode (a lone surrogate) is a
     rejected row, not a refused column."""
+    # from_pandas: None, NaN, NaT, pd.NA and Decimal NaN become null (the one null policy)
+    # as Arrow reads them, without a pass of pandas over the objects first; a missing value
+    # of NumPy's own (a float32 NaN, a datetime64 NaT) makes Arrow refuse, and then pandas
+    # says what is missing.
+    refused = (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError)
     try:
-        # from_pandas: None, NaN, NaT and pd.NA all become null (the one null policy).
+        return Canonical(pa.array(s.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
+    except refused:
+        values = _objects(s)
+    try:
         return Canonical(pa.array(values, type=pa.string(), from_pandas=True))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+    except refused:
         pass
     bad = np.array([isinstance(v, str) and not encodable(v) for v in values], dtype=bool)
     kept = np.where(bad, np.array(None, dtype=object), values)

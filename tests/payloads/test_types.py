@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 
 import numpy as np
 import pandas as pd
@@ -125,6 +126,21 @@ def test_pyarrow_strings_are_strings() -> None:
 def test_object_strings_with_none_are_omitted() -> None:
     df = pd.DataFrame({"uid": ["a", "b"], "p": pd.Series([None, "x"], dtype=object)})
     assert "properties" not in requests_of(plan_users(df, uid_col="uid"))[0]
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [None, np.nan, pd.NA, pd.NaT, np.float32("nan"), np.datetime64("NaT"), decimal.Decimal("NaN")],
+    ids=repr,
+)
+def test_every_missing_value_in_object_text_is_omitted(missing: object) -> None:
+    df = pd.DataFrame({"uid": ["a", "b"], "p": pd.Series(["x", missing], dtype=object)})
+    plan = plan_users(df, nulls="null", uid_col="uid")
+    assert plan.rejected.empty
+    assert requests_of(plan) == [
+        {"uid": "a", "properties": {"p": "x"}},
+        {"uid": "b", "properties": {"p": None}},
+    ]
 
 
 def test_list_of_strings_is_strs_and_not_declared() -> None:
