@@ -212,8 +212,8 @@ def _surely_distinct(text: pa.Array) -> bool:
 
     Hashing the texts in Arrow (``dictionary_encode``) keeps a table of them and a copy:
     about 78 MiB for a million uids, the peak of planning. The hashes take 8 bytes a value,
-    made a few thousand texts at a time: each padded to one width (its length is hashed
-    too, so padding cannot make two texts equal), read as 64-bit words and mixed.
+    made 1 MiB of padded text at a time: each text padded to one width (its length is
+    hashed too, so padding cannot make two texts equal), read as 64-bit words and mixed.
     """
     if text.null_count or len(text) < 2:
         return not text.null_count
