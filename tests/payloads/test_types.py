@@ -133,7 +133,7 @@ def test_object_strings_with_none_are_omitted() -> None:
     [None, np.nan, pd.NA, pd.NaT, np.float32("nan"), np.datetime64("NaT"), decimal.Decimal("NaN")],
     ids=repr,
 )
-def test_every_missing_value_in_object_text_is_omitted(missing: object) -> None:
+def test_every_missing_value_in_object_text_is_read_as_missing(missing: object) -> None:
     df = pd.DataFrame({"uid": ["a", "b"], "p": pd.Series(["x", missing], dtype=object)})
     plan = plan_users(df, nulls="null", uid_col="uid")
     assert plan.rejected.empty
