@@ -209,6 +209,12 @@ class WidgetDisplay:
                     self.bar.max = total
                     self.bar.value = min(finished, total)
                     self.bar.bar_style = _BAR_STYLE[current_tone]
+                if closed or state.finished:
+                    # The end once more, whole: a draw sends only what changed, and a front
+                    # end may have missed a message. nbclient (nbconvert --execute, papermill)
+                    # keeps only those that arrive while a cell runs, so a background run's
+                    # max drawn between two cells was lost and the saved bar read 30 of 1.
+                    self.bar.send_state(["max", "value", "bar_style"])
                 self.label.value = _wrap_label(lines, current_tone)
             except BaseException:
                 self._stop_ticking.set()  # a broken widget: the timer must not draw on it

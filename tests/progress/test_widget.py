@@ -115,6 +115,25 @@ def test_empty_finished_run_is_a_full_bar(clock: FakeClock) -> None:
     assert display.bar.bar_style == "success"
 
 
+def test_the_last_message_of_the_bar_carries_its_whole_end_state(clock: FakeClock) -> None:
+    # A front end that missed earlier messages still draws the end: nbclient keeps only the
+    # messages that arrive while a cell runs, and a background run draws between cells too.
+    display = WidgetDisplay(clock=clock, show=lambda _: None, interval=0.0)
+    sent: list[dict[str, Any]] = []
+    state = ProgressState(clock=clock)
+    display.start(state)
+    display.bar.comm.send = lambda data, buffers=None: sent.append(data)
+    for event in two_job_run():
+        clock.advance(1.0)
+        state.apply(event)
+        display.update(state)
+    display.close(state)
+    updates = [m["state"] for m in sent if m.get("method") == "update"]
+    bar = display.bar
+    assert updates[-1] == {"max": bar.max, "value": bar.value, "bar_style": bar.bar_style}
+    assert bar.max > 1
+
+
 def test_updates_from_another_thread_are_ignored(
     clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
