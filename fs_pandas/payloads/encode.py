@@ -10,8 +10,11 @@ RFC 3339 text here, in one place.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Any, TypeAlias
+import itertools
+from collections.abc import Callable
+from typing import Any, TypeAlias, TypeVar
 
 import msgspec
 import numpy as np
@@ -22,8 +25,6 @@ import pyarrow.compute as pc
 from fs_pandas.payloads.types import ValueKind
 
 __all__ = ["Categories", "Members", "Part", "binary_scalar", "utc_iso"]
-
-_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
 Part: TypeAlias = pa.Array | pa.Scalar  # binary texts joined row-wise into a request
@@ -205,15 +206,22 @@ def _str_texts(
 
 
 def _from_parts(
-    data: npt.NDArray[np.uint8], lengths: npt.NDArray[np.int64], valid: npt.NDArray[np.bool_]
+    data: npt.NDArray[np.uint8],
+    lengths: npt.NDArray[np.int64] | int,
+    valid: npt.NDArray[np.bool_],
 ) -> pa.BinaryArray:
-    """A binary array from back-to-back texts, their lengths and where they are valid."""
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
+    """A binary array from back-to-back texts, their lengths (or the one length of them all)
+    and where they are valid."""
+    n = len(valid)
+    if isinstance(lengths, int):
+        offsets = np.arange(0, (n + 1) * lengths, lengths, dtype=np.int32)
+    else:
+        offsets = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(lengths, out=offsets[1:])
     bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
     return pa.Array.from_buffers(
         pa.binary(),
-        len(lengths),
+        n,
         [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)],
         null_count=-1,
     )
@@ -239,67 +247,145 @@ def _date_texts(head: bytes, arr: pa.Array, after: bytes) -> pa.BinaryArray:
     wants as few digits as represent the value) has the same width, so a class is one NumPy
     record array whose fields are filled column-wise: the date gathered from a calendar of
     the days the slice spans, the time of day from a table of the 86,400 ``HH:MM:SS`` texts,
-    the fraction's digits. The most common class is built for every row; the rows of the
-    others are put in their place.
+    the fraction three digits at a time from a table of ``000`` to ``999``. With several
+    classes, each is built for its own rows and the texts are put back in row order.
     """
+    n = len(arr)
     valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     if not valid.any():
-        return pa.nulls(len(arr), pa.binary())
-    ticks = arr.view(pa.int64())
-    # A missing value borrows a present one, so it does not widen the calendar to 1970.
-    ticks = pc.fill_null(ticks, pc.min(ticks)).to_numpy(zero_copy_only=False)
-    per_second = _PER_SECOND[arr.type.unit]
-    seconds, ticks_left = np.divmod(ticks, per_second)
-    nanos = ticks_left * (1_000_000_000 // per_second)
-    digits = _fraction_digits(nanos)
-    counts = np.bincount(digits[valid] // 3, minlength=4)  # 0, 3, 6 or 9 digits
-    usual = 3 * int(np.argmax(counts))
-    out = _date_class(head, after, seconds, nanos, usual, valid & (digits == usual))
-    for width in (3 * np.flatnonzero(counts)).tolist():
-        if width != usual:
-            rows = valid & (digits == width)
-            texts = _date_class(
-                head, after, seconds[rows], nanos[rows], width, np.ones(int(rows.sum()), bool)
-            )
-            out = pc.replace_with_mask(out, pa.array(rows), texts)
-    return out
+        return pa.nulls(n, pa.binary())
+    ticks = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=n, offset=8 * arr.offset)
+    if arr.null_count:
+        # A missing value borrows a present one: its text (behind the null bit) then needs
+        # no precision class or calendar day of its own.
+        ticks = np.where(valid, ticks, ticks[int(valid.argmax())])
+    moments = _Moments.of(ticks, arr.type.unit)
+    groups = moments.fraction_groups()
+    counts = [int(np.count_nonzero(groups == g)) for g in range(moments.per_second + 1)]
+    usual = counts.index(max(counts))
+    if counts[usual] == n:
+        texts = moments.texts(head, after, usual)
+        return _from_parts(texts.view(np.uint8), texts.dtype.itemsize, valid)
+    if arr.null_count:  # missing values join the most common class: they break no run of it
+        groups[~valid] = usual
+    others = [g for g, count in enumerate(counts) if count and g != usual]
+    return _mixed_classes(moments.texts, (head, after), groups, [usual, *others], valid)
 
 
-def _fraction_digits(nanos: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Fraction digits each value needs: 0, 3, 6 or 9."""
-    return np.where(
-        nanos == 0,
-        0,
-        np.where(nanos % 1_000_000 == 0, 3, np.where(nanos % 1_000 == 0, 6, 9)),
-    )
+@dataclasses.dataclass(frozen=True)
+class _Moments:
+    """Timestamps as whole seconds since the epoch and the ticks left of each, in a unit of
+    ``per_second`` groups of three fraction digits (s: 0, ms: 1, us: 2, ns: 3)."""
+
+    seconds: npt.NDArray[np.int64]
+    left: npt.NDArray[np.uint32]  # below 10**9: 32-bit arithmetic is cheaper
+    per_second: int
+
+    @classmethod
+    def of(cls, ticks: npt.NDArray[np.int64], unit: str) -> _Moments:
+        per_second = {"s": 0, "ms": 1, "us": 2, "ns": 3}[unit]
+        seconds, left = _divmod(ticks, 1000**per_second)
+        return cls(seconds, left.astype(np.uint32), per_second)
+
+    def fraction_groups(self) -> npt.NDArray[np.uint8]:
+        """Groups of three fraction digits each value needs (0: whole seconds, 3: nanos):
+        up to the last group that is not ``000``."""
+        groups = np.zeros(len(self.left), dtype=np.uint8)
+        for j in range(self.per_second):  # group j is needed unless it and those after are 000
+            needed = _divmod(self.left, np.uint32(1000 ** (self.per_second - j)))[1] != 0
+            np.add(groups, needed, out=groups, casting="unsafe")
+        return groups
+
+    def texts(
+        self, head: bytes, after: bytes, groups: int, rows: npt.NDArray[np.intp] | None = None
+    ) -> npt.NDArray[np.void]:
+        """Texts with ``groups`` groups of fraction digits of every moment (or of those at
+        ``rows``), each ``head"YYYY-MM-DDTHH:MM:SS[.f…]Z"after``: one record array (its
+        bytes are the texts back to back)."""
+        seconds = self.seconds if rows is None else self.seconds[rows]
+        days, second_of_day = _divmod(seconds, 86_400)
+        tail = b'Z"' + after
+        layout = [("head", f"S{len(head) + 1}"), ("date", "S10"), ("t", "S1"), ("time", "S8")]
+        if groups:
+            layout += [("dot", "S1"), *((f"f{k}", "S3") for k in range(groups))]
+        layout.append(("tail", f"S{len(tail)}"))
+        template = np.zeros(1, dtype=np.dtype(layout))
+        template["head"], template["t"], template["tail"] = head + b'"', b"T", tail
+        if groups:
+            template["dot"] = b"."
+        # The constant fields of every row at once (field by field is four strided passes).
+        texts = np.repeat(template, len(seconds))
+        texts["date"] = _calendar(days)
+        texts["time"] = _times_of_day()[second_of_day]
+        if groups:
+            left = self.left if rows is None else self.left[rows]
+            fraction = left // np.uint32(1000 ** (self.per_second - groups))
+            for k in range(groups):
+                group = fraction // np.uint32(1000 ** (groups - 1 - k))
+                texts[f"f{k}"] = _three_digits()[_divmod(group, np.uint32(1000))[1]]
+        return texts
 
 
-def _date_class(
-    head: bytes,
-    after: bytes,
-    seconds: npt.NDArray[np.int64],
-    nanos: npt.NDArray[np.int64],
-    digits: int,
+_Int = TypeVar("_Int", bound=np.integer[Any])
+
+
+def _divmod(
+    x: npt.NDArray[_Int], divisor: int | np.integer[Any]
+) -> tuple[npt.NDArray[_Int], npt.NDArray[_Int]]:
+    """``x // divisor`` and ``x % divisor``: NumPy divides by one number fast (libdivide),
+    but its remainder and ``divmod`` divide value by value, four times slower."""
+    quotient = x // divisor
+    return quotient, x - quotient * divisor
+
+
+_FEW_RUNS = 64  # up to this many runs of one class, texts are put in row order run by run
+
+
+def _mixed_classes(
+    texts_of: Callable[..., npt.NDArray[np.void]],
+    affixes: tuple[bytes, bytes],
+    groups: npt.NDArray[np.uint8],
+    classes: list[int],
     valid: npt.NDArray[np.bool_],
 ) -> pa.BinaryArray:
-    """Texts of ``seconds`` (since the epoch) and ``nanos`` with ``digits`` fraction digits,
-    every one ``head"YYYY-MM-DDTHH:MM:SS[.f…]Z"after``, back to back in one record array."""
-    days, second_of_day = np.divmod(seconds, 86_400)
-    tail = b'Z"' + after
-    layout = [("head", f"S{len(head) + 1}"), ("date", "S10"), ("t", "S1"), ("time", "S8")]
-    if digits:
-        layout.append(("fraction", f"S{digits + 1}"))
-    layout.append(("tail", f"S{len(tail)}"))
-    texts = np.empty(len(seconds), dtype=np.dtype(layout))
-    texts["head"] = head + b'"'
-    texts["date"] = _calendar(days)
-    texts["t"] = b"T"
-    texts["time"] = _times_of_day()[second_of_day]
-    if digits:
-        texts["fraction"] = _fractions(nanos // 10 ** (9 - digits), digits)
-    texts["tail"] = tail
-    lengths = np.full(len(texts), texts.dtype.itemsize, dtype=np.int64)
-    return _from_parts(texts.view(np.uint8), lengths, valid)
+    """Texts of rows of several precision classes (``groups``; ``classes``: the usual one
+    first, then the others): the usual class made for every row by ``texts_of``
+    (:meth:`_Moments.texts`), the others for their own rows, then put together in row order
+    -- run by run when the classes come in few runs (a few values on a whole second: the
+    usual case), else by one Arrow take."""
+    usual, *others = classes
+    texts = texts_of(*affixes, usual)
+    pieces, widths = {usual: texts.view(np.uint8)}, np.zeros(4, dtype=np.int64)
+    widths[usual] = texts.dtype.itemsize
+    rows_of: dict[int, npt.NDArray[np.intp]] = {}
+    for g in others:
+        rows_of[g] = rows = np.flatnonzero(groups == g)
+        texts = texts_of(*affixes, g, rows)
+        pieces[g], widths[g] = texts.view(np.uint8), texts.dtype.itemsize
+    lengths = widths[groups]
+    runs = np.flatnonzero(groups[1:] != groups[:-1]) + 1
+    if len(runs) < _FEW_RUNS:
+        spans, used = [], dict.fromkeys(rows_of, 0)
+        for start, end in itertools.pairwise([0, *runs.tolist(), len(groups)]):
+            g, width = int(groups[start]), int(widths[groups[start]])
+            if g == usual:  # the usual class has a text for every row
+                spans.append(pieces[g][start * width : end * width])
+            else:
+                first, used[g] = used[g], used[g] + width * (end - start)
+                spans.append(pieces[g][first : used[g]])
+        return _from_parts(np.concatenate(spans), lengths, valid)
+    # Many runs: every class's texts end to end (the usual one first), then one take.
+    back, base = np.arange(len(groups)), len(groups)
+    ends, every = [np.full(len(groups), widths[usual])], [valid]
+    for g, rows in rows_of.items():
+        back[rows] = np.arange(base, base + len(rows))
+        base += len(rows)
+        ends.append(np.full(len(rows), widths[g]))
+        every.append(np.ones(len(rows), dtype=bool))
+    joined = _from_parts(
+        np.concatenate(list(pieces.values())), np.concatenate(ends), np.concatenate(every)
+    )
+    return joined.take(pa.array(back))
 
 
 def _calendar(days: npt.NDArray[np.int64]) -> npt.NDArray[np.bytes_]:
@@ -345,13 +431,18 @@ def _day_texts(days: npt.NDArray[np.int64]) -> npt.NDArray[np.bytes_]:
     return out
 
 
-def _fractions(values: npt.NDArray[np.int64], digits: int) -> npt.NDArray[np.bytes_]:
-    """``.`` and ``digits`` decimal digits of each value."""
-    text = np.empty((len(values), digits + 1), dtype=np.uint8)
-    text[:, 0] = ord(".")
-    _digits(text, 1, values, digits)
-    out: npt.NDArray[np.bytes_] = text.view(f"S{digits + 1}").reshape(-1)
-    return out
+_THREE: npt.NDArray[np.bytes_] | None = None
+
+
+def _three_digits() -> npt.NDArray[np.bytes_]:
+    """The 1,000 texts ``000`` to ``999`` (made once; threads that race to make it make
+    equal tables)."""
+    global _THREE
+    if _THREE is None:
+        text = np.empty((1000, 3), dtype=np.uint8)
+        _digits(text, 0, np.arange(1000, dtype=np.int64), 3)
+        _THREE = text.view("S3").reshape(-1)
+    return _THREE
 
 
 _TIMES: npt.NDArray[np.bytes_] | None = None
