@@ -405,10 +405,11 @@ def finish(
         for f in fields:
             if f.index not in columns:
                 continue
+            missing = None
             if f.index in checked:
                 findings = checked[f.index].result()
                 findings.replay(log)
-                nulls = findings.nulls
+                nulls, missing = findings.nulls, findings.missing
                 arrays[f.index] = findings.array
             else:
                 built, per_row = _check_nested(columns[f.index], f, log, naive_tz)
@@ -418,7 +419,7 @@ def finish(
             type_rows.append(
                 _type_row(
                     f,
-                    columns[f.index],
+                    (columns[f.index], missing),
                     nulls=nulls,
                     built=prebuilt.get(f.index),
                     naive_tz=naive_tz,
@@ -483,9 +484,10 @@ class _Findings:
     """The rows one column's checks reject, kept to be added to the log in field order, and
     the column's canonical array."""
 
-    def __init__(self, array: pa.Array) -> None:
+    def __init__(self, array: pa.Array, missing: npt.NDArray[np.bool_]) -> None:
         self.array = array
-        self.nulls = 0
+        self.missing = missing  # where the source has no value
+        self.nulls = int(missing.sum())
         self._items: list[tuple[npt.NDArray[np.bool_], str | None, str, str | list[str]]] = []
 
     def add(
@@ -537,13 +539,12 @@ def _dense(arr: pa.Array) -> pa.Array:
 def _check_scalar(series: pd.Series, f: Field, naive_tz: TimeZone) -> _Findings:
     """The rules of one scalar column (runs on a worker thread: touches nothing shared)."""
     converted = canonical(series, f.kind, naive_tz=naive_tz, column=f.column, as_text=f.as_text)
-    log = _Findings(converted.array)
+    missing = source_missing(series) if converted.missing is None else converted.missing
+    log = _Findings(converted.array, missing)
     col = str(f.column)
     for problem in converted.problems:
         log.add(problem.mask, column=col, rule=problem.rule, message=problem.message)
     arr = _dense(converted.array)
-    missing = source_missing(series)
-    log.nulls = int(missing.sum())
     lost = arr.is_null().to_numpy(zero_copy_only=False) & ~missing
     if f.kind is ValueKind.DATE:
         log.add(
@@ -589,37 +590,51 @@ def _check_text(arr: pa.Array, f: Field, log: _Findings, missing: Any) -> None:
     col = str(f.column)
     is_text = pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
     text = arr if is_text else pc.cast(arr, pa.string())
-    empty = pc.fill_null(pc.equal(text, ""), False).to_numpy(zero_copy_only=False)
+    nbytes = _byte_lengths(text)
     if f.role in ("uid", "name"):
         rule = Rule.UID_MISSING if f.role == "uid" else Rule.NAME_MISSING
-        log.add(empty | missing, column=col, rule=rule, message=f"{col}: missing or empty {f.role}")
-    elif f.name == "user.uid":
-        # A missing user is another identification form; an empty uid names no one.
-        log.add(empty, column=col, rule=Rule.UID_MISSING, message=f"{col}: empty user.uid")
-    elif f.role in ("id", "user", "session"):
-        log.add(empty, column=col, rule=Rule.EMPTY_ID, message=f"{col}: empty {f.name}")
-    if f.name in _LENGTH_LIMITS:
-        limit, rule = _LENGTH_LIMITS[f.name]
-        length = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
         log.add(
-            length > limit,
+            (nbytes == 0) | missing,
             column=col,
             rule=rule,
-            message=f"{col}: {f.name} longer than {limit} characters",
+            message=f"{col}: missing or empty {f.role}",
         )
+    elif f.name == "user.uid":
+        # A missing user is another identification form; an empty uid names no one.
+        log.add(nbytes == 0, column=col, rule=Rule.UID_MISSING, message=f"{col}: empty user.uid")
+    elif f.role in ("id", "user", "session"):
+        log.add(nbytes == 0, column=col, rule=Rule.EMPTY_ID, message=f"{col}: empty {f.name}")
+    if f.name in _LENGTH_LIMITS:
+        limit, rule = _LENGTH_LIMITS[f.name]
+        # A character is at least one byte: only values of more bytes can be too long.
+        long = nbytes > limit
+        if long.any():
+            length = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
+            long = length > limit
+        log.add(
+            long, column=col, rule=rule, message=f"{col}: {f.name} longer than {limit} characters"
+        )
+    # Counted in UTF-8 bytes of the value itself, not of its escaped JSON (contract §11.5:
+    # "in bytes of the value").
     log.add(
-        _too_large(text),
+        nbytes > MAX_VALUE_BYTES,
         column=col,
         rule=Rule.VALUE_TOO_LARGE,
         message=f"{col}: value over {MAX_VALUE_BYTES} bytes of UTF-8 (Fullstory's limit)",
     )
 
 
-def _too_large(text: pa.Array) -> npt.NDArray[np.bool_]:
-    """Values over 8192 bytes, counted in UTF-8 bytes of the value itself, not of its escaped
-    JSON (contract §11.5: "in bytes of the value")."""
-    nbytes = pc.fill_null(pc.binary_length(text), 0).to_numpy(zero_copy_only=False)
-    return np.asarray(nbytes > MAX_VALUE_BYTES, dtype=bool)
+def _byte_lengths(text: pa.Array) -> npt.NDArray[np.int64]:
+    """UTF-8 bytes of each value (``string`` or ``large_string``), -1 where it is null: read
+    off the offsets."""
+    if not len(text):
+        return np.zeros(0, dtype=np.int64)
+    width = np.int64 if pa.types.is_large_string(text.type) else np.int32
+    bounds = np.frombuffer(text.buffers()[1], dtype=width)
+    nbytes = np.diff(bounds[text.offset : text.offset + len(text) + 1]).astype(np.int64)
+    if text.null_count:  # a null may still span bytes (Arrow does not forbid it)
+        nbytes[text.is_null().to_numpy(zero_copy_only=False)] = -1
+    return nbytes
 
 
 def _check_nested(
@@ -702,14 +717,16 @@ def _is_missing(v: object) -> bool:
 
 def _type_row(
     f: Field,
-    series: pd.Series,
+    column: tuple[pd.Series, npt.NDArray[np.bool_] | None],
     *,
     nulls: int,
     built: Prebuilt | None,
     naive_tz: TimeZone,
     untimed: bool,
 ) -> dict[str, Any]:
-    """The type-plan row of one field. ``untimed``: events planned without timestamp_col."""
+    """The type-plan row of one field. ``column``: its series and where it is missing (if
+    known); ``untimed``: events planned without timestamp_col."""
+    series, missing = column
     if f.role == "property":
         type_ = f.kind.value
         if built is not None and f.kind is ValueKind.LIST:
@@ -727,7 +744,7 @@ def _type_row(
             note += "; sent as UTC ISO-8601 with Z"
         note += "; missing values sent as null" if f.keep_null else "; missing values omitted"
         # What to do first: a display cuts a long note at its end (pandas: 50 characters).
-        note = "; ".join([*_hints(f, series, untimed=untimed), note])
+        note = "; ".join([*_hints(f, series, missing, untimed=untimed), note])
     elif f.role == "timestamp":
         type_ = f.role
         note = ""
@@ -789,17 +806,19 @@ def _warn_untimed(fields: list[Field]) -> None:
             )
 
 
-def _hints(f: Field, series: pd.Series, *, untimed: bool) -> list[str]:
+def _hints(
+    f: Field, series: pd.Series, missing: npt.NDArray[np.bool_] | None, *, untimed: bool
+) -> list[str]:
     """Type-plan hints for a property: a type it could be declared as (text of dates, whole
-    numbers read as floats), a column that could be the event's time. Notes only: what is
-    sent does not change."""
+    numbers read as floats), a column that could be the event's time (``missing``: where
+    the column has no value, if known). Notes only: what is sent does not change."""
     hints: list[str] = []
     name = _literal(f.name)
     timeish = untimed and f.kind in (ValueKind.STR, ValueKind.DATE)
     timeish = timeish and named_like_a_timestamp(f.column)
     sample = None
     if f.kind is ValueKind.STR and (f.declare is None or timeish):
-        sample = date_text_sample(series, f.column)
+        sample = date_text_sample(series, f.column, missing)
     if f.declare is None and sample is not None and sample.dates:
         checked = ""
         if sample.checked < sample.present:

@@ -101,10 +101,14 @@ class Canonical:
     problems : tuple of Problem
         Rows whose value is null here though the source had one, with the rule they break
         (the validator also rejects every other such row, by kind).
+    missing : numpy.ndarray of bool or None
+        Rows whose source value is missing, when reading the column told it (Python objects
+        read by Arrow); ``None``: ask :func:`source_missing`.
     """
 
     array: pa.Array
     problems: tuple[Problem, ...] = ()
+    missing: npt.NDArray[np.bool_] | None = None
 
 
 def _refuse(column: Hashable, what: str) -> InvalidDataError:
@@ -268,14 +272,17 @@ class DateSample:
     present: int
 
 
-def date_text_sample(s: pd.Series, column: Hashable) -> DateSample | None:
+def date_text_sample(
+    s: pd.Series, column: Hashable, missing: npt.NDArray[np.bool_] | None = None
+) -> DateSample | None:
     """Whether a text column's values look like dates (``None``: no value present).
 
     At most :data:`DATE_SAMPLE` present values, spread evenly over the column, are tried
     with the parser of text declared ``date`` (naive ones read in UTC: whether they parse
     does not depend on the zone), after a full-date pattern (see ``_DATE_LIKE``).
+    ``missing``: the column's missing values, if known (else :func:`source_missing`).
     """
-    present = np.flatnonzero(~source_missing(s))
+    present = np.flatnonzero(~(source_missing(s) if missing is None else missing))
     if not len(present):
         return None
     total = len(present)
@@ -445,9 +452,13 @@ def _strings(s: pd.Series, column: Hashable) -> Canonical:
     # says what is missing.
     refused = (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError)
     try:
-        return Canonical(pa.array(s.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
+        arr = pa.array(s.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
     except refused:
         values = _objects(s)
+    else:
+        # Arrow read every missing value as null and every other as text: its nulls are what
+        # is missing (pandas would take another pass over the objects, holding the GIL).
+        return Canonical(arr, missing=arr.is_null().to_numpy(zero_copy_only=False))
     try:
         return Canonical(pa.array(values, type=pa.string(), from_pandas=True))
     except refused:

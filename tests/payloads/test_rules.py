@@ -49,6 +49,41 @@ def test_uid_over_256_characters_is_rejected() -> None:
     assert rules(users(uid=["a" * 256, "é" * 257])) == {1: "uid_too_long"}
 
 
+TEXT_DTYPES = [object, "string[pyarrow]", pd.ArrowDtype(pa.large_string())]
+
+
+@pytest.mark.parametrize("dtype", TEXT_DTYPES, ids=str)
+def test_lengths_count_characters_not_bytes(dtype: object) -> None:
+    # 256 "é" are 512 bytes but 256 characters: allowed (the limit is in characters).
+    uid = pd.Series(["é" * 256, "é" * 257, "a" * 257], dtype=dtype)
+    assert rules(users(uid=uid)) == {1: "uid_too_long", 2: "uid_too_long"}
+
+
+def arrow_text_with_bytes_behind_a_null(large: bool) -> pd.Series:
+    """["", <null over 9,000 bytes>, "a"], sliced from a longer array (Arrow allows a null
+    slot to span bytes; files and other libraries may write them)."""
+    data = b"z" + b"q" * 9000 + b"a"
+    width = np.int64 if large else np.int32
+    offsets = np.array([0, 1, 1, 9001, 9002], dtype=width)
+    validity = np.packbits([True, True, False, True], bitorder="little")
+    kind = pa.large_string() if large else pa.string()
+    arr = pa.Array.from_buffers(
+        kind, 4, [pa.py_buffer(validity), pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    return pd.Series(arr.slice(1), dtype=pd.ArrowDtype(kind))
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_a_null_that_spans_bytes_is_missing_not_long_or_empty(large: bool) -> None:
+    text = arrow_text_with_bytes_behind_a_null(large)
+    assert rules(users(uid=["a", "b", "c"], p=text)) == {}
+    assert rules(users(uid=text)) == {0: "uid_missing", 1: "uid_missing"}
+    df = pd.DataFrame({"uid": ["a", "b", "c"], "e": text})
+    plan = plan_users(df, uid_col="uid", email_col="e")
+    assert rules(plan) == {}
+    assert [r.get("email") for r in requests_of(plan)] == ["", None, "a"]
+
+
 def test_display_name_over_256_characters_is_rejected() -> None:
     df = pd.DataFrame({"uid": ["a", "b"], "n": ["x" * 256, "x" * 257]})
     assert rules(plan_users(df, uid_col="uid", display_name_col="n")) == {
