@@ -548,12 +548,26 @@ class _Body:
         return self._out.getvalue()
 
 
+_FEW_MASKS = 16  # presence patterns of up to this many declared fields: a table of 2**16
+
+
 def _patterns(
     masks: list[npt.NDArray[np.bool_]], n: int
 ) -> tuple[list[list[bool]], npt.NDArray[np.intp]]:
     """Distinct presence patterns of ``masks`` and, per row, the index of its pattern."""
     if not masks:
         return [[]], np.zeros(n, dtype=np.intp)
+    if len(masks) <= _FEW_MASKS:
+        # One small integer a row (bit i: mask i holds), its distinct values counted in a
+        # table of 2**k: no sort, no hashing.
+        code = np.zeros(n, dtype=np.uint32)
+        for i, mask in enumerate(masks):
+            code |= mask.astype(np.uint32) << np.uint32(i)
+        seen = np.flatnonzero(np.bincount(code, minlength=1 << len(masks)))
+        index = np.zeros(1 << len(masks), dtype=np.intp)
+        index[seen] = np.arange(len(seen))
+        found = [[bool(c >> i & 1) for i in range(len(masks))] for c in seen.tolist()]
+        return found, index[code]
     packed = np.packbits(np.column_stack(masks), axis=1, bitorder="little")
     if packed.shape[1] <= 8:
         # Up to 64 fields: one integer key per row, factorised by hashing (no sort).

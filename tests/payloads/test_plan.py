@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fs_pandas.payloads import Chunk, Plan, plan_users
 from tests.payloads.payload_helpers import parse, requests_of
@@ -179,3 +181,25 @@ def test_writes_to_the_frame_after_planning_change_no_body(how: str) -> None:
         values[0] = 9.5
         assert frame["x"].iloc[0] == 9.5  # the frame did change
     assert [chunk.body for chunk in plan.chunks()] == before
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 20), st.integers(1, 60), st.integers(0, 2**32 - 1))
+def test_each_request_declares_exactly_the_properties_it_holds(
+    fields: int, rows: int, seed: int
+) -> None:
+    # Whole numbers with missing values, each declared "int" where present (contract §3.4);
+    # up to 16 fields and beyond take different routes to the rows' presence patterns.
+    rng = np.random.default_rng(seed)
+    present = rng.random((rows, fields)) < rng.random(fields)
+    columns = {
+        f"p{j}": pd.array(np.where(present[:, j], j, 0), dtype="Int64") for j in range(fields)
+    }
+    df = pd.DataFrame({"uid": [f"u{i}" for i in range(rows)], **columns})
+    for j in range(fields):
+        df.loc[~present[:, j], f"p{j}"] = pd.NA
+    for i, request in enumerate(requests_of(plan_users(df, uid_col="uid"))):
+        held = {f"p{j}" for j in range(fields) if present[i, j]}
+        assert set(request.get("properties", {})) == held
+        declared = request.get("schema", {}).get("properties", {})
+        assert declared == dict.fromkeys(held, "int")
