@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from unittest import mock
 
+import msgspec
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -73,3 +74,18 @@ def test_a_slice_of_an_array_starts_at_its_own_first_value() -> None:
         "",
         "1970-01-02T00:00:00Z",
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.none() | st.floats(allow_nan=False, allow_infinity=False), min_size=1))
+def test_float_texts_are_the_shortest_that_read_back_the_same(values: list[float | None]) -> None:
+    # msgspec writes each float on its own (the form the bodies have always had): 0.1,
+    # 2.0, 1e300, -0.0, 5e-324.
+    texts = encode._real_texts(pa.array(values, type=pa.float64())).to_pylist()
+    assert texts == [None if v is None else msgspec.json.encode(v) for v in values]
+    assert all(t is None or float(t) == v for t, v in zip(texts, values, strict=True))
+
+
+def test_floats_with_exponents_are_written_without_a_plus() -> None:
+    texts = encode._real_texts(pa.array([1e300, 1e16, 1e-7, 1.5e-300, -2e21])).to_pylist()
+    assert texts == [b"1e300", b"1e16", b"1e-7", b"1.5e-300", b"-2e21"]
