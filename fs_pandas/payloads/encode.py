@@ -82,18 +82,26 @@ class Members:
     def parts(self, *, before: bytes, after: bytes) -> list[Part]:
         """Parts to join row-wise (see the class docstring)."""
         head = before + self._key
-        if self._arr.null_count == 0 and self._categories is None:
+        missing = self._arr.null_count > 0
+        if self._categories is None and not (missing and self._keep_null):
             inline = self._inline()
             if inline is not None:
                 opening, values, closing = inline
-                return [_binary(head + opening), values, _binary(closing + after)]
+                if not missing:
+                    return [_binary(head + opening), values, _binary(closing + after)]
+                # What goes around each value is an array too, null where the value is:
+                # the row join writes nothing there (no copy of the values to wrap them).
+                present = self.present()
+                parts = [_repeated(head + opening, present), values]
+                return [*parts, _repeated(closing + after, present)] if closing + after else parts
         out = self._texts(before, after)
         if self._keep_null:
             out = pc.fill_null(out, _binary(head + b"null" + after))
         return [out]
 
     def _inline(self) -> tuple[bytes, pa.Array, bytes] | None:
-        """Raw texts of values none of which is missing, and what goes around each."""
+        """Raw texts of the values (null where missing) and what goes around each, or None
+        where a value's text is not its raw text (escapes, categories, bools, dates)."""
         arr = self._arr
         if self._raw:
             return b"", arr, b""
@@ -162,6 +170,11 @@ def binary_scalar(text: bytes) -> pa.Scalar:
 
 
 _binary = binary_scalar
+
+
+def _repeated(text: bytes, present: npt.NDArray[np.bool_]) -> pa.BinaryArray:
+    """``text`` in every row, null where ``present`` does not hold."""
+    return _from_parts(np.frombuffer(text * len(present), dtype=np.uint8), len(text), present)
 
 
 def _wrap(before: bytes, text: pa.Array, after: bytes) -> pa.BinaryArray:
