@@ -142,3 +142,14 @@ def _no_rejected() -> pd.DataFrame:
             "message": pd.Series([], dtype=object),
         }
     )
+
+
+def test_writing_into_a_result_frame_leaves_the_source_as_it_was() -> None:
+    source = pd.DataFrame({"uid": ["u0", "u1"], "n": np.array([1, 2], dtype=np.int64)})
+    join = JobJoin(imported=[0, 1], fullstory_ids=["a", "b"])
+    record = ChunkRecord(0, np.asarray([0, 1]), "", "job-0", JobStatus.COMPLETED, join)
+    result = BatchResult(_Run("users", source, _no_rejected(), {0: record}, None, None, None))
+    imports = result.imports
+    imports.loc[imports.index[0], "n"] = 99
+    imports["n"] += 1
+    assert source["n"].tolist() == [1, 2]

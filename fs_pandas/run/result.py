@@ -410,7 +410,9 @@ class BatchResult:
     def _frame(self, outcome: str) -> pd.DataFrame:
         """Source rows with this outcome (in source order), detail columns beside them."""
         positions, extra = self._parts[outcome]
-        frame = take_rows(self._run.source, positions).copy()
+        # Taking rows copies them already; a shallow copy is a frame of its own (pandas 2
+        # would warn about setting columns on a slice), without copying the rows twice.
+        frame = take_rows(self._run.source, positions).copy(deep=False)
         for name, values in extra.items():
             frame[name] = values
         return frame
@@ -441,6 +443,11 @@ def _sorted(
     positions: Any, extra: Mapping[str, list[Any] | _Column]
 ) -> tuple[npt.NDArray[np.int64], dict[str, Any]]:
     array = np.asarray(positions, dtype=np.int64)
+    if not len(array) or bool((array[1:] >= array[:-1]).all()):  # in order already (usual)
+        return array, {
+            name: _objects(values) if isinstance(values, list) else values.take(None)
+            for name, values in extra.items()
+        }
     order = np.argsort(array, kind="stable")
     columns = {
         name: _objects(values)[order] if isinstance(values, list) else values.take(order)
@@ -466,8 +473,9 @@ class _Text:
 
     values: pa.Array
 
-    def take(self, order: npt.NDArray[np.int64]) -> Any:
-        taken = self.values.take(pa.array(order))
+    def take(self, order: npt.NDArray[np.int64] | None) -> Any:
+        """The column in ``order`` (``None``: as it is)."""
+        taken = self.values if order is None else self.values.take(pa.array(order))
         if _ARROW_TEXT and taken.null_count < len(taken):
             return pd.array(taken, dtype=_TEXT_DTYPE)
         return np.asarray(taken.to_numpy(zero_copy_only=False), dtype=object)
@@ -487,8 +495,9 @@ class _PerJob:
         codes = np.repeat(np.arange(len(records), dtype=np.intp), counts)
         return cls([record.job_id for record in records], codes)
 
-    def take(self, order: npt.NDArray[np.int64]) -> Any:
-        codes = self.codes[order]
+    def take(self, order: npt.NDArray[np.int64] | None) -> Any:
+        """The column in ``order`` (``None``: as it is)."""
+        codes = self.codes if order is None else self.codes[order]
         if _ARROW_TEXT:
             text = pa.array(self.values, type=pa.large_string()).take(pa.array(codes))
             return pd.array(text, dtype=_TEXT_DTYPE)
