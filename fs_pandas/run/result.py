@@ -443,17 +443,19 @@ def _sorted(
     positions: Any, extra: Mapping[str, list[Any] | _Column]
 ) -> tuple[npt.NDArray[np.int64], dict[str, Any]]:
     array = np.asarray(positions, dtype=np.int64)
-    if not len(array) or bool((array[1:] >= array[:-1]).all()):  # in order already (usual)
-        return array, {
-            name: _objects(values) if isinstance(values, list) else values.take(None)
-            for name, values in extra.items()
-        }
-    order = np.argsort(array, kind="stable")
-    columns = {
-        name: _objects(values)[order] if isinstance(values, list) else values.take(order)
-        for name, values in extra.items()
-    }
-    return array[order], columns
+    order = None  # in source order already: the usual case (jobs go in order)
+    if len(array) and not bool((array[1:] >= array[:-1]).all()):
+        order = np.argsort(array, kind="stable")
+        array = array[order]
+    return array, {name: _in_order(values, order) for name, values in extra.items()}
+
+
+def _in_order(values: list[Any] | _Column, order: npt.NDArray[np.int64] | None) -> Any:
+    """A detail column's values in ``order`` (``None``: as they are)."""
+    if not isinstance(values, list):
+        return values.take(order)
+    objects = _objects(values)
+    return objects if order is None else objects[order]
 
 
 # The text dtype pandas gives a column of str: Arrow-backed from pandas 3, object before.
