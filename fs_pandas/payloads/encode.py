@@ -228,7 +228,7 @@ def _from_parts(
     and where they are valid."""
     n = len(valid)
     if isinstance(lengths, int):
-        offsets = np.arange(0, (n + 1) * lengths, lengths, dtype=np.int32)
+        offsets = np.arange(n + 1, dtype=np.int32) * np.int32(lengths)
     else:
         offsets = np.zeros(n + 1, dtype=np.int32)
         np.cumsum(lengths, out=offsets[1:])
